@@ -1,0 +1,1334 @@
+//! Configuration: parse the TOML ([`raw`]), then validate it into a
+//! [`Config`] whose references are resolved, secrets read, key files
+//! loaded and CEL compiled. Nothing downstream re-checks the config.
+//!
+//! Validation reports every problem at once, each with its key path
+//! (`target[1].sources[0]: no source named "auth00"`), so `zenbridge check`
+//! and start-up show the whole list rather than the first mistake.
+
+pub mod raw;
+pub mod secret;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use url::Url;
+
+use crate::mapping::{self, Expression, MappedClaim, Mapping, Rule};
+use crate::source::SourceKind;
+use crate::source::keys::KeySet;
+use crate::target::TargetKind;
+use raw::{RawRule, RawServer, RawSource, RawState, RawTarget};
+pub use secret::Secret;
+
+/// One problem in a config, with the key path it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a config; the error type of [`load_str`].
+#[derive(Debug, Clone, Default)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for p in &self.0 {
+            writeln!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+#[derive(Debug)]
+pub struct Config {
+    pub server: Server,
+    pub state: StateConfig,
+    pub sources: Vec<Arc<SourceConfig>>,
+    pub targets: Vec<Arc<TargetConfig>>,
+    /// Things that work but deserve a look (literal secrets, insecure switches).
+    pub warnings: Vec<Problem>,
+}
+
+#[derive(Debug)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub public_url: Url,
+    pub cookie_key: Secret,
+    pub admin_token: Option<Secret>,
+    pub max_token_bytes: usize,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub rate_limit_per_minute: u32,
+    pub trust_forwarded_for: bool,
+}
+
+impl Server {
+    /// `{public_url}/callback`, the one OIDC redirect URI.
+    pub fn callback_url(&self) -> String {
+        format!(
+            "{}/callback",
+            self.public_url.as_str().trim_end_matches('/')
+        )
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+#[derive(Debug)]
+pub enum StateConfig {
+    Memory,
+    Redis { url: Secret, key_prefix: String },
+}
+
+#[derive(Debug)]
+pub struct SourceConfig {
+    pub name: String,
+    pub kind: SourceKind,
+    pub label: String,
+    /// The `iss` its tokens carry: routing is by this exact string.
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    pub algorithms: Vec<Algorithm>,
+    pub leeway: Duration,
+    pub domains: Vec<String>,
+    pub key_refresh_interval: Duration,
+    pub claims: BTreeMap<String, Arc<Expression>>,
+    pub rules: Vec<(Arc<Expression>, String)>,
+    pub detail: SourceDetail,
+}
+
+#[derive(Debug)]
+pub enum SourceDetail {
+    Oidc {
+        discovery_url: Url,
+        client_id: String,
+        client_secret: Option<Secret>,
+        scopes: Vec<String>,
+    },
+    Firebase {
+        project_id: String,
+        keys_url: Url,
+        insecure_emulator: bool,
+    },
+    Jwt {
+        keys: JwtKeys,
+    },
+    Dev {
+        users: Vec<DevUser>,
+        seed: Secret,
+        token_ttl: Duration,
+    },
+}
+
+#[derive(Debug)]
+pub enum JwtKeys {
+    JwksUrl(Url),
+    /// Keys read from a file when the config loads (and again on reload).
+    Static {
+        keys: Arc<KeySet>,
+        from: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct DevUser {
+    pub id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+impl SourceConfig {
+    /// Can a person sign in through this source in a browser?
+    pub fn browser_capable(&self) -> bool {
+        matches!(self.kind, SourceKind::Oidc | SourceKind::Dev)
+    }
+}
+
+#[derive(Debug)]
+pub struct TargetConfig {
+    pub name: String,
+    pub kind: TargetKind,
+    pub secret: Secret,
+    /// Indexes into [`Config::sources`], in the order configured.
+    pub sources: Vec<usize>,
+    /// The effective mapping per source index.
+    pub mappings: HashMap<usize, Arc<Mapping>>,
+    pub subdomain: Option<String>,
+    pub return_to_hosts: Vec<String>,
+    pub after_logout_url: Option<String>,
+    pub access_url: Option<Url>,
+    pub sandbox: bool,
+    pub upstream_logout: bool,
+    pub allowed_ips: Vec<ipnet::IpNet>,
+    pub key_id: Option<String>,
+    pub ttl: Duration,
+    pub allowed_origins: Vec<String>,
+}
+
+impl TargetConfig {
+    /// Where the browser POSTs the JWT: the sandbox, `access_url`, or Zendesk.
+    pub fn access_url(&self, server: &Server) -> String {
+        if self.sandbox {
+            format!(
+                "{}/sandbox/{}/access/jwt",
+                server.public_url.as_str().trim_end_matches('/'),
+                self.name
+            )
+        } else if let Some(u) = &self.access_url {
+            u.to_string()
+        } else {
+            format!(
+                "https://{}.zendesk.com/access/jwt",
+                self.subdomain.as_deref().unwrap_or_default()
+            )
+        }
+    }
+}
+
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+
+/// Reads and validates a config file.
+pub fn load_file(path: &std::path::Path) -> Result<Config, Problems> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Problems(vec![Problem {
+            path: String::new(),
+            message: format!("cannot read config file {}: {e}", path.display()),
+        }])
+    })?;
+    load_str(&text, path.parent())
+}
+
+/// Parses and validates config text. Relative file paths in it are taken
+/// from `base` (the config file's folder).
+pub fn load_str(text: &str, base: Option<&std::path::Path>) -> Result<Config, Problems> {
+    let mut p = Problems::default();
+    let table: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => {
+            p.push("", format!("not valid TOML: {}", e.message()));
+            return Err(p);
+        }
+    };
+    let mut raw_server = RawServer::default();
+    let mut raw_state = RawState::default();
+    let mut raw_sources = Vec::new();
+    let mut raw_targets = Vec::new();
+    for (key, value) in table {
+        match key.as_str() {
+            "server" => {
+                if let Some(v) = part(&mut p, "server", value) {
+                    raw_server = v;
+                }
+            }
+            "state" => {
+                if let Some(v) = part(&mut p, "state", value) {
+                    raw_state = v;
+                }
+            }
+            "source" | "target" => {
+                let toml::Value::Array(items) = value else {
+                    p.push(&key, format!("must be an array of tables: write [[{key}]]"));
+                    continue;
+                };
+                for (i, item) in items.into_iter().enumerate() {
+                    let path = format!("{key}[{i}]");
+                    if key == "source" {
+                        raw_sources.push(part::<RawSource>(&mut p, &path, item));
+                    } else {
+                        raw_targets.push(part::<RawTarget>(&mut p, &path, item));
+                    }
+                }
+            }
+            other => p.push(
+                other,
+                "unknown key; expected server, state, source or target",
+            ),
+        }
+    }
+    let mut v = Validator {
+        p,
+        warnings: Vec::new(),
+        base: base.map(std::path::Path::to_path_buf),
+    };
+    let server = v.server(&raw_server);
+    let state = v.state(&raw_state);
+    let sources: Vec<Option<SourceConfig>> = raw_sources
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| s.and_then(|s| v.source(i, s, server.as_ref())))
+        .collect();
+    let targets = v.targets(raw_targets, &sources);
+    if v.p.0.is_empty() {
+        let (Some(server), Some(state)) = (server, state) else {
+            unreachable!("a missing part always records a problem")
+        };
+        Ok(Config {
+            server,
+            state,
+            sources: sources
+                .into_iter()
+                .map(|s| Arc::new(s.expect("no problem, so built")))
+                .collect(),
+            targets: targets.into_iter().map(Arc::new).collect(),
+            warnings: v.warnings,
+        })
+    } else {
+        Err(v.p)
+    }
+}
+
+fn part<T: serde::de::DeserializeOwned>(
+    p: &mut Problems,
+    path: &str,
+    value: toml::Value,
+) -> Option<T> {
+    match value.try_into::<T>() {
+        Ok(v) => Some(v),
+        Err(e) => {
+            p.push(path, e.message().trim().to_owned());
+            None
+        }
+    }
+}
+
+struct Validator {
+    p: Problems,
+    warnings: Vec<Problem>,
+    base: Option<PathBuf>,
+}
+
+/// Keys each source kind accepts, beyond name, kind, label, claims, rules.
+fn source_keys(kind: SourceKind) -> &'static [&'static str] {
+    match kind {
+        SourceKind::Oidc => &[
+            "issuer",
+            "discovery_url",
+            "client_id",
+            "client_secret",
+            "scopes",
+            "audiences",
+            "algorithms",
+            "leeway",
+            "domains",
+            "key_refresh_interval",
+        ],
+        SourceKind::Firebase => &[
+            "project_id",
+            "keys_url",
+            "insecure_emulator",
+            "leeway",
+            "key_refresh_interval",
+        ],
+        SourceKind::Jwt => &[
+            "issuer",
+            "audiences",
+            "algorithms",
+            "leeway",
+            "jwks_url",
+            "jwks_file",
+            "public_key_file",
+            "secret",
+            "key_refresh_interval",
+        ],
+        SourceKind::Dev => &["users", "seed", "token_ttl", "domains", "leeway"],
+    }
+}
+
+fn target_keys(kind: TargetKind) -> &'static [&'static str] {
+    match kind {
+        TargetKind::Sso => &[
+            "subdomain",
+            "return_to_hosts",
+            "after_logout_url",
+            "access_url",
+            "sandbox",
+            "upstream_logout",
+            "allowed_origins",
+        ],
+        TargetKind::Sdk => &["allowed_ips", "allowed_origins"],
+        TargetKind::Messaging => &["key_id", "ttl", "allowed_origins"],
+        TargetKind::Chat => &["ttl", "allowed_origins"],
+    }
+}
+
+const ASYMMETRIC: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+const FIREBASE_KEYS_URL: &str =
+    "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
+
+impl Validator {
+    fn secret(
+        &mut self,
+        path: &str,
+        raw: Option<&secret::RawSecret>,
+        required: bool,
+    ) -> Option<Secret> {
+        match raw {
+            None => {
+                if required {
+                    self.p.push(path, "is required");
+                }
+                None
+            }
+            Some(r) => match r.resolve_min() {
+                Ok(s) => {
+                    if s.is_literal() {
+                        self.warnings.push(Problem {
+                            path: path.to_owned(),
+                            message: "secret written in the config file; prefer { env = \"…\" } or { file = \"…\" }"
+                                .into(),
+                        });
+                    }
+                    Some(s)
+                }
+                Err(e) => {
+                    self.p.push(path, e);
+                    None
+                }
+            },
+        }
+    }
+
+    fn duration(&mut self, path: &str, raw: Option<&String>, default: Duration) -> Duration {
+        match raw {
+            None => default,
+            Some(s) => match humantime::parse_duration(s) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.p.push(
+                        path,
+                        format!("not a duration ({e}); write e.g. \"60s\" or \"5m\""),
+                    );
+                    default
+                }
+            },
+        }
+    }
+
+    fn url(&mut self, path: &str, raw: &str, allow_http: bool) -> Option<Url> {
+        match Url::parse(raw) {
+            Ok(u) if u.scheme() == "https" || (allow_http && u.scheme() == "http") => Some(u),
+            Ok(u) => {
+                self.p.push(
+                    path,
+                    format!("must be an https URL; found scheme {:?}", u.scheme()),
+                );
+                None
+            }
+            Err(e) => {
+                self.p.push(path, format!("not a URL ({e})"));
+                None
+            }
+        }
+    }
+
+    fn file_path(&self, raw: &str) -> PathBuf {
+        let p = PathBuf::from(raw);
+        match &self.base {
+            Some(base) if p.is_relative() => base.join(p),
+            _ => p,
+        }
+    }
+
+    fn server(&mut self, raw: &RawServer) -> Option<Server> {
+        let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen = match listen_text.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.p.push(
+                    "server.listen",
+                    format!("must be an address such as \"0.0.0.0:8080\"; found {listen_text:?}"),
+                );
+                None
+            }
+        };
+        let public_url = match raw.public_url.as_deref() {
+            None => {
+                self.p.push(
+                    "server.public_url",
+                    "is required (the URL browsers reach zenbridge at)",
+                );
+                None
+            }
+            Some(u) => self.url("server.public_url", u, true),
+        };
+        if let Some(u) = &public_url
+            && u.scheme() == "http"
+            && !u.host_str().is_some_and(is_loopback_host)
+        {
+            self.warnings.push(Problem {
+                path: "server.public_url".into(),
+                message: "plain http on a non-loopback host: cookies are not Secure".into(),
+            });
+        }
+        let cookie_key = self.secret("server.cookie_key", raw.cookie_key.as_ref(), true);
+        if let Some(k) = &cookie_key
+            && k.expose().len() < 32
+        {
+            self.p.push(
+                "server.cookie_key",
+                format!("must be at least 32 bytes; it has {}", k.expose().len()),
+            );
+        }
+        let admin_token = self.secret("server.admin_token", raw.admin_token.as_ref(), false);
+        let request_timeout = self.duration(
+            "server.request_timeout",
+            raw.request_timeout.as_ref(),
+            Duration::from_secs(15),
+        );
+        Some(Server {
+            listen: listen?,
+            public_url: public_url?,
+            cookie_key: cookie_key?,
+            admin_token,
+            max_token_bytes: raw.max_token_bytes.unwrap_or(16 * 1024),
+            max_body_bytes: raw.max_body_bytes.unwrap_or(64 * 1024),
+            request_timeout,
+            rate_limit_per_minute: raw.rate_limit_per_minute.unwrap_or(600),
+            trust_forwarded_for: raw.trust_forwarded_for.unwrap_or(false),
+        })
+    }
+
+    fn state(&mut self, raw: &RawState) -> Option<StateConfig> {
+        match raw.backend.as_deref().unwrap_or("memory") {
+            "memory" => {
+                if raw.redis_url.is_some() {
+                    self.p
+                        .push("state.redis_url", "only used with backend = \"redis\"");
+                }
+                Some(StateConfig::Memory)
+            }
+            "redis" => {
+                let url = match &raw.redis_url {
+                    None => {
+                        self.p
+                            .push("state.redis_url", "is required with backend = \"redis\"");
+                        return None;
+                    }
+                    Some(r) => match r.resolve() {
+                        Ok(s) => s,
+                        Err(e) => {
+                            self.p.push("state.redis_url", e);
+                            return None;
+                        }
+                    },
+                };
+                if let Err(e) = Url::parse(url.expose()) {
+                    self.p.push("state.redis_url", format!("not a URL ({e})"));
+                }
+                Some(StateConfig::Redis {
+                    url,
+                    key_prefix: raw
+                        .key_prefix
+                        .clone()
+                        .unwrap_or_else(|| "zenbridge:".into()),
+                })
+            }
+            other => {
+                self.p.push(
+                    "state.backend",
+                    format!("must be \"memory\" or \"redis\"; found {other:?}"),
+                );
+                None
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn source(
+        &mut self,
+        i: usize,
+        raw: RawSource,
+        server: Option<&Server>,
+    ) -> Option<SourceConfig> {
+        let path = format!("source[{i}]");
+        let kind = match raw.kind.as_str() {
+            "oidc" => SourceKind::Oidc,
+            "firebase" => SourceKind::Firebase,
+            "jwt" => SourceKind::Jwt,
+            "dev" => SourceKind::Dev,
+            other => {
+                self.p.push(
+                    format!("{path}.kind"),
+                    format!("must be oidc, firebase, jwt or dev; found {other:?}"),
+                );
+                return None;
+            }
+        };
+        if !valid_name(&raw.name) {
+            self.p.push(
+                format!("{path}.name"),
+                format!(
+                    "must be 1-64 letters, digits, '-' or '_'; found {:?}",
+                    raw.name
+                ),
+            );
+        }
+        let present = present_source_keys(&raw);
+        for key in present {
+            if !source_keys(kind).contains(&key) {
+                self.p.push(
+                    format!("{path}.{key}"),
+                    format!("not a key of a source of kind {}", raw.kind),
+                );
+            }
+        }
+        let leeway = self.duration(
+            &format!("{path}.leeway"),
+            raw.leeway.as_ref(),
+            Duration::from_secs(60),
+        );
+        if leeway > Duration::from_secs(300) {
+            self.p.push(
+                format!("{path}.leeway"),
+                format!("at most 5m; found {}", humantime::format_duration(leeway)),
+            );
+        }
+        let key_refresh_interval = self.duration(
+            &format!("{path}.key_refresh_interval"),
+            raw.key_refresh_interval.as_ref(),
+            Duration::from_secs(60),
+        );
+        let algorithms = self.algorithms(&path, &raw, kind);
+        let mut audiences = raw.audiences.clone().unwrap_or_default();
+        let detail = match kind {
+            SourceKind::Oidc => {
+                let issuer = self.required(&path, "issuer", raw.issuer.as_ref())?;
+                let client_id = self.required(&path, "client_id", raw.client_id.as_ref())?;
+                let discovery = raw.discovery_url.clone().unwrap_or_else(|| {
+                    format!(
+                        "{}/.well-known/openid-configuration",
+                        issuer.trim_end_matches('/')
+                    )
+                });
+                let discovery_url = self.url(&format!("{path}.discovery_url"), &discovery, true)?;
+                let client_secret = self.secret(
+                    &format!("{path}.client_secret"),
+                    raw.client_secret.as_ref(),
+                    false,
+                );
+                if audiences.is_empty() {
+                    audiences.push(client_id.clone());
+                }
+                let scopes = raw
+                    .scopes
+                    .clone()
+                    .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
+                if !scopes.iter().any(|s| s == "openid") {
+                    self.p
+                        .push(format!("{path}.scopes"), "must include \"openid\"");
+                }
+                SourceDetail::Oidc {
+                    discovery_url,
+                    client_id,
+                    client_secret,
+                    scopes,
+                }
+            }
+            SourceKind::Firebase => {
+                let project_id = self.required(&path, "project_id", raw.project_id.as_ref())?;
+                let keys_url = self.url(
+                    &format!("{path}.keys_url"),
+                    raw.keys_url.as_deref().unwrap_or(FIREBASE_KEYS_URL),
+                    true,
+                )?;
+                let insecure_emulator = raw.insecure_emulator.unwrap_or(false);
+                if insecure_emulator {
+                    self.warnings.push(Problem {
+                        path: format!("{path}.insecure_emulator"),
+                        message: "accepts UNSIGNED tokens from the Firebase Auth emulator: never in production".into(),
+                    });
+                }
+                audiences = vec![project_id.clone()];
+                SourceDetail::Firebase {
+                    project_id,
+                    keys_url,
+                    insecure_emulator,
+                }
+            }
+            SourceKind::Jwt => {
+                self.required(&path, "issuer", raw.issuer.as_ref())?;
+                if audiences.is_empty() {
+                    self.p.push(
+                        format!("{path}.audiences"),
+                        "is required: the `aud` values this source's tokens carry for us",
+                    );
+                }
+                let keys = self.jwt_keys(&path, &raw)?;
+                SourceDetail::Jwt { keys }
+            }
+            SourceKind::Dev => {
+                let users = raw.users.as_deref().unwrap_or_default();
+                if users.is_empty() {
+                    self.p.push(
+                        format!("{path}.users"),
+                        "a dev source needs at least one [[source.users]]",
+                    );
+                }
+                let mut seen = HashSet::new();
+                let mut out = Vec::new();
+                for (u_i, u) in users.iter().enumerate() {
+                    if !seen.insert(u.id.clone()) {
+                        self.p.push(
+                            format!("{path}.users[{u_i}].id"),
+                            format!("user {:?} is listed twice", u.id),
+                        );
+                    }
+                    let claims = match serde_json::to_value(&u.claims) {
+                        Ok(serde_json::Value::Object(m)) => m,
+                        _ => {
+                            self.p.push(
+                                format!("{path}.users[{u_i}].claims"),
+                                "must be a table of JSON-like values",
+                            );
+                            serde_json::Map::new()
+                        }
+                    };
+                    out.push(DevUser {
+                        id: u.id.clone(),
+                        email: u.email.clone(),
+                        name: u.name.clone(),
+                        claims,
+                    });
+                }
+                let seed = match raw.seed.as_ref() {
+                    Some(_) => self.secret(&format!("{path}.seed"), raw.seed.as_ref(), true)?,
+                    None => server?.cookie_key.clone(),
+                };
+                let token_ttl = self.duration(
+                    &format!("{path}.token_ttl"),
+                    raw.token_ttl.as_ref(),
+                    Duration::from_secs(3600),
+                );
+                audiences = vec![crate::source::dev::AUDIENCE.to_owned()];
+                self.warnings.push(Problem {
+                    path: path.clone(),
+                    message: "a dev source signs in anyone listed in its config without a password: never in production".into(),
+                });
+                SourceDetail::Dev {
+                    users: out,
+                    seed,
+                    token_ttl,
+                }
+            }
+        };
+        let issuer = match kind {
+            SourceKind::Firebase => {
+                let SourceDetail::Firebase { project_id, .. } = &detail else {
+                    unreachable!()
+                };
+                format!("https://securetoken.google.com/{project_id}")
+            }
+            SourceKind::Dev => crate::source::dev::issuer(&server?.public_url, &raw.name),
+            _ => raw.issuer.clone().unwrap_or_default(),
+        };
+        let claims = self.claim_exprs(&format!("{path}.claims"), &raw.claims);
+        let rules = self.rules(&format!("{path}.rules"), &raw.rules);
+        Some(SourceConfig {
+            label: raw.label.clone().unwrap_or_else(|| raw.name.clone()),
+            name: raw.name,
+            kind,
+            issuer,
+            audiences,
+            algorithms,
+            leeway,
+            domains: raw
+                .domains
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
+            key_refresh_interval,
+            claims,
+            rules,
+            detail,
+        })
+    }
+
+    fn required(&mut self, path: &str, key: &str, v: Option<&String>) -> Option<String> {
+        match v {
+            Some(s) if !s.trim().is_empty() => Some(s.clone()),
+            _ => {
+                self.p.push(format!("{path}.{key}"), "is required");
+                None
+            }
+        }
+    }
+
+    fn algorithms(&mut self, path: &str, raw: &RawSource, kind: SourceKind) -> Vec<Algorithm> {
+        let symmetric = kind == SourceKind::Jwt && raw.secret.is_some();
+        let default: Vec<Algorithm> = match kind {
+            SourceKind::Firebase => vec![Algorithm::RS256],
+            SourceKind::Dev => vec![Algorithm::EdDSA],
+            _ if symmetric => vec![Algorithm::HS256],
+            _ => ASYMMETRIC.to_vec(),
+        };
+        let Some(names) = &raw.algorithms else {
+            return default;
+        };
+        let mut out = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let key = format!("{path}.algorithms[{i}]");
+            let Ok(alg) = name.parse::<Algorithm>() else {
+                self.p.push(
+                    key,
+                    format!("unknown algorithm {name:?} (\"none\" is never accepted)"),
+                );
+                continue;
+            };
+            let is_hmac = matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
+            if is_hmac && !symmetric {
+                self.p.push(
+                    key,
+                    format!("{name} needs a shared secret; this source verifies with public keys"),
+                );
+            } else if !is_hmac && symmetric {
+                self.p.push(
+                    key,
+                    format!("{name} needs public keys; this source has a shared secret"),
+                );
+            } else {
+                out.push(alg);
+            }
+        }
+        if out.is_empty() && names.is_empty() {
+            self.p.push(
+                format!("{path}.algorithms"),
+                "an empty list accepts nothing; remove the key for the default",
+            );
+        }
+        out
+    }
+
+    fn jwt_keys(&mut self, path: &str, raw: &RawSource) -> Option<JwtKeys> {
+        let given = [
+            raw.jwks_url.is_some(),
+            raw.jwks_file.is_some(),
+            raw.public_key_file.is_some(),
+            raw.secret.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if given != 1 {
+            self.p.push(
+                path,
+                "a jwt source needs exactly one of jwks_url, jwks_file, public_key_file, secret",
+            );
+            return None;
+        }
+        if let Some(u) = &raw.jwks_url {
+            return self
+                .url(&format!("{path}.jwks_url"), u, true)
+                .map(JwtKeys::JwksUrl);
+        }
+        if let Some(s) = &raw.secret {
+            let secret = self.secret(&format!("{path}.secret"), Some(s), true)?;
+            let keys = KeySet::from_secret(secret.expose().as_bytes());
+            return Some(JwtKeys::Static {
+                keys: Arc::new(keys),
+                from: "secret".into(),
+            });
+        }
+        let (key, file, result) = if let Some(f) = &raw.jwks_file {
+            let p = self.file_path(f);
+            (
+                "jwks_file",
+                f,
+                std::fs::read(&p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| KeySet::from_jwks_json(&b)),
+            )
+        } else {
+            let f = raw.public_key_file.as_ref().expect("counted above");
+            let p = self.file_path(f);
+            (
+                "public_key_file",
+                f,
+                std::fs::read(&p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| KeySet::from_pem(&b)),
+            )
+        };
+        match result {
+            Ok(keys) => Some(JwtKeys::Static {
+                keys: Arc::new(keys),
+                from: file.clone(),
+            }),
+            Err(e) => {
+                self.p
+                    .push(format!("{path}.{key}"), format!("cannot use {file}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn claim_exprs(
+        &mut self,
+        path: &str,
+        raw: &BTreeMap<String, String>,
+    ) -> BTreeMap<String, Arc<Expression>> {
+        let mut out = BTreeMap::new();
+        for (name, text) in raw {
+            let key = format!("{path}.{name}");
+            if mapping::claims::OWNED.contains(&name.as_str()) {
+                self.p.push(
+                    key,
+                    format!("`{name}` is set by zenbridge and cannot be mapped"),
+                );
+                continue;
+            }
+            let known = [TargetKind::Sso, TargetKind::Messaging, TargetKind::Chat]
+                .iter()
+                .any(|k| mapping::claims::claim_type(*k, name).is_some());
+            if !known {
+                self.p.push(
+                    key,
+                    format!("no Zendesk surface reads a claim named `{name}`"),
+                );
+                continue;
+            }
+            match Expression::compile(text) {
+                Ok(e) => {
+                    out.insert(name.clone(), Arc::new(e));
+                }
+                Err(e) => self.p.push(key, e),
+            }
+        }
+        out
+    }
+
+    fn rules(&mut self, path: &str, raw: &[RawRule]) -> Vec<(Arc<Expression>, String)> {
+        let mut out = Vec::new();
+        for (i, r) in raw.iter().enumerate() {
+            if r.message.trim().is_empty() {
+                self.p.push(
+                    format!("{path}[{i}].message"),
+                    "must say why the sign-in is refused",
+                );
+            }
+            match Expression::compile(&r.expression) {
+                Ok(e) => out.push((Arc::new(e), r.message.clone())),
+                Err(e) => self.p.push(format!("{path}[{i}].expression"), e),
+            }
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn targets(
+        &mut self,
+        raw: Vec<Option<RawTarget>>,
+        sources: &[Option<SourceConfig>],
+    ) -> Vec<TargetConfig> {
+        let mut out = Vec::new();
+        let mut names = HashSet::new();
+        let source_names: HashMap<&str, usize> = sources
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (s.name.as_str(), i)))
+            .collect();
+        let mut seen_sources = HashSet::new();
+        for (i, s) in sources.iter().enumerate() {
+            if let Some(s) = s
+                && !seen_sources.insert(s.name.clone())
+            {
+                self.p.push(
+                    format!("source[{i}].name"),
+                    format!("another source is named {:?}", s.name),
+                );
+            }
+        }
+        let mut seen_issuers: HashMap<&str, &str> = HashMap::new();
+        for (i, s) in sources.iter().enumerate() {
+            if let Some(s) = s
+                && let Some(other) = seen_issuers.insert(&s.issuer, &s.name)
+            {
+                self.p.push(
+                    format!("source[{i}].issuer"),
+                    format!("source {other:?} has the same issuer {:?}; tokens are routed by issuer, so each needs its own", s.issuer),
+                );
+            }
+        }
+        for (i, raw) in raw.into_iter().enumerate() {
+            let Some(raw) = raw else { continue };
+            let path = format!("target[{i}]");
+            let kind = match raw.kind.as_str() {
+                "sso" => TargetKind::Sso,
+                "sdk" => TargetKind::Sdk,
+                "messaging" => TargetKind::Messaging,
+                "chat" => TargetKind::Chat,
+                other => {
+                    self.p.push(
+                        format!("{path}.kind"),
+                        format!("must be sso, sdk, messaging or chat; found {other:?}"),
+                    );
+                    continue;
+                }
+            };
+            if !valid_name(&raw.name) {
+                self.p.push(
+                    format!("{path}.name"),
+                    format!(
+                        "must be 1-64 letters, digits, '-' or '_'; found {:?}",
+                        raw.name
+                    ),
+                );
+            }
+            if !names.insert(raw.name.clone()) {
+                self.p.push(
+                    format!("{path}.name"),
+                    format!("another target is named {:?}", raw.name),
+                );
+            }
+            for key in present_target_keys(&raw) {
+                if !target_keys(kind).contains(&key) {
+                    self.p.push(
+                        format!("{path}.{key}"),
+                        format!("not a key of a target of kind {}", raw.kind),
+                    );
+                }
+            }
+            let secret = self.secret(&format!("{path}.secret"), raw.secret.as_ref(), true);
+            if raw.sources.is_empty() {
+                self.p.push(
+                    format!("{path}.sources"),
+                    "lists no source; name at least one",
+                );
+            }
+            let mut idx = Vec::new();
+            for (j, name) in raw.sources.iter().enumerate() {
+                match source_names.get(name.as_str()) {
+                    Some(&s) if idx.contains(&s) => {
+                        self.p.push(
+                            format!("{path}.sources[{j}]"),
+                            format!("{name:?} is listed twice"),
+                        );
+                    }
+                    Some(&s) => idx.push(s),
+                    None if sources.iter().flatten().all(|s| &s.name != name) => {
+                        let known: Vec<_> = source_names.keys().copied().collect();
+                        self.p.push(
+                            format!("{path}.sources[{j}]"),
+                            format!(
+                                "no source named {name:?} (sources: {})",
+                                join_sorted(&known)
+                            ),
+                        );
+                    }
+                    None => {}
+                }
+            }
+            let target_claims = self.claim_exprs(&format!("{path}.claims"), &raw.claims);
+            for name in target_claims.keys() {
+                if mapping::claims::claim_type(kind, name).is_none() {
+                    self.p.push(
+                        format!("{path}.claims.{name}"),
+                        format!(
+                            "a {} target has no claim `{name}`; it reads: {}",
+                            raw.kind,
+                            catalog_names(kind)
+                        ),
+                    );
+                }
+            }
+            let target_rules = self.rules(&format!("{path}.rules"), &raw.rules);
+            let mut mappings = HashMap::new();
+            for &s in &idx {
+                let Some(source) = &sources[s] else { continue };
+                let m = effective_mapping(kind, source, &target_claims, &target_rules);
+                for required in kind.required_claims() {
+                    if !m.has_claim(required) {
+                        self.p.push(
+                            format!("{path}.sources"),
+                            format!(
+                                "a {} target needs `{required}`, and source {:?} has no mapping for it: add `{required} = \"…\"` under [source.claims] or [target.claims]",
+                                raw.kind, source.name
+                            ),
+                        );
+                    }
+                }
+                mappings.insert(s, Arc::new(m));
+            }
+            let ttl_default = Duration::from_secs(300);
+            let ttl = self.duration(&format!("{path}.ttl"), raw.ttl.as_ref(), ttl_default);
+            if kind == TargetKind::Chat && ttl > Duration::from_secs(420) {
+                self.p.push(
+                    format!("{path}.ttl"),
+                    "Zendesk chat refuses an exp more than 7 minutes after iat; at most 7m",
+                );
+            }
+            if ttl < Duration::from_secs(30) {
+                self.p.push(
+                    format!("{path}.ttl"),
+                    "at least 30s: a token that expires before it is used helps no one",
+                );
+            }
+            if kind == TargetKind::Messaging {
+                match &raw.key_id {
+                    None => self.p.push(
+                        format!("{path}.key_id"),
+                        "is required: the key id Zendesk shows beside the secret (app_…)",
+                    ),
+                    Some(k) if k.trim().is_empty() => {
+                        self.p.push(format!("{path}.key_id"), "must not be empty")
+                    }
+                    Some(_) => {}
+                }
+            }
+            let sandbox = raw.sandbox.unwrap_or(false);
+            if kind == TargetKind::Sso {
+                match &raw.subdomain {
+                    Some(s) if valid_subdomain(s) => {}
+                    Some(s) => self.p.push(
+                        format!("{path}.subdomain"),
+                        format!("must be a Zendesk subdomain such as \"acme\"; found {s:?}"),
+                    ),
+                    None if sandbox || raw.access_url.is_some() => {}
+                    None => self.p.push(
+                        format!("{path}.subdomain"),
+                        "is required (the acme of acme.zendesk.com)",
+                    ),
+                }
+            }
+            let access_url = raw
+                .access_url
+                .as_deref()
+                .and_then(|u| self.url(&format!("{path}.access_url"), u, true));
+            if let Some(u) = &raw.after_logout_url {
+                self.url(&format!("{path}.after_logout_url"), u, true);
+            }
+            let mut allowed_ips = Vec::new();
+            for (j, ip) in raw.allowed_ips.iter().flatten().enumerate() {
+                let parsed = ip
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| ip.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+                match parsed {
+                    Ok(n) => allowed_ips.push(n),
+                    Err(_) => self.p.push(
+                        format!("{path}.allowed_ips[{j}]"),
+                        format!("not an address or CIDR range: {ip:?}"),
+                    ),
+                }
+            }
+            let mut allowed_origins = Vec::new();
+            for (j, o) in raw.allowed_origins.iter().flatten().enumerate() {
+                match Url::parse(o) {
+                    Ok(u)
+                        if u.path() == "/"
+                            && u.query().is_none()
+                            && matches!(u.scheme(), "https" | "http") =>
+                    {
+                        allowed_origins.push(u.origin().ascii_serialization());
+                    }
+                    _ => self.p.push(
+                        format!("{path}.allowed_origins[{j}]"),
+                        format!("must be an origin such as \"https://www.acme.com\"; found {o:?}"),
+                    ),
+                }
+            }
+            let Some(secret) = secret else { continue };
+            out.push(TargetConfig {
+                name: raw.name,
+                kind,
+                secret,
+                sources: idx,
+                mappings,
+                subdomain: raw.subdomain,
+                return_to_hosts: raw
+                    .return_to_hosts
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect(),
+                after_logout_url: raw.after_logout_url,
+                access_url,
+                sandbox,
+                upstream_logout: raw.upstream_logout.unwrap_or(false),
+                allowed_ips,
+                key_id: raw.key_id,
+                ttl,
+                allowed_origins,
+            });
+        }
+        if out.is_empty() && self.p.0.is_empty() {
+            self.p
+                .push("target", "no target is configured: add a [[target]]");
+        }
+        out
+    }
+}
+
+/// Target overrides, else source claims, else the defaults for email and
+/// name. Source claims that the target's surface does not read are dropped
+/// (a source can feed several surfaces); target claims were checked above.
+fn effective_mapping(
+    kind: TargetKind,
+    source: &SourceConfig,
+    target_claims: &BTreeMap<String, Arc<Expression>>,
+    target_rules: &[(Arc<Expression>, String)],
+) -> Mapping {
+    let mut claims = Vec::new();
+    for &(name, ty) in mapping::claims::catalog(kind) {
+        let (expr, origin) = if let Some(e) = target_claims.get(name) {
+            (e.clone(), mapping::Origin::Target)
+        } else if let Some(e) = source.claims.get(name) {
+            (e.clone(), mapping::Origin::Source)
+        } else if name == "email" {
+            (mapping::DEFAULT_EMAIL.clone(), mapping::Origin::Default)
+        } else if name == "name" {
+            (mapping::DEFAULT_NAME.clone(), mapping::Origin::Default)
+        } else {
+            continue;
+        };
+        claims.push(MappedClaim {
+            name: name.to_owned(),
+            ty,
+            expr,
+            origin,
+        });
+    }
+    let rules = source
+        .rules
+        .iter()
+        .map(|(e, m)| Rule {
+            expr: e.clone(),
+            message: m.clone(),
+            origin: mapping::Origin::Source,
+        })
+        .chain(target_rules.iter().map(|(e, m)| Rule {
+            expr: e.clone(),
+            message: m.clone(),
+            origin: mapping::Origin::Target,
+        }))
+        .collect();
+    Mapping { claims, rules }
+}
+
+fn catalog_names(kind: TargetKind) -> String {
+    mapping::claims::catalog(kind)
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn join_sorted(names: &[&str]) -> String {
+    let mut v = names.to_vec();
+    v.sort_unstable();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn valid_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+pub fn is_loopback_host(h: &str) -> bool {
+    h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback()) || h == "[::1]"
+}
+
+fn present_source_keys(r: &RawSource) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    let mut add = |present: bool, k: &'static str| {
+        if present {
+            v.push(k);
+        }
+    };
+    add(r.issuer.is_some(), "issuer");
+    add(r.audiences.is_some(), "audiences");
+    add(r.algorithms.is_some(), "algorithms");
+    add(r.leeway.is_some(), "leeway");
+    add(r.domains.is_some(), "domains");
+    add(r.key_refresh_interval.is_some(), "key_refresh_interval");
+    add(r.discovery_url.is_some(), "discovery_url");
+    add(r.client_id.is_some(), "client_id");
+    add(r.client_secret.is_some(), "client_secret");
+    add(r.scopes.is_some(), "scopes");
+    add(r.project_id.is_some(), "project_id");
+    add(r.keys_url.is_some(), "keys_url");
+    add(r.insecure_emulator.is_some(), "insecure_emulator");
+    add(r.jwks_url.is_some(), "jwks_url");
+    add(r.jwks_file.is_some(), "jwks_file");
+    add(r.public_key_file.is_some(), "public_key_file");
+    add(r.secret.is_some(), "secret");
+    add(r.users.is_some(), "users");
+    add(r.seed.is_some(), "seed");
+    add(r.token_ttl.is_some(), "token_ttl");
+    v
+}
+
+fn present_target_keys(r: &RawTarget) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    let mut add = |present: bool, k: &'static str| {
+        if present {
+            v.push(k);
+        }
+    };
+    add(r.subdomain.is_some(), "subdomain");
+    add(r.return_to_hosts.is_some(), "return_to_hosts");
+    add(r.after_logout_url.is_some(), "after_logout_url");
+    add(r.access_url.is_some(), "access_url");
+    add(r.sandbox.is_some(), "sandbox");
+    add(r.upstream_logout.is_some(), "upstream_logout");
+    add(r.allowed_ips.is_some(), "allowed_ips");
+    add(r.key_id.is_some(), "key_id");
+    add(r.ttl.is_some(), "ttl");
+    add(r.allowed_origins.is_some(), "allowed_origins");
+    v
+}

@@ -1,0 +1,145 @@
+//! Secrets: where they come from (`{ env }`, `{ file }`, a literal) and the
+//! one type that holds them, which never prints its value.
+
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The shortest secret accepted. Zendesk shows a redacted secret as nine
+/// characters; refusing anything shorter than ten catches a pasted redaction.
+pub const MIN_SECRET_LEN: usize = 10;
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawSecret {
+    Literal(String),
+    Env(EnvSecret),
+    File(FileSecret),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSecret {
+    pub env: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSecret {
+    pub file: PathBuf,
+}
+
+/// Where a secret came from, for messages (never the value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Literal,
+    Env(String),
+    File(PathBuf),
+}
+
+/// A resolved secret. `Debug` shows `[redacted]` and the origin only.
+#[derive(Clone)]
+pub struct Secret {
+    value: SecretString,
+    pub origin: Origin,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret([redacted] from {:?})", self.origin)
+    }
+}
+
+impl Secret {
+    /// Builds a secret from a value the program made itself (the demo).
+    pub fn generated(value: String) -> Self {
+        Self {
+            value: SecretString::from(value),
+            origin: Origin::Literal,
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        self.value.expose_secret()
+    }
+
+    pub fn is_literal(&self) -> bool {
+        self.origin == Origin::Literal
+    }
+}
+
+impl RawSecret {
+    /// Reads the secret. A file's trailing newline is dropped (editors add
+    /// one); any other whitespace is kept, since it is part of the secret.
+    pub fn resolve(&self) -> Result<Secret, String> {
+        let (value, origin) = match self {
+            RawSecret::Literal(v) => (v.clone(), Origin::Literal),
+            RawSecret::Env(EnvSecret { env }) => match std::env::var(env) {
+                Ok(v) => (v, Origin::Env(env.clone())),
+                Err(std::env::VarError::NotPresent) => {
+                    return Err(format!("environment variable {env} is not set"));
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(format!("environment variable {env} is not UTF-8"));
+                }
+            },
+            RawSecret::File(FileSecret { file }) => match std::fs::read_to_string(file) {
+                Ok(v) => {
+                    let v = v.strip_suffix('\n').unwrap_or(&v);
+                    let v = v.strip_suffix('\r').unwrap_or(v);
+                    (v.to_owned(), Origin::File(file.clone()))
+                }
+                Err(e) => return Err(format!("cannot read secret file {}: {e}", file.display())),
+            },
+        };
+        Ok(Secret {
+            value: SecretString::from(value),
+            origin,
+        })
+    }
+
+    /// Reads the secret and refuses one shorter than [`MIN_SECRET_LEN`].
+    pub fn resolve_min(&self) -> Result<Secret, String> {
+        let s = self.resolve()?;
+        let len = s.expose().chars().count();
+        if len < MIN_SECRET_LEN {
+            return Err(format!(
+                "secret must be at least {MIN_SECRET_LEN} characters; it has {len} (a 9-character value is usually Zendesk's redacted display, not the secret)"
+            ));
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_secret_never_shows_the_value() {
+        let s = RawSecret::Literal("hunter2hunter2".into())
+            .resolve()
+            .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let err = RawSecret::Literal("123456789".into())
+            .resolve_min()
+            .unwrap_err();
+        assert!(err.contains("at least 10"), "{err}");
+    }
+
+    #[test]
+    fn secret_file_loses_its_trailing_newline_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        std::fs::write(&p, " padded secret \n").unwrap();
+        let s = RawSecret::File(FileSecret { file: p }).resolve().unwrap();
+        assert_eq!(s.expose(), " padded secret ");
+    }
+}

@@ -1,0 +1,104 @@
+//! The stable `error_code`s every refusal carries, documented one by one in
+//! `docs/errors.md` (a test keeps the two in step). Each layer has its own
+//! error enum; each maps every variant to a code here with no catch-all, so
+//! a new variant cannot silently become a 500.
+
+use crate::mapping::MappingError;
+use crate::source::VerifyError;
+use crate::target::MintError;
+
+macro_rules! codes {
+    ($($variant:ident => $text:literal,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $($variant,)* }
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $text,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    TokenMalformed => "token_malformed",
+    TokenTooLarge => "token_too_large",
+    TokenExpired => "token_expired",
+    TokenNotYetValid => "token_not_yet_valid",
+    TokenIssuedInFuture => "token_issued_in_future",
+    IssuerUnknown => "issuer_unknown",
+    IssuerNotAllowed => "issuer_not_allowed",
+    AudienceMismatch => "audience_mismatch",
+    AlgorithmNotAllowed => "algorithm_not_allowed",
+    SignatureInvalid => "signature_invalid",
+    KeyUnknown => "key_unknown",
+    UpstreamUnavailable => "upstream_unavailable",
+    RuleFailed => "rule_failed",
+    ClaimMissing => "claim_missing",
+    ClaimInvalid => "claim_invalid",
+    StateMismatch => "state_mismatch",
+    LoginExpired => "login_expired",
+    LoginFailed => "login_failed",
+    ReturnToNotAllowed => "return_to_not_allowed",
+    TokenReused => "token_reused",
+    RateLimited => "rate_limited",
+    RequestInvalid => "request_invalid",
+    BodyTooLarge => "body_too_large",
+    TargetUnknown => "target_unknown",
+    SourceUnknown => "source_unknown",
+    GrantTypeUnsupported => "grant_type_unsupported",
+    TokenTypeUnsupported => "token_type_unsupported",
+    IpNotAllowed => "ip_not_allowed",
+    Unauthorized => "unauthorized",
+    StateUnavailable => "state_unavailable",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl VerifyError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            VerifyError::TooLarge { .. } => ErrorCode::TokenTooLarge,
+            VerifyError::Malformed(_) => ErrorCode::TokenMalformed,
+            VerifyError::IssuerUnknown { .. } => ErrorCode::IssuerUnknown,
+            VerifyError::IssuerNotAllowed { .. } => ErrorCode::IssuerNotAllowed,
+            VerifyError::AlgorithmNotAllowed { .. } => ErrorCode::AlgorithmNotAllowed,
+            VerifyError::KeyUnknown { .. } => ErrorCode::KeyUnknown,
+            VerifyError::SignatureInvalid { .. } => ErrorCode::SignatureInvalid,
+            VerifyError::Expired { .. } => ErrorCode::TokenExpired,
+            VerifyError::NotYetValid { .. } => ErrorCode::TokenNotYetValid,
+            VerifyError::IssuedInFuture { .. } => ErrorCode::TokenIssuedInFuture,
+            VerifyError::AudienceMismatch { .. } => ErrorCode::AudienceMismatch,
+            VerifyError::ClaimMissing { .. } => ErrorCode::ClaimMissing,
+            VerifyError::ClaimInvalid { .. } => ErrorCode::ClaimInvalid,
+            VerifyError::UpstreamUnavailable { .. } => ErrorCode::UpstreamUnavailable,
+        }
+    }
+}
+
+impl MappingError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            MappingError::ClaimMissing { .. } => ErrorCode::ClaimMissing,
+            MappingError::ClaimInvalid { .. } | MappingError::Evaluation { .. } => {
+                ErrorCode::ClaimInvalid
+            }
+            MappingError::RuleFailed { .. } | MappingError::RuleError { .. } => {
+                ErrorCode::RuleFailed
+            }
+        }
+    }
+}
+
+impl MintError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            MintError::ClaimMissing { .. } => ErrorCode::ClaimMissing,
+            MintError::ClaimInvalid { .. } => ErrorCode::ClaimInvalid,
+        }
+    }
+}

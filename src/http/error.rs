@@ -1,0 +1,133 @@
+//! Every refusal as a response: a status, the protocol's error name (RFC
+//! 6749 / RFC 6750), the stable `error_code`, and a sentence saying what was
+//! expected and what was found. Clients never see an internal error's text.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::error::ErrorCode;
+use crate::gateway::GatewayError;
+
+/// Which protocol's words a route speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Bearer-style endpoints (`/sdk`, `/exchange`): a refused token is 401
+    /// `invalid_token` with `WWW-Authenticate`.
+    Bearer,
+    /// The RFC 8693 token endpoint: a refused token is 400 `invalid_grant`.
+    TokenEndpoint,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub code: ErrorCode,
+    pub description: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    error_code: &'a str,
+    error_description: &'a str,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, description: impl Into<String>, dialect: Dialect) -> Self {
+        let (status, error) = status_of(code, dialect);
+        Self {
+            status,
+            error,
+            code,
+            description: description.into(),
+        }
+    }
+
+    pub fn from_gateway(e: &GatewayError, dialect: Dialect) -> Self {
+        Self::new(e.code(), e.to_string(), dialect)
+    }
+}
+
+/// The status and protocol error name of each code. Every code is listed:
+/// no catch-all arm.
+pub fn status_of(code: ErrorCode, dialect: Dialect) -> (StatusCode, &'static str) {
+    use ErrorCode as C;
+    let refused = match dialect {
+        Dialect::Bearer => (StatusCode::UNAUTHORIZED, "invalid_token"),
+        Dialect::TokenEndpoint => (StatusCode::BAD_REQUEST, "invalid_grant"),
+    };
+    match code {
+        C::TokenMalformed
+        | C::TokenTooLarge
+        | C::TokenExpired
+        | C::TokenNotYetValid
+        | C::TokenIssuedInFuture
+        | C::IssuerUnknown
+        | C::IssuerNotAllowed
+        | C::AudienceMismatch
+        | C::AlgorithmNotAllowed
+        | C::SignatureInvalid
+        | C::KeyUnknown
+        | C::RuleFailed
+        | C::ClaimMissing
+        | C::ClaimInvalid
+        | C::TokenReused => refused,
+        C::StateMismatch | C::LoginExpired | C::LoginFailed | C::ReturnToNotAllowed => {
+            (StatusCode::BAD_REQUEST, "invalid_request")
+        }
+        C::UpstreamUnavailable | C::StateUnavailable => {
+            (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+        }
+        C::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "slow_down"),
+        C::RequestInvalid => (StatusCode::BAD_REQUEST, "invalid_request"),
+        C::BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
+        C::TargetUnknown => match dialect {
+            Dialect::Bearer => (StatusCode::NOT_FOUND, "not_found"),
+            Dialect::TokenEndpoint => (StatusCode::BAD_REQUEST, "invalid_target"),
+        },
+        C::SourceUnknown => (StatusCode::NOT_FOUND, "not_found"),
+        C::GrantTypeUnsupported => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+        C::TokenTypeUnsupported => (StatusCode::BAD_REQUEST, "invalid_request"),
+        C::IpNotAllowed => (StatusCode::FORBIDDEN, "access_denied"),
+        C::Unauthorized => (StatusCode::UNAUTHORIZED, "invalid_token"),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: self.error,
+            error_code: self.code.as_str(),
+            error_description: &self.description,
+        };
+        let mut resp = (self.status, Json(body)).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: the description must be quoted-string safe.
+            let desc: String = self
+                .description
+                .chars()
+                .filter(|c| c.is_ascii_graphic() || *c == ' ')
+                .filter(|c| *c != '"' && *c != '\\')
+                .collect();
+            let v = format!(
+                "Bearer error=\"{}\", error_description=\"{desc}\"",
+                self.error
+            );
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                h.insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        if matches!(
+            self.code,
+            ErrorCode::RateLimited | ErrorCode::UpstreamUnavailable | ErrorCode::StateUnavailable
+        ) {
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        }
+        resp
+    }
+}

@@ -1,0 +1,93 @@
+//! Operations: `/healthz` (the process serves), `/readyz` (config loaded and
+//! every source has usable keys), `/metrics` (Prometheus text), and
+//! `POST /explain` (the `explain` command, only with `server.admin_token`).
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::error::{ApiError, Dialect};
+use super::{AppState, read_body};
+use crate::error::ErrorCode;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/explain", post(explain))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let rt = state.runtime();
+    let mut not_ready = Vec::new();
+    for s in &rt.sources {
+        if let Err(e) = s.keys.get().await {
+            not_ready.push(json!({"source": s.name(), "error": e.0}));
+        }
+    }
+    if let Err(e) = state.shared().store.ping().await {
+        not_ready.push(json!({"state": "store", "error": e.to_string()}));
+    }
+    if not_ready.is_empty() {
+        (StatusCode::OK, Json(json!({"ready": true}))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "not_ready": not_ready})),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let rt = state.runtime();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.shared().metrics.render(&rt),
+    )
+        .into_response()
+}
+
+async fn explain(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let d = Dialect::Bearer;
+    let rt = state.runtime();
+    let Some(admin) = &rt.config.server.admin_token else {
+        return Err(ApiError::new(
+            ErrorCode::TargetUnknown,
+            "POST /explain is off: set server.admin_token to enable it",
+            d,
+        ));
+    };
+    let given = super::tokens::bearer(&headers).unwrap_or_default();
+    if !constant_time_eq(given.as_bytes(), admin.expose().as_bytes()) {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "POST /explain needs Authorization: Bearer <server.admin_token>",
+            d,
+        ));
+    }
+    let body = read_body(request.into_body(), rt.config.server.max_body_bytes, d).await?;
+    let req: crate::explain::ExplainRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::RequestInvalid,
+            format!("the body must be JSON {{target, token | source + claims, sign}}: {e}"),
+            d,
+        )
+    })?;
+    let report = crate::explain::explain(&rt, &req)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::RequestInvalid, e, d))?;
+    Ok(Json(report).into_response())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}

@@ -1,0 +1,364 @@
+//! The app-facing token endpoints:
+//! - `POST /sdk/{target}/jwt`: Zendesk's servers POST `user_token` (form);
+//!   `200 {"jwt"}`, `401` when refused, `400` without `user_token`. Never a
+//!   redirect.
+//! - `POST /exchange/{target}`: `Authorization: Bearer <upstream token>` →
+//!   `{"jwt", "expires_in"}`; CORS for the target's `allowed_origins` only.
+//! - `POST /token`: OAuth 2.0 Token Exchange (RFC 8693) for backends.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use super::error::{ApiError, Dialect};
+use super::{AppState, ClientIp, read_body};
+use crate::config::TargetConfig;
+use crate::error::ErrorCode;
+use crate::gateway::{Exchanged, GatewayError, RequestInfo, token_hash};
+use crate::target::TargetKind;
+
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const TYPE_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
+const SUBJECT_TYPES: [&str; 3] = [
+    "urn:ietf:params:oauth:token-type:id_token",
+    TYPE_JWT,
+    "urn:ietf:params:oauth:token-type:access_token",
+];
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let cors_state = state.clone();
+    let cors = CorsLayer::new()
+        .allow_methods([Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(600))
+        .allow_origin(AllowOrigin::predicate(
+            move |origin: &HeaderValue, parts| {
+                let Some(name) = parts.uri.path().strip_prefix("/exchange/") else {
+                    return false;
+                };
+                let Ok(origin) = origin.to_str() else {
+                    return false;
+                };
+                cors_state
+                    .runtime()
+                    .target(name)
+                    .is_some_and(|t| t.allowed_origins.iter().any(|o| o == origin))
+            },
+        ));
+    Router::new()
+        .route("/sdk/{target}/jwt", post(sdk_jwt))
+        .route("/exchange/{target}", post(exchange).layer(cors))
+        .route("/token", post(token_exchange))
+}
+
+fn form(body: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// The target by name, of one of the given kinds.
+fn find_target(
+    state: &AppState,
+    name: &str,
+    kinds: &[TargetKind],
+    dialect: Dialect,
+) -> Result<std::sync::Arc<TargetConfig>, ApiError> {
+    let rt = state.runtime();
+    match rt.target(name) {
+        Some(t) if kinds.contains(&t.kind) => Ok(t.clone()),
+        Some(t) => Err(ApiError::new(
+            ErrorCode::TargetUnknown,
+            format!(
+                "target {name:?} is a {} target; this endpoint serves {}",
+                t.kind.as_str(),
+                kinds
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            dialect,
+        )),
+        None => Err(ApiError::new(
+            ErrorCode::TargetUnknown,
+            format!("no target named {}", crate::gateway::shorten(name)),
+            dialect,
+        )),
+    }
+}
+
+/// Per-address rate limit over the token endpoints. The state store
+/// failing does not stop sign-ins: the limit is a brake, not a lock.
+async fn rate_limit(state: &AppState, ip: ClientIp, dialect: Dialect) -> Result<(), ApiError> {
+    let limit = state.runtime().config.server.rate_limit_per_minute;
+    let Some(ip) = ip.0 else { return Ok(()) };
+    if limit == 0 {
+        return Ok(());
+    }
+    match state
+        .shared()
+        .store
+        .hit(&format!("rl:{ip}"), Duration::from_secs(60))
+        .await
+    {
+        Ok(n) if n > u64::from(limit) => Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "at most {limit} requests a minute are accepted from one address; try again in a minute"
+            ),
+            dialect,
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %e, "rate limit not applied");
+            Ok(())
+        }
+    }
+}
+
+async fn run(
+    state: &AppState,
+    target: &TargetConfig,
+    token: &str,
+    ip: ClientIp,
+    route: &'static str,
+    dialect: Dialect,
+) -> Result<Exchanged, ApiError> {
+    let started = std::time::Instant::now();
+    let rt = state.runtime();
+    let req = RequestInfo {
+        ip: ip.0.map(|i| i.to_string()),
+        ..RequestInfo::default()
+    };
+    let result = rt.exchange(target, token, &req).await;
+    let metrics = &state.shared().metrics;
+    match result {
+        Ok(ok) => {
+            metrics.request(
+                route,
+                &target.name,
+                ok.source.name(),
+                "ok",
+                started.elapsed(),
+            );
+            tracing::info!(target = %target.name, source = %ok.source.name(), sub = ok.subject.as_deref().unwrap_or(""), token = %token_hash(token), "token exchanged");
+            Ok(ok)
+        }
+        Err((e, source)) => {
+            let source_name = source.as_ref().map_or("", |s| s.name());
+            metrics.request(
+                route,
+                &target.name,
+                source_name,
+                e.code().as_str(),
+                started.elapsed(),
+            );
+            metrics.failure(e.code());
+            log_refusal(&e, &target.name, source_name, token);
+            Err(ApiError::from_gateway(&e, dialect))
+        }
+    }
+}
+
+fn log_refusal(e: &GatewayError, target: &str, source: &str, token: &str) {
+    let parsed = crate::source::unverified_decode(token, usize::MAX).ok();
+    let iss = parsed
+        .as_ref()
+        .and_then(|p| p.unverified_issuer())
+        .map(crate::gateway::shorten)
+        .unwrap_or_default();
+    let kid = parsed
+        .as_ref()
+        .and_then(|p| p.kid.as_deref())
+        .map(crate::gateway::shorten)
+        .unwrap_or_default();
+    tracing::info!(target, source, iss = %iss, kid = %kid, token = %token_hash(token), code = %e.code(), "token refused");
+}
+
+async fn sdk_jwt(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ip: ClientIp,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let d = Dialect::Bearer;
+    let target = find_target(&state, &name, &[TargetKind::Sdk], d)?;
+    if !target.allowed_ips.is_empty()
+        && !ip
+            .0
+            .is_some_and(|ip| target.allowed_ips.iter().any(|n| n.contains(&ip)))
+    {
+        return Err(ApiError::new(
+            ErrorCode::IpNotAllowed,
+            "this address may not call the SDK endpoint of this target (allowed_ips)",
+            d,
+        ));
+    }
+    rate_limit(&state, ip, d).await?;
+    let limit = state.runtime().config.server.max_body_bytes;
+    let body = read_body(request.into_body(), limit, d).await?;
+    let fields = form(&body);
+    let Some(token) = fields.get("user_token").filter(|t| !t.is_empty()) else {
+        return Err(ApiError::new(
+            ErrorCode::RequestInvalid,
+            "the form field user_token is required (application/x-www-form-urlencoded)",
+            d,
+        ));
+    };
+    let ok = run(&state, &target, token, ip, "sdk", d).await?;
+    Ok(Json(json!({"jwt": ok.minted.jwt})).into_response())
+}
+
+async fn exchange(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    request: Request<Body>,
+) -> Result<Response, ApiError> {
+    let d = Dialect::Bearer;
+    let target = find_target(
+        &state,
+        &name,
+        &[
+            TargetKind::Messaging,
+            TargetKind::Chat,
+            TargetKind::Sdk,
+            TargetKind::Sso,
+        ],
+        d,
+    )?;
+    rate_limit(&state, ip, d).await?;
+    let token = bearer(&headers).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::RequestInvalid,
+            "send the upstream token as Authorization: Bearer <token>",
+            d,
+        )
+    })?;
+    drop(request);
+    let ok = run(&state, &target, token, ip, "exchange", d).await?;
+    Ok(Json(json!({"jwt": ok.minted.jwt, "expires_in": ok.minted.expires_in})).into_response())
+}
+
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+async fn token_exchange(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let d = Dialect::TokenEndpoint;
+    rate_limit(&state, ip, d).await?;
+    let limit = state.runtime().config.server.max_body_bytes;
+    let body = read_body(request.into_body(), limit, d).await?;
+    let f = form(&body);
+    match f.get("grant_type").map(String::as_str) {
+        Some(TOKEN_EXCHANGE) => {}
+        Some(other) => {
+            return Err(ApiError::new(
+                ErrorCode::GrantTypeUnsupported,
+                format!(
+                    "grant_type must be {TOKEN_EXCHANGE}; found {}",
+                    crate::gateway::shorten(other)
+                ),
+                d,
+            ));
+        }
+        None => {
+            return Err(ApiError::new(
+                ErrorCode::RequestInvalid,
+                format!("grant_type is required ({TOKEN_EXCHANGE})"),
+                d,
+            ));
+        }
+    }
+    let Some(token) = f.get("subject_token").filter(|t| !t.is_empty()) else {
+        return Err(ApiError::new(
+            ErrorCode::RequestInvalid,
+            "subject_token is required",
+            d,
+        ));
+    };
+    match f.get("subject_token_type").map(String::as_str) {
+        Some(t) if SUBJECT_TYPES.contains(&t) => {}
+        Some(t) => {
+            return Err(ApiError::new(
+                ErrorCode::TokenTypeUnsupported,
+                format!(
+                    "subject_token_type must be one of {}; found {}",
+                    SUBJECT_TYPES.join(", "),
+                    crate::gateway::shorten(t)
+                ),
+                d,
+            ));
+        }
+        None => {
+            return Err(ApiError::new(
+                ErrorCode::RequestInvalid,
+                "subject_token_type is required",
+                d,
+            ));
+        }
+    }
+    if let Some(t) = f.get("requested_token_type")
+        && t != TYPE_JWT
+    {
+        return Err(ApiError::new(
+            ErrorCode::TokenTypeUnsupported,
+            format!("requested_token_type can only be {TYPE_JWT}"),
+            d,
+        ));
+    }
+    let rt = state.runtime();
+    let target = match f.get("audience") {
+        Some(a) => find_target(
+            &state,
+            a,
+            &[
+                TargetKind::Sso,
+                TargetKind::Sdk,
+                TargetKind::Messaging,
+                TargetKind::Chat,
+            ],
+            d,
+        )?,
+        None if rt.config.targets.len() == 1 => rt.config.targets[0].clone(),
+        None => {
+            let names: Vec<_> = rt.config.targets.iter().map(|t| t.name.as_str()).collect();
+            return Err(ApiError::new(
+                ErrorCode::TargetUnknown,
+                format!(
+                    "audience is required: name one of the targets [{}]",
+                    names.join(", ")
+                ),
+                d,
+            ));
+        }
+    };
+    let ok = run(&state, &target, token, ip, "token", d).await?;
+    let mut resp = Json(json!({
+        "access_token": ok.minted.jwt,
+        "issued_token_type": TYPE_JWT,
+        "token_type": "N_A",
+        "expires_in": ok.minted.expires_in,
+    }))
+    .into_response();
+    resp.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(resp)
+}

@@ -1,0 +1,68 @@
+//! # zenbridge
+//!
+//! An identity-provider bridge: it trusts upstream identity providers and
+//! turns their ID tokens into the JWTs Zendesk accepts.
+//!
+//! A tour, in the order a token travels:
+//! - [`config`]: the TOML file, parsed ([`config::raw`]) then validated into
+//!   a [`config::Config`] with every reference resolved and every CEL
+//!   expression compiled. Problems are reported all at once, with key paths.
+//! - [`source`]: upstream kinds (`oidc`, `firebase`, `jwt`, `dev`) behind one
+//!   trait, the shared key cache ([`source::keys`]), and the only function
+//!   that reads a token unverified ([`source::unverified`]).
+//! - [`mapping`]: CEL expressions from upstream claims to Zendesk claims,
+//!   typed per surface, and rules that refuse with a message.
+//! - [`target`]: Zendesk surfaces (`sso`, `sdk`, `messaging`, `chat`), their
+//!   required claims, and HS256 signing.
+//! - [`gateway`]: the pipeline over one loaded config ([`gateway::Runtime`]).
+//! - [`http`]: the routes; [`error`]: the stable `error_code`s.
+//! - [`state`]: replay and rate-limit stores (memory, Redis).
+//! - [`explain`]: the dry run behind `zenbridge explain` and `POST /explain`.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod explain;
+pub mod gateway;
+pub mod http;
+pub mod mapping;
+pub mod metrics;
+pub mod source;
+pub mod state;
+pub mod target;
+
+use axum::Router;
+
+pub use http::AppState;
+
+/// The whole HTTP application over a state.
+pub fn app(state: AppState) -> Router {
+    http::router(state)
+}
+
+/// The HTTP client for discovery and key fetches: rustls, short timeouts,
+/// a few redirects.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("zenbridge/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+        .expect("the TLS backend initialises")
+}
+
+/// Builds the state for a validated config: the store, the key cache, the
+/// runtime.
+pub async fn build_state(config: config::Config) -> Result<AppState, state::StateError> {
+    let store = match &config.state {
+        config::StateConfig::Memory => state::Store::Memory(state::memory::MemoryStore::default()),
+        config::StateConfig::Redis { url, key_prefix } => {
+            state::Store::Redis(state::redis::RedisStore::connect(url.expose(), key_prefix).await?)
+        }
+    };
+    let http = http_client();
+    let keys = source::keys::KeyCache::default();
+    let runtime = gateway::Runtime::new(config, &http, &keys);
+    Ok(AppState::new(runtime, http, keys, store))
+}

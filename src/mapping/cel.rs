@@ -1,0 +1,248 @@
+//! The CEL environment zenbridge evaluates mappings in, and the conversions
+//! between JSON claims and CEL values.
+//!
+//! The environment is the CEL standard library plus the Kubernetes-style
+//! string extension (`split`, `lowerAscii`, `upperAscii`, `replace`, `trim`,
+//! `join`, `indexOf`, `lastIndexOf`, `substring`, `charAt`, `format`), which
+//! the `cel` crate ships and we register.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock};
+
+use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use cel::objects::{Key, Map};
+use cel::{Env, Program, Value};
+
+/// The only variables an expression may read.
+pub const VARIABLES: [&str; 4] = ["claims", "source", "target", "request"];
+
+pub static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
+    let mut env = Env::stdlib();
+    env.add_extension(cel::extensions::strings)
+        .expect("the strings extension declares no conflicting overloads");
+    Arc::new(env)
+});
+
+/// A compiled expression, kept with its text for messages.
+pub struct Expression {
+    pub text: String,
+    pub program: Program,
+}
+
+impl std::fmt::Debug for Expression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Expression").field(&self.text).finish()
+    }
+}
+
+impl Expression {
+    /// Parses `text` and checks that it reads no variable besides
+    /// [`VARIABLES`] (comprehension variables such as `g` in
+    /// `claims.groups.exists(g, g == 'x')` are bound, so allowed).
+    pub fn compile(text: &str) -> Result<Self, String> {
+        let program = ENV
+            .compile(text)
+            .map_err(|e| format!("CEL syntax error: {}", e.to_string().trim()))?;
+        let mut free = BTreeSet::new();
+        free_variables(program.expression(), &mut Vec::new(), &mut free);
+        let unknown: Vec<_> = free
+            .into_iter()
+            .filter(|v| !VARIABLES.contains(&v.as_str()))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(format!(
+                "CEL expression reads {}; only {} are defined",
+                unknown
+                    .iter()
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                VARIABLES.join(", ")
+            ));
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            program,
+        })
+    }
+}
+
+/// Collects the identifiers an expression reads that no enclosing
+/// comprehension binds.
+fn free_variables(e: &IdedExpr, bound: &mut Vec<String>, out: &mut BTreeSet<String>) {
+    match &e.expr {
+        Expr::Ident(name) => {
+            if !bound.iter().any(|b| b == name) {
+                out.insert(name.clone());
+            }
+        }
+        Expr::Call(call) => {
+            if let Some(t) = &call.target {
+                free_variables(t, bound, out);
+            }
+            for a in &call.args {
+                free_variables(a, bound, out);
+            }
+        }
+        Expr::Comprehension(c) => {
+            free_variables(&c.iter_range, bound, out);
+            free_variables(&c.accu_init, bound, out);
+            let before = bound.len();
+            bound.push(c.iter_var.clone());
+            if let Some(v) = &c.iter_var2 {
+                bound.push(v.clone());
+            }
+            bound.push(c.accu_var.clone());
+            free_variables(&c.loop_cond, bound, out);
+            free_variables(&c.loop_step, bound, out);
+            free_variables(&c.result, bound, out);
+            bound.truncate(before);
+        }
+        Expr::List(l) => {
+            for el in &l.elements {
+                free_variables(el, bound, out);
+            }
+        }
+        Expr::Map(m) => {
+            for entry in &m.entries {
+                if let EntryExpr::MapEntry(me) = &entry.expr {
+                    free_variables(&me.key, bound, out);
+                    free_variables(&me.value, bound, out);
+                }
+            }
+        }
+        Expr::Struct(s) => {
+            for entry in &s.entries {
+                match &entry.expr {
+                    EntryExpr::StructField(f) => free_variables(&f.value, bound, out),
+                    EntryExpr::MapEntry(me) => {
+                        free_variables(&me.key, bound, out);
+                        free_variables(&me.value, bound, out);
+                    }
+                }
+            }
+        }
+        Expr::Select(s) => free_variables(&s.operand, bound, out),
+        Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
+/// JSON → CEL. Whole numbers become `int` (or `uint` above `i64::MAX`),
+/// others `double`.
+pub fn from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::UInt(u)
+            } else {
+                Value::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
+        serde_json::Value::Array(a) => Value::List(Arc::new(a.iter().map(from_json).collect())),
+        serde_json::Value::Object(o) => map_from_json(o),
+    }
+}
+
+pub fn map_from_json(o: &serde_json::Map<String, serde_json::Value>) -> Value {
+    let map: HashMap<Key, Value> = o
+        .iter()
+        .map(|(k, v)| (Key::String(Arc::new(k.clone())), from_json(v)))
+        .collect();
+    Value::Map(Map { map: Arc::new(map) })
+}
+
+/// A CEL map of strings, for the `source`, `target` and `request` variables.
+pub fn string_map<'a>(pairs: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Value {
+    let map: HashMap<Key, Value> = pairs
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.map(|v| {
+                (
+                    Key::String(Arc::new(k.to_owned())),
+                    Value::String(Arc::new(v.to_owned())),
+                )
+            })
+        })
+        .collect();
+    Value::Map(Map { map: Arc::new(map) })
+}
+
+/// The CEL type name of a value, for messages.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::List(_) => "list",
+        Value::Map(_) => "map",
+        Value::Function(..) => "function",
+        Value::Int(_) => "int",
+        Value::UInt(_) => "uint",
+        Value::Float(_) => "double",
+        Value::String(_) => "string",
+        Value::Bytes(_) => "bytes",
+        Value::Bool(_) => "bool",
+        Value::Duration(_) => "duration",
+        Value::Timestamp(_) => "timestamp",
+        Value::Opaque(_) => "opaque",
+        Value::Struct(_) => "struct",
+        Value::Null => "null",
+    }
+}
+
+/// CEL → JSON, for values whose target type is an object (`user_fields`).
+/// Durations, timestamps and other non-JSON values are refused.
+pub fn to_json(v: &Value) -> Result<serde_json::Value, &'static str> {
+    Ok(match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::UInt(u) => serde_json::Value::from(*u),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(serde_json::Value::Number)
+            .ok_or("a non-finite number")?,
+        Value::String(s) => serde_json::Value::String(s.as_ref().clone()),
+        Value::List(l) => {
+            serde_json::Value::Array(l.iter().map(to_json).collect::<Result<_, _>>()?)
+        }
+        Value::Map(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m.map.iter() {
+                let key = match k {
+                    Key::String(s) => s.as_ref().clone(),
+                    Key::Int(i) => i.to_string(),
+                    Key::Uint(u) => u.to_string(),
+                    Key::Bool(b) => b.to_string(),
+                };
+                out.insert(key, to_json(v)?);
+            }
+            serde_json::Value::Object(out)
+        }
+        other => return Err(type_name(other)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comprehension_variables_are_not_free() {
+        Expression::compile("claims.groups.exists(g, g == 'support')").unwrap();
+        Expression::compile("claims.groups.map(g, g.upperAscii())").unwrap();
+    }
+
+    #[test]
+    fn unknown_variables_are_refused_with_their_names() {
+        let err = Expression::compile("user.email + claim.x").unwrap_err();
+        assert!(err.contains("`claim`") && err.contains("`user`"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_are_refused() {
+        let err = Expression::compile("claims.email +").unwrap_err();
+        assert!(err.starts_with("CEL syntax error"), "{err}");
+    }
+}

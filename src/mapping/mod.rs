@@ -1,0 +1,379 @@
+//! Claim mapping: CEL expressions, compiled when the config loads, that turn
+//! verified upstream claims into Zendesk claims, and rules that refuse a
+//! sign-in with a message.
+//!
+//! A [`Mapping`] is the effective mapping of one (source, target) pair: the
+//! target's overrides, else the source's claims, else the defaults
+//! (`email = claims.email`; `name = claims.name`, else the email's local
+//! part). Evaluation runs every rule first (source rules, then target
+//! rules), then every claim; a `null` result omits the claim.
+//!
+//! Failures are typed: reading an upstream claim the token lacks (without
+//! `has()`) is [`MappingError::ClaimMissing`], a result of the wrong type is
+//! [`MappingError::ClaimInvalid`], any other runtime error of an expression
+//! is [`MappingError::Evaluation`]. Nothing panics on upstream data.
+
+pub mod cel;
+pub mod claims;
+
+use std::sync::{Arc, LazyLock};
+
+use ::cel::{Context, ExecutionError, Value};
+
+pub use self::cel::Expression;
+pub use self::claims::ClaimType;
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum MappingError {
+    #[error("claim `{claim}` needs the upstream claim `{upstream}`, which the token does not have")]
+    ClaimMissing { claim: String, upstream: String },
+    #[error("claim `{claim}` must be {expected}; the mapping produced {found}")]
+    ClaimInvalid {
+        claim: String,
+        expected: String,
+        found: String,
+    },
+    #[error("claim `{claim}` could not be computed: {detail}")]
+    Evaluation { claim: String, detail: String },
+    #[error("{message}")]
+    RuleFailed { message: String },
+    #[error("a rule could not be checked: {detail} (rule: {message})")]
+    RuleError { message: String, detail: String },
+}
+
+/// Where a claim's expression came from, for `explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    Source,
+    Target,
+}
+
+#[derive(Debug)]
+pub struct MappedClaim {
+    pub name: String,
+    pub ty: ClaimType,
+    pub expr: Arc<Expression>,
+    pub origin: Origin,
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub expr: Arc<Expression>,
+    pub message: String,
+    pub origin: Origin,
+}
+
+/// The effective mapping of one (source, target) pair.
+#[derive(Debug, Default)]
+pub struct Mapping {
+    pub claims: Vec<MappedClaim>,
+    pub rules: Vec<Rule>,
+}
+
+pub static DEFAULT_EMAIL: LazyLock<Arc<Expression>> = LazyLock::new(|| {
+    Arc::new(
+        Expression::compile("has(claims.email) ? claims.email : null").expect("default compiles"),
+    )
+});
+
+pub static DEFAULT_NAME: LazyLock<Arc<Expression>> = LazyLock::new(|| {
+    Arc::new(
+        Expression::compile(
+            "has(claims.name) && claims.name != '' ? claims.name \
+             : has(claims.email) ? claims.email.split('@')[0] : null",
+        )
+        .expect("default compiles"),
+    )
+});
+
+/// What an expression may read besides the claims.
+#[derive(Debug, Clone, Default)]
+pub struct Vars<'a> {
+    pub source_name: &'a str,
+    pub source_kind: &'a str,
+    pub source_issuer: Option<&'a str>,
+    pub target_name: &'a str,
+    pub target_kind: &'a str,
+    pub request_ip: Option<&'a str>,
+    pub request_brand_id: Option<&'a str>,
+    pub request_locale_id: Option<&'a str>,
+}
+
+/// One evaluated step, for `explain`.
+#[derive(Debug)]
+pub enum Step<'m> {
+    Rule(&'m Rule, Result<(), MappingError>),
+    Claim(
+        &'m MappedClaim,
+        Result<Option<serde_json::Value>, MappingError>,
+    ),
+}
+
+impl Mapping {
+    /// Evaluates every rule, then every claim; stops at the first failure.
+    pub fn evaluate(
+        &self,
+        claims: &serde_json::Map<String, serde_json::Value>,
+        vars: &Vars<'_>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, MappingError> {
+        let ctx = context(claims, vars);
+        for rule in &self.rules {
+            check_rule(&ctx, rule)?;
+        }
+        let mut out = serde_json::Map::new();
+        for claim in &self.claims {
+            if let Some(v) = eval_claim(&ctx, claim)? {
+                out.insert(claim.name.clone(), v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Evaluates every rule and claim without stopping, for `explain`.
+    pub fn evaluate_all<'m>(
+        &'m self,
+        claims: &serde_json::Map<String, serde_json::Value>,
+        vars: &Vars<'_>,
+    ) -> Vec<Step<'m>> {
+        let ctx = context(claims, vars);
+        let rules = self
+            .rules
+            .iter()
+            .map(|r| Step::Rule(r, check_rule(&ctx, r)));
+        let mapped = self
+            .claims
+            .iter()
+            .map(|c| Step::Claim(c, eval_claim(&ctx, c)));
+        rules.chain(mapped).collect()
+    }
+
+    pub fn has_claim(&self, name: &str) -> bool {
+        self.claims.iter().any(|c| c.name == name)
+    }
+}
+
+fn context(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    vars: &Vars<'_>,
+) -> Context<'static, 'static> {
+    let mut ctx = Context::with_env(self::cel::ENV.clone());
+    ctx.add_variable_from_value("claims", self::cel::map_from_json(claims));
+    ctx.add_variable_from_value(
+        "source",
+        self::cel::string_map([
+            ("name", Some(vars.source_name)),
+            ("kind", Some(vars.source_kind)),
+            ("issuer", vars.source_issuer),
+        ]),
+    );
+    ctx.add_variable_from_value(
+        "target",
+        self::cel::string_map([
+            ("name", Some(vars.target_name)),
+            ("kind", Some(vars.target_kind)),
+        ]),
+    );
+    ctx.add_variable_from_value(
+        "request",
+        self::cel::string_map([
+            ("ip", vars.request_ip),
+            ("brand_id", vars.request_brand_id),
+            ("locale_id", vars.request_locale_id),
+        ]),
+    );
+    ctx
+}
+
+fn check_rule(ctx: &Context<'_, '_>, rule: &Rule) -> Result<(), MappingError> {
+    match rule.expr.program.execute(ctx) {
+        Ok(Value::Bool(true)) => Ok(()),
+        Ok(Value::Bool(false)) => Err(MappingError::RuleFailed {
+            message: rule.message.clone(),
+        }),
+        Ok(other) => Err(MappingError::RuleError {
+            message: rule.message.clone(),
+            detail: format!(
+                "the rule gave {} instead of a bool",
+                self::cel::type_name(&other)
+            ),
+        }),
+        Err(e) => Err(MappingError::RuleError {
+            message: rule.message.clone(),
+            detail: runtime_detail(&e),
+        }),
+    }
+}
+
+fn eval_claim(
+    ctx: &Context<'_, '_>,
+    claim: &MappedClaim,
+) -> Result<Option<serde_json::Value>, MappingError> {
+    match claim.expr.program.execute(ctx) {
+        Ok(v) => claims::coerce(&claim.name, claim.ty, &v),
+        Err(ExecutionError::NoSuchKey(key)) => Err(MappingError::ClaimMissing {
+            claim: claim.name.clone(),
+            upstream: key.as_ref().clone(),
+        }),
+        Err(e) => Err(MappingError::Evaluation {
+            claim: claim.name.clone(),
+            detail: runtime_detail(&e),
+        }),
+    }
+}
+
+/// A runtime error in words. The `cel` crate's messages embed `Debug` of
+/// values; keep them short so a whole claim set never lands in a response.
+fn runtime_detail(e: &ExecutionError) -> String {
+    let text = match e {
+        ExecutionError::NoSuchKey(k) => {
+            format!("the token has no claim `{k}` (use has() to test for it)")
+        }
+        other => other.to_string(),
+    };
+    if text.len() > 200 {
+        let cut = text
+            .char_indices()
+            .take_while(|(i, _)| *i < 200)
+            .last()
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        format!("{}…", &text[..cut])
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claim(name: &str, ty: ClaimType, text: &str) -> MappedClaim {
+        MappedClaim {
+            name: name.into(),
+            ty,
+            expr: Arc::new(Expression::compile(text).unwrap()),
+            origin: Origin::Source,
+        }
+    }
+
+    fn obj(v: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn defaults_take_the_email_local_part_when_name_is_missing() {
+        let m = Mapping {
+            claims: vec![
+                MappedClaim {
+                    name: "email".into(),
+                    ty: ClaimType::String,
+                    expr: DEFAULT_EMAIL.clone(),
+                    origin: Origin::Default,
+                },
+                MappedClaim {
+                    name: "name".into(),
+                    ty: ClaimType::String,
+                    expr: DEFAULT_NAME.clone(),
+                    origin: Origin::Default,
+                },
+            ],
+            rules: vec![],
+        };
+        let out = m
+            .evaluate(&obj(&json!({"email": "carol@acme.com"})), &Vars::default())
+            .unwrap();
+        assert_eq!(out.get("name"), Some(&json!("carol")));
+        let out = m
+            .evaluate(&obj(&json!({"sub": "x"})), &Vars::default())
+            .unwrap();
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn reading_an_absent_claim_is_claim_missing_not_a_panic() {
+        let m = Mapping {
+            claims: vec![claim("external_id", ClaimType::String, "'a|' + claims.sub")],
+            rules: vec![],
+        };
+        let err = m.evaluate(&obj(&json!({})), &Vars::default()).unwrap_err();
+        assert_eq!(
+            err,
+            MappingError::ClaimMissing {
+                claim: "external_id".into(),
+                upstream: "sub".into()
+            }
+        );
+    }
+
+    #[test]
+    fn runtime_errors_are_evaluation_errors() {
+        let m = Mapping {
+            claims: vec![claim(
+                "name",
+                ClaimType::String,
+                "claims.email.split('@')[5]",
+            )],
+            rules: vec![],
+        };
+        let err = m
+            .evaluate(&obj(&json!({"email": "a@b"})), &Vars::default())
+            .unwrap_err();
+        assert!(matches!(err, MappingError::Evaluation { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn string_extension_and_membership_work() {
+        let m = Mapping {
+            claims: vec![
+                claim(
+                    "role",
+                    ClaimType::Role,
+                    "'support' in claims.groups ? 'agent' : 'end_user'",
+                ),
+                claim(
+                    "email",
+                    ClaimType::String,
+                    "claims.email.lowerAscii().trim()",
+                ),
+                claim(
+                    "tags",
+                    ClaimType::StringList,
+                    "claims.groups.map(g, 'grp_' + g.replace('-', '_'))",
+                ),
+                claim("custom_role_id", ClaimType::Integer, "claims.role_id"),
+            ],
+            rules: vec![],
+        };
+        let out = m
+            .evaluate(&obj(&json!({"email": " Alice@ACME.com ", "groups": ["support", "x-y"], "role_id": 360_000_000_000_u64})), &Vars::default())
+            .unwrap();
+        assert_eq!(
+            serde_json::Value::Object(out),
+            json!({"role": "agent", "email": "alice@acme.com", "tags": ["grp_support", "grp_x_y"], "custom_role_id": 360_000_000_000_u64})
+        );
+    }
+
+    #[test]
+    fn failing_rule_refuses_with_its_message() {
+        let m = Mapping {
+            claims: vec![],
+            rules: vec![Rule {
+                expr: Arc::new(Expression::compile("claims.email_verified == true").unwrap()),
+                message: "the email address is not verified".into(),
+                origin: Origin::Source,
+            }],
+        };
+        let err = m
+            .evaluate(&obj(&json!({"email_verified": false})), &Vars::default())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            MappingError::RuleFailed {
+                message: "the email address is not verified".into()
+            }
+        );
+        let err = m.evaluate(&obj(&json!({})), &Vars::default()).unwrap_err();
+        assert!(matches!(err, MappingError::RuleError { .. }), "{err:?}");
+    }
+}

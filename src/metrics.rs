@@ -1,0 +1,177 @@
+//! Prometheus metrics, kept in atomics: requests by route, target, source
+//! and outcome; verification failures by error code; key fetches (read from
+//! the key stores when scraped); latency histograms per route.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::error::ErrorCode;
+use crate::gateway::Runtime;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: RwLock<HashMap<(String, String, String, String), AtomicU64>>,
+    failures: RwLock<HashMap<ErrorCode, AtomicU64>>,
+    latency: RwLock<HashMap<String, Histogram>>,
+}
+
+fn bump<K: std::hash::Hash + Eq + Clone>(map: &RwLock<HashMap<K, AtomicU64>>, key: &K) {
+    if let Some(c) = map.read().expect("lock").get(key) {
+        c.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    map.write()
+        .expect("lock")
+        .entry(key.clone())
+        .or_default()
+        .fetch_add(1, Ordering::Relaxed);
+}
+
+impl Metrics {
+    pub fn request(&self, route: &str, target: &str, source: &str, outcome: &str, took: Duration) {
+        bump(
+            &self.requests,
+            &(
+                route.to_owned(),
+                target.to_owned(),
+                source.to_owned(),
+                outcome.to_owned(),
+            ),
+        );
+        let record = |h: &Histogram| {
+            let secs = took.as_secs_f64();
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if secs <= *b {
+                    h.buckets[i].fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            h.count.fetch_add(1, Ordering::Relaxed);
+            h.sum_micros.fetch_add(
+                u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+        };
+        if let Some(h) = self.latency.read().expect("lock").get(route) {
+            record(h);
+            return;
+        }
+        let mut w = self.latency.write().expect("lock");
+        record(w.entry(route.to_owned()).or_default());
+    }
+
+    pub fn failure(&self, code: ErrorCode) {
+        bump(&self.failures, &code);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, rt: &Runtime) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP zenbridge_requests_total Token requests by route, target, source and outcome (ok or an error code).\n# TYPE zenbridge_requests_total counter\n");
+        let mut rows: Vec<_> = self
+            .requests
+            .read()
+            .expect("lock")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+            .collect();
+        rows.sort();
+        for ((route, target, source, outcome), n) in rows {
+            let _ = writeln!(
+                out,
+                "zenbridge_requests_total{{route=\"{}\",target=\"{}\",source=\"{}\",outcome=\"{}\"}} {n}",
+                esc(&route),
+                esc(&target),
+                esc(&source),
+                esc(&outcome)
+            );
+        }
+        out.push_str("# HELP zenbridge_verification_failures_total Refused tokens by error code.\n# TYPE zenbridge_verification_failures_total counter\n");
+        let mut rows: Vec<_> = self
+            .failures
+            .read()
+            .expect("lock")
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.load(Ordering::Relaxed)))
+            .collect();
+        rows.sort_unstable();
+        for (code, n) in rows {
+            let _ = writeln!(
+                out,
+                "zenbridge_verification_failures_total{{error_code=\"{code}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP zenbridge_key_fetches_total Key fetches attempted per source.\n# TYPE zenbridge_key_fetches_total counter\n");
+        for s in &rt.sources {
+            let _ = writeln!(
+                out,
+                "zenbridge_key_fetches_total{{source=\"{}\"}} {}",
+                esc(s.name()),
+                s.keys.fetch_count()
+            );
+        }
+        out.push_str("# HELP zenbridge_key_fetch_failing Whether the last key fetch of a source failed.\n# TYPE zenbridge_key_fetch_failing gauge\n");
+        for s in &rt.sources {
+            let _ = writeln!(
+                out,
+                "zenbridge_key_fetch_failing{{source=\"{}\"}} {}",
+                esc(s.name()),
+                u8::from(s.keys.last_error().is_some())
+            );
+        }
+        out.push_str("# HELP zenbridge_request_duration_seconds Time to answer a token request.\n# TYPE zenbridge_request_duration_seconds histogram\n");
+        let lat = self.latency.read().expect("lock");
+        let mut routes: Vec<_> = lat.keys().collect();
+        routes.sort();
+        for route in routes {
+            let h = &lat[route];
+            for (i, b) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "zenbridge_request_duration_seconds_bucket{{route=\"{}\",le=\"{b}\"}} {}",
+                    esc(route),
+                    h.buckets[i].load(Ordering::Relaxed)
+                );
+            }
+            let count = h.count.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "zenbridge_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {count}",
+                esc(route)
+            );
+            #[allow(clippy::cast_precision_loss)]
+            let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(
+                out,
+                "zenbridge_request_duration_seconds_sum{{route=\"{}\"}} {sum}",
+                esc(route)
+            );
+            let _ = writeln!(
+                out,
+                "zenbridge_request_duration_seconds_count{{route=\"{}\"}} {count}",
+                esc(route)
+            );
+        }
+        out
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

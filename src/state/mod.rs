@@ -1,0 +1,45 @@
+//! Shared state: one-time use (replay protection) and request counting
+//! (rate limits). `memory` keeps it in this process; `redis` shares it
+//! between replicas. Both have the same semantics, checked by the same
+//! tests against each backend.
+
+pub mod memory;
+pub mod redis;
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the state store is unavailable: {0}")]
+pub struct StateError(pub String);
+
+#[derive(Clone)]
+pub enum Store {
+    Memory(memory::MemoryStore),
+    Redis(redis::RedisStore),
+}
+
+impl Store {
+    /// Records `key` for `ttl`; true the first time, false while it is held.
+    pub async fn first_use(&self, key: &str, ttl: Duration) -> Result<bool, StateError> {
+        match self {
+            Store::Memory(m) => Ok(m.first_use(key, ttl).await),
+            Store::Redis(r) => r.first_use(key, ttl).await,
+        }
+    }
+
+    /// Counts a hit in the fixed window that started with the first hit;
+    /// returns the count so far.
+    pub async fn hit(&self, key: &str, window: Duration) -> Result<u64, StateError> {
+        match self {
+            Store::Memory(m) => Ok(m.hit(key, window).await),
+            Store::Redis(r) => r.hit(key, window).await,
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), StateError> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Redis(r) => r.ping().await,
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Redis state, for several replicas: `SET NX PX` for one-time use, and an
+//! `INCR` that sets the window's expiry on its first hit, in one script.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+
+use super::StateError;
+
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+const HIT: &str = r"local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n";
+
+fn err(e: &redis::RedisError) -> StateError {
+    StateError(format!("redis: {:?}", e.kind()))
+}
+
+impl RedisStore {
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StateError> {
+        let client = redis::Client::open(url).map_err(|e| err(&e))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| err(&e))?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    pub async fn first_use(&self, key: &str, ttl: Duration) -> Result<bool, StateError> {
+        let mut c = self.conn.clone();
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let set: Option<String> = redis::cmd("SET")
+            .arg(format!("{}{key}", self.prefix))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ms)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| err(&e))?;
+        Ok(set.is_some())
+    }
+
+    pub async fn hit(&self, key: &str, window: Duration) -> Result<u64, StateError> {
+        let mut c = self.conn.clone();
+        let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        redis::Script::new(HIT)
+            .key(format!("{}{key}", self.prefix))
+            .arg(ms)
+            .invoke_async(&mut c)
+            .await
+            .map_err(|e| err(&e))
+    }
+
+    pub async fn ping(&self) -> Result<(), StateError> {
+        let mut c = self.conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut c)
+            .await
+            .map(|_| ())
+            .map_err(|e| err(&e))
+    }
+}

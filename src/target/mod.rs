@@ -1,0 +1,161 @@
+//! Zendesk surfaces: one module per target kind with the claims that
+//! surface requires, and the one signing function they share.
+//!
+//! A token Zendesk would refuse is never sent: [`mint`] checks the
+//! surface's required claims and their shape before signing, so the caller
+//! gets `claim_missing` or `claim_invalid` from us rather than an opaque
+//! failure from Zendesk.
+
+pub mod chat;
+pub mod messaging;
+pub mod sdk;
+pub mod sign;
+pub mod sso;
+
+use serde_json::{Map, Value};
+
+use crate::config::TargetConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    Sso,
+    Sdk,
+    Messaging,
+    Chat,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Sso => "sso",
+            TargetKind::Sdk => "sdk",
+            TargetKind::Messaging => "messaging",
+            TargetKind::Chat => "chat",
+        }
+    }
+
+    /// Claims the surface refuses a token without (besides `iat`/`jti`,
+    /// which zenbridge always sets).
+    pub fn required_claims(self) -> &'static [&'static str] {
+        match self {
+            TargetKind::Sso => sso::REQUIRED,
+            TargetKind::Sdk => sdk::REQUIRED,
+            TargetKind::Messaging => messaging::REQUIRED,
+            TargetKind::Chat => chat::REQUIRED,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum MintError {
+    #[error(
+        "Zendesk's {surface} surface requires the claim `{claim}`, and the mapping produced none"
+    )]
+    ClaimMissing {
+        surface: &'static str,
+        claim: String,
+    },
+    #[error("claim `{claim}` {detail}")]
+    ClaimInvalid { claim: String, detail: String },
+}
+
+/// A signed token and what `explain` shows of it.
+#[derive(Debug, Clone)]
+pub struct Minted {
+    pub jwt: String,
+    pub header: Value,
+    pub payload: Map<String, Value>,
+    /// Seconds the token is usable: `exp - iat`, or Zendesk's 3-minute `iat`
+    /// window for surfaces without `exp`.
+    pub expires_in: u64,
+}
+
+/// Zendesk accepts an `iat` within 3 minutes of its clock.
+pub const IAT_WINDOW_SECS: u64 = 180;
+
+/// Adds the claims zenbridge owns, checks the surface's rules, and signs.
+pub fn mint(
+    target: &TargetConfig,
+    mapped: Map<String, Value>,
+    now: i64,
+) -> Result<Minted, MintError> {
+    let payload = prepare(target, mapped, now)?;
+    let header = sign::header(target);
+    let jwt = sign::sign(&header, &payload, target.secret.expose().as_bytes());
+    let expires_in = match payload.get("exp").and_then(Value::as_i64) {
+        Some(exp) => u64::try_from(exp - now).unwrap_or(0),
+        None => IAT_WINDOW_SECS,
+    };
+    Ok(Minted {
+        jwt,
+        header,
+        payload,
+        expires_in,
+    })
+}
+
+/// The payload that would be signed, after every check (for `explain`).
+pub fn prepare(
+    target: &TargetConfig,
+    mut claims: Map<String, Value>,
+    now: i64,
+) -> Result<Map<String, Value>, MintError> {
+    for &claim in target.kind.required_claims() {
+        match claims.get(claim) {
+            Some(Value::String(s)) if !s.trim().is_empty() => {}
+            Some(Value::String(_)) => {
+                return Err(MintError::ClaimInvalid {
+                    claim: claim.into(),
+                    detail: "must not be empty".into(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                return Err(MintError::ClaimMissing {
+                    surface: target.kind.as_str(),
+                    claim: claim.into(),
+                });
+            }
+        }
+    }
+    if let Some(Value::String(email)) = claims.get("email") {
+        check_email(email)?;
+    }
+    match target.kind {
+        TargetKind::Sso | TargetKind::Sdk => sso::check_user_claims(&claims)?,
+        TargetKind::Messaging => messaging::check(&claims)?,
+        TargetKind::Chat => {}
+    }
+    claims.insert("iat".into(), Value::from(now));
+    claims.insert("jti".into(), Value::from(sign::random_jti()));
+    match target.kind {
+        TargetKind::Sso | TargetKind::Sdk => {}
+        TargetKind::Messaging => messaging::finish(target, &mut claims, now),
+        TargetKind::Chat => chat::finish(target, &mut claims, now),
+    }
+    Ok(claims)
+}
+
+/// Zendesk refuses addresses without a local part and a domain; catching
+/// it here gives the user a sentence instead of "Invalid JWT Request".
+fn check_email(email: &str) -> Result<(), MintError> {
+    let ok = match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        let shown: String = email.chars().take(64).collect();
+        Err(MintError::ClaimInvalid {
+            claim: "email".into(),
+            detail: format!("must be an email address like name@example.com; found {shown:?}"),
+        })
+    }
+}
