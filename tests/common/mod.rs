@@ -1,0 +1,238 @@
+//! Harness for tests that run the gateway in-process on a real loopback
+//! socket, and a small upstream key server (Firebase certificate map and
+//! JWKS) with a key made per test.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+pub struct Gateway {
+    pub url: String,
+    pub state: zenbridge::AppState,
+    pub client: reqwest::Client,
+}
+
+/// Starts the gateway on 127.0.0.1 with `config`, whose `@URL@` and
+/// `@LISTEN@` are replaced by its own address.
+pub async fn gateway(config: &str) -> Gateway {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let text = config
+        .replace("@URL@", &format!("http://{addr}"))
+        .replace("@LISTEN@", &addr.to_string());
+    let cfg = zenbridge::config::load_str(&text, None)
+        .unwrap_or_else(|p| panic!("test config invalid:\n{p}"));
+    let state = zenbridge::build_state(cfg).await.expect("state");
+    let app = zenbridge::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Gateway {
+        url: format!("http://{addr}"),
+        state,
+        client,
+    }
+}
+
+impl Gateway {
+    pub async fn sdk(&self, target: &str, token: &str) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .post(format!("{}/sdk/{target}/jwt", self.url))
+            .form(&[("user_token", token)])
+            .send()
+            .await
+            .unwrap();
+        status_json(resp).await
+    }
+
+    pub async fn exchange(&self, target: &str, token: &str) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .post(format!("{}/exchange/{target}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        status_json(resp).await
+    }
+}
+
+pub async fn status_json(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+    let text = resp.text().await.unwrap();
+    let v = serde_json::from_str(&text).unwrap_or_else(|_| json!({"raw": text}));
+    (status, v)
+}
+
+/// An RSA key with its X.509 certificate, as Google's securetoken keys.
+pub struct TestKey {
+    pub kid: String,
+    pub encoding: EncodingKey,
+    pub cert_pem: String,
+    pub public_pem: String,
+    pub jwk: Jwk,
+}
+
+pub fn rsa_key(kid: &str) -> TestKey {
+    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("RSA key");
+    let cert = rcgen::CertificateParams::new(vec!["securetoken.test".to_owned()])
+        .unwrap()
+        .self_signed(&kp)
+        .unwrap();
+    let encoding = EncodingKey::from_rsa_pem(kp.serialize_pem().as_bytes()).unwrap();
+    let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap();
+    jwk.common.key_id = Some(kid.to_owned());
+    TestKey {
+        kid: kid.to_owned(),
+        encoding,
+        cert_pem: cert.pem(),
+        public_pem: kp.public_key_pem(),
+        jwk,
+    }
+}
+
+impl TestKey {
+    pub fn sign(&self, claims: &Value) -> String {
+        let mut h = Header::new(Algorithm::RS256);
+        h.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&h, claims, &self.encoding).unwrap()
+    }
+}
+
+/// Serves `/certs` (kid → PEM certificate map) and `/jwks` for a set of
+/// keys, counting fetches; `fail` turns every answer into a 500.
+#[derive(Clone)]
+pub struct KeyServer {
+    pub url: String,
+    pub fetches: Arc<AtomicUsize>,
+    pub fail: Arc<AtomicBool>,
+    keys: Arc<std::sync::RwLock<Vec<(String, String, Jwk)>>>,
+}
+
+impl KeyServer {
+    pub async fn start(keys: &[&TestKey]) -> Self {
+        let ks = KeyServer {
+            url: String::new(),
+            fetches: Arc::default(),
+            fail: Arc::default(),
+            keys: Arc::new(std::sync::RwLock::new(
+                keys.iter()
+                    .map(|k| (k.kid.clone(), k.cert_pem.clone(), k.jwk.clone()))
+                    .collect(),
+            )),
+        };
+        let (a, b) = (ks.clone(), ks.clone());
+        let app = Router::new()
+            .route(
+                "/certs",
+                get(move || {
+                    let ks = a.clone();
+                    async move {
+                        ks.fetches.fetch_add(1, Ordering::SeqCst);
+                        if ks.fail.load(Ordering::SeqCst) {
+                            return (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response();
+                        }
+                        let map: serde_json::Map<String, Value> = ks
+                            .keys
+                            .read()
+                            .unwrap()
+                            .iter()
+                            .map(|(kid, pem, _)| (kid.clone(), json!(pem)))
+                            .collect();
+                        (
+                            [(
+                                header::CACHE_CONTROL,
+                                "public, max-age=19000, must-revalidate, no-transform",
+                            )],
+                            axum::Json(Value::Object(map)),
+                        )
+                            .into_response()
+                    }
+                }),
+            )
+            .route(
+                "/jwks",
+                get(move || {
+                    let ks = b.clone();
+                    async move {
+                        ks.fetches.fetch_add(1, Ordering::SeqCst);
+                        if ks.fail.load(Ordering::SeqCst) {
+                            return (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response();
+                        }
+                        let set = JwkSet {
+                            keys: ks
+                                .keys
+                                .read()
+                                .unwrap()
+                                .iter()
+                                .map(|(_, _, j)| j.clone())
+                                .collect(),
+                        };
+                        ([(header::CACHE_CONTROL, "max-age=3600")], axum::Json(set)).into_response()
+                    }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        KeyServer {
+            url: format!("http://{addr}"),
+            ..ks
+        }
+    }
+
+    pub fn add(&self, key: &TestKey) {
+        self.keys
+            .write()
+            .unwrap()
+            .push((key.kid.clone(), key.cert_pem.clone(), key.jwk.clone()));
+    }
+
+    pub fn fetch_count(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+pub fn now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+pub fn hs256(secret: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// A compact JWS with any header, payload and signature bytes (for tokens
+/// no honest library would make).
+pub fn raw_jwt(header: &Value, payload: &Value, signature: &[u8]) -> String {
+    use base64::Engine;
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!(
+        "{}.{}.{}",
+        e.encode(header.to_string()),
+        e.encode(payload.to_string()),
+        e.encode(signature)
+    )
+}
