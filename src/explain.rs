@@ -245,7 +245,7 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
                         report.refused = Some(Refusal {
                             error_code: e.code().as_str(),
                             message: e.to_string(),
-                        })
+                        });
                     }
                 }
             } else {
@@ -256,7 +256,7 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
             report.refused = Some(Refusal {
                 error_code: e.code().as_str(),
                 message: e.to_string(),
-            })
+            });
         }
     }
     Ok(report)

@@ -298,7 +298,8 @@ async fn token_endpoint_speaks_rfc_8693() {
         None,
     );
 
-    let cases: [(&[(&str, &str)], &str, &str); 5] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 5] = [
         (
             &[("grant_type", "password")],
             "unsupported_grant_type",

@@ -524,7 +524,7 @@ impl Validator {
             max_token_bytes: raw.max_token_bytes.unwrap_or(16 * 1024),
             max_body_bytes: raw.max_body_bytes.unwrap_or(64 * 1024),
             request_timeout,
-            rate_limit_per_minute: raw.rate_limit_per_minute.unwrap_or(600),
+            rate_limit_per_minute: raw.rate_limit_per_minute.unwrap_or(0),
             trust_forwarded_for: raw.trust_forwarded_for.unwrap_or(false),
         })
     }
@@ -1111,7 +1111,7 @@ impl Validator {
                         "is required: the key id Zendesk shows beside the secret (app_…)",
                     ),
                     Some(k) if k.trim().is_empty() => {
-                        self.p.push(format!("{path}.key_id"), "must not be empty")
+                        self.p.push(format!("{path}.key_id"), "must not be empty");
                     }
                     Some(_) => {}
                 }

@@ -1,0 +1,82 @@
+//! The cost of the cryptography alone, for `bench/run`: one RS256 verify
+//! (RSA-2048, key from a JWK as the gateway holds it) plus one HS256 sign,
+//! in a loop, through the same library calls the gateway makes. Prints one
+//! JSON object: nanoseconds per (verify + sign) on one thread, each part
+//! alone, and operations per second on every core.
+
+use std::time::Instant;
+
+use base64::Engine;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+
+const ITERATIONS: u32 = 20_000;
+
+fn main() {
+    let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA key generation");
+    let der = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&kp).expect("PKCS#8");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).expect("base64 is ASCII")).collect();
+    let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"));
+    let signing = EncodingKey::from_rsa_pem(pem.as_bytes()).expect("PEM");
+    let jwk = Jwk::from_encoding_key(&signing, Algorithm::RS256).expect("JWK");
+    let decoding = DecodingKey::from_jwk(&jwk).expect("decoding key");
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("ceiling".into());
+    let claims = serde_json::json!({
+        "iss": "http://127.0.0.1", "aud": "bench-client", "sub": "user-1",
+        "email": "user1@example.com", "name": "User 1", "iat": 1_700_000_000, "exp": 4_000_000_000u64,
+    });
+    let token = jsonwebtoken::encode(&header, &claims, &signing).expect("sign");
+    let (input, sig) = token.rsplit_once('.').expect("three parts");
+    let hs_key = EncodingKey::from_secret(b"bench-zendesk-sdk-secret-0123456789");
+    let zendesk_input = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJlbWFpbCI6InVzZXIxQGV4YW1wbGUuY29tIiwiZXh0ZXJuYWxfaWQiOiJ1c2VyLTEiLCJpYXQiOjE3MDAwMDAwMDAsImp0aSI6IkFBQUFBQUFBQUFBQUFBQUFBQUFBQUEiLCJuYW1lIjoiVXNlciAxIn0";
+
+    let verify = || assert!(jsonwebtoken::crypto::verify(sig, input.as_bytes(), &decoding, Algorithm::RS256).expect("verify runs"));
+    let sign = || {
+        std::hint::black_box(jsonwebtoken::crypto::sign(zendesk_input.as_bytes(), &hs_key, Algorithm::HS256).expect("sign"));
+    };
+    for _ in 0..500 {
+        verify();
+        sign();
+    }
+    let time = |f: &dyn Fn()| {
+        let start = Instant::now();
+        for _ in 0..ITERATIONS {
+            f();
+        }
+        start.elapsed().as_secs_f64() * 1e9 / f64::from(ITERATIONS)
+    };
+    let verify_ns = time(&verify);
+    let sign_ns = time(&sign);
+    let both_ns = time(&|| {
+        verify();
+        sign();
+    });
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                for _ in 0..ITERATIONS {
+                    verify();
+                    sign();
+                }
+            });
+        }
+    });
+    #[allow(clippy::cast_precision_loss)]
+    let all_cores = (threads as f64 * f64::from(ITERATIONS)) / start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "ns_per_op": both_ns,
+            "verify_rs256_ns": verify_ns,
+            "sign_hs256_ns": sign_ns,
+            "ops_per_sec": 1e9 / both_ns,
+            "ops_per_sec_all_cores": all_cores,
+            "threads": threads,
+            "iterations": ITERATIONS,
+        })
+    );
+}

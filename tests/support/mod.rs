@@ -1,0 +1,76 @@
+//! Shared harness for zenbridge's integration tests: `mod support;` in a test
+//! file, then `use support::*;`.
+//!
+//! - [`start_op`] / [`shared_op`]: a real OpenID Provider (Node
+//!   `oidc-provider`, `tests/support/op/op.mjs`) on a free loopback port, and
+//!   [`op_id_token`] to run its authorization-code + PKCE flow without a form.
+//! - [`verify_zendesk`]: the independent Node checker of the JWTs we mint for
+//!   Zendesk (`tests/support/verify/verify-zendesk.mjs`).
+//! - [`start_redis`]: a throwaway `redis-server`.
+//! - [`browser`] / [`follow`]: a cookie-keeping HTTP client that follows
+//!   redirects and auto-submitting forms one hop at a time.
+//!
+//! Node modules and `redis-server` are installed by `scripts/test`.
+//!
+//! Only std, tokio, reqwest, serde_json, url, base64, tempfile and aws-lc-rs
+//! are used. Not every test binary uses every helper, hence the `dead_code`
+//! allowance.
+#![allow(dead_code, unused_imports)]
+
+mod browser;
+mod provider;
+mod redis_server;
+mod zendesk;
+
+pub use browser::{Hop, browser, follow, form_fields, parse_post_form};
+pub use provider::{
+    CLIENT_ID, CLIENT_SECRET, Op, OpOptions, POST_CLIENT_ID, POST_CLIENT_SECRET, Pkce,
+    SHARED_OP_ENV, decode_jwt, op_authorize, op_authorize_in, op_generate_keys, op_id_token,
+    op_logout, op_redeem_code, shared_op, start_op, start_op_with,
+};
+pub use redis_server::{Redis, start_redis};
+pub use zendesk::{assert_zendesk_ok, run_verifier, verify_zendesk};
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::PathBuf;
+
+/// The crate root (where Cargo.toml is).
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A port that was free a moment ago on 127.0.0.1 (bound to port 0, then
+/// released). Another process may take it before you do: prefer binding
+/// port 0 yourself where the program under test allows it.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .expect("cannot bind 127.0.0.1:0 to find a free port");
+    listener
+        .local_addr()
+        .expect("local_addr of a bound listener")
+        .port()
+}
+
+/// The Node.js binary: `$ZENBRIDGE_TEST_NODE`, else `node` from `PATH`.
+pub(crate) fn node_binary() -> String {
+    std::env::var("ZENBRIDGE_TEST_NODE").unwrap_or_else(|_| "node".to_owned())
+}
+
+/// Panics with a how-to-fix message when the Node packages are not installed.
+pub(crate) fn require_node_modules() {
+    let marker = manifest_dir().join("tests/support/op/node_modules/oidc-provider/package.json");
+    assert!(
+        marker.exists(),
+        "{} is missing: the Node test dependencies are not installed.\n\
+         Run `scripts/test` (it installs them), or `npm ci --prefix tests/support/op`.",
+        marker.display()
+    );
+}
+
+/// Random bytes as unpadded base64url (state, nonce, PKCE verifier).
+pub fn random_token(bytes: usize) -> String {
+    use base64::Engine as _;
+    let mut buf = vec![0u8; bytes];
+    aws_lc_rs::rand::fill(&mut buf).expect("system random generator");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
