@@ -150,6 +150,9 @@ fn firebase_claims(t: i64) -> Value {
     })
 }
 
+/// A form, the OAuth error and the error_code it must get.
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+
 fn assert_refused(got: &(StatusCode, Value), status: StatusCode, code: &str) {
     assert_eq!(got.0, status, "{}", got.1);
     assert_eq!(got.1["error_code"], code, "{}", got.1);
@@ -298,7 +301,6 @@ async fn token_endpoint_speaks_rfc_8693() {
         None,
     );
 
-    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
     let cases: [Case; 5] = [
         (
             &[("grant_type", "password")],
