@@ -759,7 +759,7 @@ impl Validator {
                 };
                 format!("https://securetoken.google.com/{project_id}")
             }
-            SourceKind::Dev => crate::source::dev::issuer(&server?.public_url, &raw.name),
+            SourceKind::Dev => crate::source::dev::issuer(&raw.name),
             _ => raw.issuer.clone().unwrap_or_default(),
         };
         let claims = self.claim_exprs(&format!("{path}.claims"), &raw.claims);

@@ -179,7 +179,7 @@ fn log_refusal(e: &GatewayError, target: &str, source: &str, token: &str) {
         .and_then(|p| p.kid.as_deref())
         .map(crate::gateway::shorten)
         .unwrap_or_default();
-    tracing::info!(target, source, iss = %iss, kid = %kid, token = %token_hash(token), code = %e.code(), "token refused");
+    tracing::info!(target = %target, source = %source, iss = %iss, kid = %kid, token = %token_hash(token), code = %e.code(), "token refused");
 }
 
 async fn sdk_jwt(

@@ -20,9 +20,10 @@ use crate::config::{DevUser, Secret};
 /// The audience of every dev token.
 pub const AUDIENCE: &str = "zenbridge-dev";
 
-/// `{public_url}/dev/{name}`.
-pub fn issuer(public_url: &url::Url, name: &str) -> String {
-    format!("{}/dev/{name}", public_url.as_str().trim_end_matches('/'))
+/// `urn:zenbridge:dev:{name}`: independent of the address the server
+/// listens on, so `dev-token` in another process names the same issuer.
+pub fn issuer(name: &str) -> String {
+    format!("urn:zenbridge:dev:{name}")
 }
 
 pub struct DevIssuer {

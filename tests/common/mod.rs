@@ -236,3 +236,76 @@ pub fn raw_jwt(header: &Value, payload: &Value, signature: &[u8]) -> String {
         e.encode(signature)
     )
 }
+
+/// The real `zenbridge` binary, running a command that serves HTTP.
+pub struct Process {
+    pub url: String,
+    pub child: tokio::process::Child,
+    pub log: std::path::PathBuf,
+}
+
+impl Process {
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `needle` appears in the log (stderr), at most 10 s.
+    pub async fn wait_for_log(&self, needle: &str) {
+        for _ in 0..200 {
+            if self.log_text().contains(needle) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{needle:?} never appeared in the log:\n{}", self.log_text());
+    }
+}
+
+pub fn zenbridge_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_zenbridge")
+}
+
+/// Starts `zenbridge ARGS` (which must listen on `port`) and waits for
+/// `/readyz` to answer 200.
+pub async fn start_binary(args: &[&str], port: u16, dir: &std::path::Path) -> Process {
+    let log = dir.join(format!("zenbridge-{port}.log"));
+    let child = tokio::process::Command::new(zenbridge_bin())
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn zenbridge");
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{url}/readyz")).send().await
+            && r.status() == reqwest::StatusCode::OK
+        {
+            return Process { url, child, log };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "zenbridge {args:?} not ready in 10 s:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
+
+/// Runs `zenbridge ARGS` to completion: (exit code, stdout, stderr).
+pub fn run_binary(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(zenbridge_bin())
+        .args(args)
+        .output()
+        .expect("run zenbridge");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

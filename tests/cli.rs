@@ -1,0 +1,340 @@
+//! The command line, on the real binary: `demo` with `dev-token`, `check`
+//! (problems with key paths, `--claims`, `--online`), `explain`, and
+//! `serve` reloading its config on SIGHUP.
+
+mod common;
+mod support;
+
+use common::{hs256, now, run_binary, start_binary};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{assert_zendesk_ok, free_port};
+
+const LEGACY_SECRET: &str = "legacy-shared-secret-0123456789";
+
+fn legacy_config(port: u16, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "http://127.0.0.1:{port}"
+cookie_key = "test-cookie-key-0123456789abcdef0123456789"
+
+[[source]]
+name = "legacy"
+kind = "jwt"
+issuer = "https://legacy.acme.test"
+secret = "{LEGACY_SECRET}"
+audiences = ["zendesk"]
+[source.claims]
+external_id = "'legacy|' + claims.sub"
+
+[[target]]
+name = "mobile"
+kind = "sdk"
+secret = "mobile-sdk-secret-0123456789"
+sources = ["legacy"]
+{extra}"#
+    )
+}
+
+fn legacy_token(claims: &Value) -> String {
+    let t = now();
+    let mut c = json!({"iss": "https://legacy.acme.test", "aud": "zendesk", "sub": "u1", "email": "u1@acme.com", "name": "U One", "iat": t, "exp": t + 300});
+    for (k, v) in claims.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    hs256(LEGACY_SECRET, &c)
+}
+
+#[tokio::test]
+async fn demo_serves_and_its_dev_token_is_exchanged_at_the_sdk_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let demo = start_binary(&["demo", "--listen", &listen], port, dir.path()).await;
+    let (code, token, err) =
+        run_binary(&["dev-token", "--demo", "--source", "demo", "--user", "ada"]);
+    assert_eq!(code, 0, "{err}");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/sdk/mobile/jwt", demo.url))
+        .form(&[("user_token", token.trim())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    let p = assert_zendesk_ok(
+        body["jwt"].as_str().unwrap(),
+        "demo-sdk-secret-public-by-design",
+        "sdk",
+        None,
+    );
+    assert_eq!(p["email"], "ada@example.com");
+    assert_eq!(p["external_id"], "demo|ada");
+    assert!(
+        p.get("role").is_none(),
+        "the mobile target drops the role: {p}"
+    );
+    let (code, _, err) = run_binary(&[
+        "dev-token",
+        "--demo",
+        "--source",
+        "demo",
+        "--user",
+        "mallory",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no user \"mallory\" (users: ada, grace)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_reports_every_problem_with_its_key_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        r#"
+[server]
+public_url = "http://127.0.0.1:1"
+cookie_key = "short"
+
+[[source]]
+name = "legacy"
+kind = "jwt"
+issuer = "https://legacy.acme.test"
+secret = "123456789"
+audiences = ["zendesk"]
+isuer = "typo"
+
+[[source]]
+name = "idp"
+kind = "oidc"
+issuer = "https://idp.test"
+client_id = "abc"
+[source.claims]
+name = "claims.name +"
+external_id = "user.id"
+jti = "'x'"
+favourite_colour = "'blue'"
+
+[[target]]
+name = "mobile"
+kind = "messaging"
+secret = "a-long-enough-secret"
+sources = ["auth00", "idp"]
+ttl = "5 parsecs"
+"#,
+    )
+    .unwrap();
+    let (code, _, err) = run_binary(&["check", "--config", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    for expected in [
+        "server.cookie_key: secret must be at least 10 characters; it has 5",
+        "source[0]: unknown field `isuer`",
+        "source[1].claims.name: CEL syntax error",
+        "source[1].claims.external_id: CEL expression reads `user`; only claims, source, target, request are defined",
+        "source[1].claims.jti: `jti` is set by zenbridge and cannot be mapped",
+        "source[1].claims.favourite_colour: no Zendesk surface reads a claim named `favourite_colour`",
+        "target[0].sources[0]: no source named \"auth00\"",
+        "target[0].key_id: is required",
+        "target[0].ttl: not a duration",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn check_evaluates_a_sample_claim_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    std::fs::write(&file, legacy_config(1, "")).unwrap();
+    let good = dir.path().join("good.json");
+    std::fs::write(&good, r#"{"sub": "u1", "email": "u1@acme.com"}"#).unwrap();
+    let (code, out, err) = run_binary(&[
+        "check",
+        "--config",
+        file.to_str().unwrap(),
+        "--source",
+        "legacy",
+        "--claims",
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(r#""external_id":"legacy|u1""#) && out.contains(r#""name":"u1""#),
+        "{out}"
+    );
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"sub": "u1"}"#).unwrap();
+    let (code, out, _) = run_binary(&[
+        "check",
+        "--config",
+        file.to_str().unwrap(),
+        "--source",
+        "legacy",
+        "--claims",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.contains("[claim_missing]"), "{out}");
+}
+
+#[test]
+fn check_online_fails_when_keys_cannot_be_fetched() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    let port = free_port();
+    let text = legacy_config(1, "").replace(
+        &format!("secret = \"{LEGACY_SECRET}\""),
+        &format!("jwks_url = \"http://127.0.0.1:{port}/jwks\""),
+    );
+    std::fs::write(&file, text).unwrap();
+    let (code, out, _) = run_binary(&["check", "--config", file.to_str().unwrap(), "--online"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("source legacy: keys unavailable"), "{out}");
+}
+
+#[test]
+fn explain_shows_each_step_and_signs_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    std::fs::write(&file, legacy_config(1, "")).unwrap();
+    let cfg = file.to_str().unwrap();
+    let token = legacy_token(&json!({}));
+    let (code, out, err) = run_binary(&[
+        "explain", "--config", cfg, "--target", "mobile", "--token", &token,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    for expected in [
+        "routing    iss \"https://legacy.acme.test\" → source \"legacy\" (jwt)",
+        "✓ signature: valid (HS256)",
+        "✓ audience: [zendesk] accepted",
+        "claim  external_id      = \"legacy|u1\"",
+        "ACCEPTED",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    assert!(!out.contains("\njwt\n"), "no --sign, no token: {out}");
+    let (code, out, _) = run_binary(&[
+        "explain", "--config", cfg, "--target", "mobile", "--token", &token, "--sign", "--json",
+    ]);
+    assert_eq!(code, 0);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_zendesk_ok(
+        report["jwt"].as_str().unwrap(),
+        "mobile-sdk-secret-0123456789",
+        "sdk",
+        None,
+    );
+    let expired = legacy_token(&json!({"exp": now() - 3600}));
+    let (code, out, _) = run_binary(&[
+        "explain", "--config", cfg, "--target", "mobile", "--token", &expired,
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("REFUSED") && out.contains("(token_expired)"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_config_and_a_broken_one_keeps_the_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    let port = free_port();
+    std::fs::write(&file, legacy_config(port, "")).unwrap();
+    let gw = start_binary(
+        &["serve", "--config", file.to_str().unwrap()],
+        port,
+        dir.path(),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let post = |target: &'static str| {
+        client
+            .post(format!("{}/sdk/{target}/jwt", gw.url))
+            .form(&[("user_token", legacy_token(&json!({})))])
+            .send()
+    };
+    assert_eq!(post("mobile").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        post("second").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let second = "\n[[target]]\nname = \"second\"\nkind = \"sdk\"\nsecret = \"second-secret-0123456789\"\nsources = [\"legacy\"]\n";
+    std::fs::write(&file, legacy_config(port, second)).unwrap();
+    let hup = |pid: u32| {
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+    };
+    assert!(hup(gw.pid()).success());
+    gw.wait_for_log("config reloaded").await;
+    assert_eq!(post("second").await.unwrap().status(), StatusCode::OK);
+
+    std::fs::write(
+        &file,
+        legacy_config(port, second).replace("kind = \"sdk\"", "kind = \"sdkk\""),
+    )
+    .unwrap();
+    assert!(hup(gw.pid()).success());
+    gw.wait_for_log("config reload refused").await;
+    assert_eq!(
+        post("second").await.unwrap().status(),
+        StatusCode::OK,
+        "the old config keeps serving"
+    );
+    assert_eq!(post("mobile").await.unwrap().status(), StatusCode::OK);
+    assert!(
+        !gw.log_text().contains(LEGACY_SECRET),
+        "no secret in the logs"
+    );
+}
+
+#[tokio::test]
+async fn logs_hold_no_token_and_no_claim_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    let port = free_port();
+    std::fs::write(&file, legacy_config(port, "")).unwrap();
+    let gw = start_binary(
+        &["serve", "--config", file.to_str().unwrap()],
+        port,
+        dir.path(),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let good = legacy_token(&json!({"email": "secret-person@acme.com"}));
+    let expired = legacy_token(&json!({"exp": now() - 3600, "email": "other-person@acme.com"}));
+    for t in [&good, &expired] {
+        client
+            .post(format!("{}/sdk/mobile/jwt", gw.url))
+            .form(&[("user_token", t.as_str())])
+            .send()
+            .await
+            .unwrap();
+    }
+    gw.wait_for_log("token refused").await;
+    let log = gw.log_text();
+    assert!(
+        log.contains("token exchanged") && log.contains("code=token_expired"),
+        "{log}"
+    );
+    for secret in [
+        good.as_str(),
+        expired.as_str(),
+        "secret-person@acme.com",
+        "other-person@acme.com",
+        "mobile-sdk-secret-0123456789",
+    ] {
+        assert!(!log.contains(secret), "the log holds {secret:?}:\n{log}");
+    }
+    let sig = good.rsplit('.').next().unwrap();
+    assert!(!log.contains(sig));
+}
