@@ -1,0 +1,328 @@
+//! The documentation is checked like code:
+//! - `docs/errors.md` has one `` ## `code` `` section per
+//!   [`ErrorCode`], and documents no code that does not exist;
+//! - `config/zenbridge.example.toml` and every `config/examples/*.toml`
+//!   pass `zenbridge check` (the real binary, with the secrets their
+//!   `{ env = "…" }` name set for the child process only), and the
+//!   reference config names every key the config parser knows;
+//! - a deliberately broken copy of the reference config fails `check` with
+//!   every problem listed under its key path, and nothing else.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use zenbridge::error::ErrorCode;
+
+/// The value every `{ env = "…" }` secret gets: long enough for the
+/// cookie key (32 bytes), distinctive enough to search the output for.
+const SECRET: &str = "docs-test-secret-0123456789abcdef0123456789";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn reference_config() -> PathBuf {
+    root().join("config/zenbridge.example.toml")
+}
+
+fn example_configs() -> Vec<PathBuf> {
+    let dir = root().join("config/examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no example config in {}", dir.display());
+    files
+}
+
+// ------------------------------------------------------------ errors.md --
+
+/// The codes of `docs/errors.md`'s sections: every line `` ## `code` ``.
+fn documented_codes() -> Vec<String> {
+    read(&root().join("docs/errors.md"))
+        .lines()
+        .filter_map(|l| l.strip_prefix("## `"))
+        .map(|rest| {
+            rest.split_once('`')
+                .map_or(rest, |(code, _)| code)
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn errors_md_has_a_section_for_every_error_code() {
+    let documented: BTreeSet<String> = documented_codes().into_iter().collect();
+    let missing: Vec<&str> = ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !documented.contains(*c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/errors.md has no `## `code`` section for: {missing:?}"
+    );
+}
+
+#[test]
+fn errors_md_documents_only_codes_that_exist_each_once() {
+    let known: BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    let documented = documented_codes();
+    let unknown: Vec<&String> = documented
+        .iter()
+        .filter(|c| !known.contains(c.as_str()))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "docs/errors.md documents codes zenbridge does not have: {unknown:?}"
+    );
+    let mut seen = BTreeSet::new();
+    let twice: Vec<&String> = documented.iter().filter(|c| !seen.insert(*c)).collect();
+    assert!(twice.is_empty(), "documented twice: {twice:?}");
+}
+
+// ------------------------------------------------------- example configs --
+
+/// The environment variables a config's secrets name: every table
+/// `{ env = "NAME" }` anywhere in it.
+fn env_names(text: &str) -> BTreeSet<String> {
+    fn walk(v: &toml::Value, out: &mut BTreeSet<String>) {
+        match v {
+            toml::Value::Table(t) => {
+                if t.len() == 1
+                    && let Some(toml::Value::String(name)) = t.get("env")
+                {
+                    out.insert(name.clone());
+                }
+                t.values().for_each(|v| walk(v, out));
+            }
+            toml::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let table: toml::Table = toml::from_str(text).expect("the config is TOML");
+    let mut out = BTreeSet::new();
+    walk(&toml::Value::Table(table), &mut out);
+    out
+}
+
+/// A value for each variable: a Redis URL for `…_URL` (the state store's
+/// `redis_url` must parse as a URL), else [`SECRET`].
+fn env_for(text: &str) -> Vec<(String, String)> {
+    env_names(text)
+        .into_iter()
+        .map(|name| {
+            let value = if name.ends_with("_URL") {
+                "redis://127.0.0.1:6379/0".to_owned()
+            } else {
+                SECRET.to_owned()
+            };
+            (name, value)
+        })
+        .collect()
+}
+
+/// Runs `zenbridge check --config FILE` with exactly `env` as its
+/// environment (nothing inherited, so a config cannot pass by accident).
+fn check(file: &Path, env: &[(String, String)]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_zenbridge"))
+        .arg("check")
+        .arg("--config")
+        .arg(file)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run zenbridge check");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `check` passes, says so, and has nothing to warn about: the examples
+/// are written the way the docs recommend (secrets from the environment,
+/// https, no dev source), and print no secret.
+fn assert_passes_check(file: &Path) {
+    let text = read(file);
+    let env = env_for(&text);
+    let (code, out, err) = check(file, &env);
+    let shown = file.strip_prefix(root()).unwrap_or(file).display();
+    assert_eq!(code, 0, "{shown}: check failed\n{out}{err}");
+    assert!(out.contains(": ok ("), "{shown}: {out}");
+    assert!(
+        !out.contains("warning:"),
+        "{shown}: the example earns warnings:\n{out}"
+    );
+    assert!(
+        !out.contains(SECRET) && !err.contains(SECRET),
+        "{shown}: check printed a secret"
+    );
+}
+
+#[test]
+fn reference_config_passes_check_as_it_stands() {
+    assert_passes_check(&reference_config());
+}
+
+#[test]
+fn every_example_config_passes_check() {
+    for file in example_configs() {
+        assert_passes_check(&file);
+    }
+}
+
+#[test]
+fn a_missing_secret_variable_is_named_by_check() {
+    let file = reference_config();
+    let env: Vec<(String, String)> = env_for(&read(&file))
+        .into_iter()
+        .filter(|(k, _)| k != "ZENDESK_SSO_SECRET")
+        .collect();
+    let (code, _, err) = check(&file, &env);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("target[0].secret: environment variable ZENDESK_SSO_SECRET is not set"),
+        "{err}"
+    );
+}
+
+/// The fields the parser accepts in one part of the config, read from the
+/// problem `check` reports for an unknown key there (serde lists them:
+/// "unknown field `zz`, expected one of `a`, `b`").
+fn known_fields(part: &str, toml_text: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe.toml");
+    std::fs::write(&file, toml_text).unwrap();
+    let (code, _, err) = check(&file, &[]);
+    assert_eq!(code, 1, "{err}");
+    let line = err
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(part) && l.contains("unknown field `zz_probe`"))
+        .unwrap_or_else(|| panic!("no unknown-field problem for {part} in:\n{err}"));
+    let expected = line
+        .split_once("expected")
+        .expect("serde lists the fields")
+        .1;
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn reference_config_names_every_key_the_parser_knows() {
+    let probes = [
+        ("server", "[server]\nzz_probe = 1\n"),
+        ("state", "[state]\nzz_probe = 1\n"),
+        (
+            "source[0]",
+            "[[source]]\nname = \"x\"\nkind = \"jwt\"\nzz_probe = 1\n",
+        ),
+        (
+            "source[0]",
+            "[[source]]\nname = \"x\"\nkind = \"dev\"\n[[source.users]]\nid = \"a\"\nzz_probe = 1\n",
+        ),
+        (
+            "source[0]",
+            "[[source]]\nname = \"x\"\nkind = \"jwt\"\n[[source.rules]]\nexpression = \"true\"\nmessage = \"m\"\nzz_probe = 1\n",
+        ),
+        (
+            "target[0]",
+            "[[target]]\nname = \"x\"\nkind = \"sdk\"\nzz_probe = 1\n",
+        ),
+    ];
+    let text = read(&reference_config());
+    // A key counts as named when a line, commented out or not, assigns
+    // it, or a table header is named after it (`[source.claims]`).
+    let named = |key: &str| {
+        text.lines().any(|l| {
+            let l = l.trim_start_matches(['#', ' ']);
+            l.starts_with(&format!("{key} ="))
+                || l.contains(&format!(".{key}]"))
+                || l.starts_with(&format!("[{key}]"))
+        })
+    };
+    let mut missing = Vec::new();
+    for (part, probe) in probes {
+        let fields = known_fields(part, probe);
+        assert!(!fields.is_empty(), "no field list for {part}");
+        for f in fields {
+            if !named(&f) {
+                missing.push(format!("{part}: {f}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "config/zenbridge.example.toml does not show these keys: {missing:?}"
+    );
+}
+
+/// Replaces `from` (which must occur exactly once) by `to`.
+fn break_once(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "the reference config changed: {from:?} should occur once"
+    );
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn broken_copy_of_the_reference_config_fails_with_every_problem_and_its_key_path() {
+    let text = read(&reference_config());
+    let broken = break_once(&text, r#"tags = "['staff']""#, r#"tags = "['staff'""#);
+    let broken = break_once(
+        &broken,
+        r#"sources = ["auth0", "legacy"]"#,
+        r#"sources = ["auth00", "legacy"]"#,
+    );
+    let broken = break_once(
+        &broken,
+        "ttl = \"5m\"\n# Origins whose pages",
+        "tll = \"5m\"\n# Origins whose pages",
+    );
+    let broken = break_once(
+        &broken,
+        r#"secret = { env = "ZENDESK_CHAT_SECRET" }"#,
+        r#"secret = "123456789""#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.toml");
+    std::fs::write(&file, &broken).unwrap();
+
+    let (code, out, err) = check(&file, &env_for(&text));
+    assert_eq!(code, 1, "{out}{err}");
+    let expected = [
+        "source[0].claims.tags: CEL syntax error",
+        r#"target[0].sources[0]: no source named "auth00" (sources: auth0, firebase, legacy)"#,
+        "target[2]: unknown field `tll`",
+        "target[3].secret: secret must be at least 10 characters; it has 9",
+    ];
+    for e in expected {
+        assert!(err.contains(e), "missing {e:?} in:\n{err}");
+    }
+    let problems: Vec<&str> = err.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(
+        problems.len(),
+        expected.len(),
+        "one problem each, nothing that follows from them:\n{err}"
+    );
+    assert!(err.contains("broken.toml: 4 problems"), "{err}");
+    assert!(
+        !err.contains("123456789\""),
+        "a refused secret is not echoed:\n{err}"
+    );
+    assert!(!err.contains(SECRET) && !out.contains(SECRET));
+}
