@@ -39,7 +39,7 @@ pub enum Command {
     /// Run the gateway on the built-in demo config (no file or secret needed)
     Demo {
         /// Address to listen on
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        #[arg(long, default_value = DEMO_LISTEN)]
         listen: std::net::SocketAddr,
     },
     /// Validate the config; print every problem with its key path
@@ -90,6 +90,9 @@ pub enum Command {
     },
 }
 
+/// Where `zenbridge demo` listens unless told otherwise.
+pub const DEMO_LISTEN: &str = "127.0.0.1:8080";
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
@@ -103,8 +106,11 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // Colours only on a terminal: escape codes in a log file break grep.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if std::env::var("ZENBRIDGE_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
@@ -219,7 +225,12 @@ async fn serve(path: Option<PathBuf>, demo: Option<std::net::SocketAddr>) -> Exi
     if demo.is_some() {
         eprintln!("\n  zenbridge demo: open {public_url} in a browser (Ctrl-C stops it)\n");
     }
-    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = if demo.is_some() {
+        crate::demo_app(state)
+    } else {
+        crate::app(state)
+    }
+    .into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
@@ -517,9 +528,11 @@ fn print_report(r: &Report) {
     }
 }
 
+/// The dev source's key comes from its seed and its issuer from its name,
+/// so the token verifies at a server running the same config anywhere.
 fn dev_token(path: &Path, demo: bool, source_name: &str, user: &str) -> ExitCode {
     let config = if demo {
-        demo_config("127.0.0.1:8080".parse().expect("an address"))
+        demo_config(DEMO_LISTEN.parse().expect("a socket address"))
     } else {
         match load(path) {
             Ok(c) => c,

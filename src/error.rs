@@ -102,3 +102,33 @@ impl MintError {
         }
     }
 }
+
+impl crate::sso::FlowError {
+    pub fn code(&self) -> ErrorCode {
+        use crate::sso::FlowError as F;
+        match self {
+            F::Unavailable { .. } => ErrorCode::UpstreamUnavailable,
+            F::Refused { .. } | F::NoIdToken { .. } => ErrorCode::LoginFailed,
+            F::NotOidc { .. } => ErrorCode::SourceUnknown,
+        }
+    }
+}
+
+impl crate::sso::LoginError {
+    pub fn code(&self) -> ErrorCode {
+        use crate::sso::LoginError as L;
+        match self {
+            L::TargetUnknown(_) => ErrorCode::TargetUnknown,
+            L::SourceUnknown(_) => ErrorCode::SourceUnknown,
+            L::NoneInProgress | L::Expired => ErrorCode::LoginExpired,
+            L::StateMismatch | L::NonceMismatch(_) => ErrorCode::StateMismatch,
+            L::Replayed => ErrorCode::TokenReused,
+            L::NotForClient { .. } => ErrorCode::AudienceMismatch,
+            L::Provider { .. } | L::UnknownUser { .. } => ErrorCode::LoginFailed,
+            L::Incomplete(_) => ErrorCode::RequestInvalid,
+            L::Flow(e) => e.code(),
+            L::Gateway(e) => e.code(),
+            L::StateUnavailable(_) => ErrorCode::StateUnavailable,
+        }
+    }
+}

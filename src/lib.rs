@@ -15,6 +15,9 @@
 //! - [`target`]: Zendesk surfaces (`sso`, `sdk`, `messaging`, `chat`), their
 //!   required claims, and HS256 signing.
 //! - [`gateway`]: the pipeline over one loaded config ([`gateway::Runtime`]).
+//! - [`sso`]: the browser sign-in of `sso` targets: the sealed pending-login
+//!   cookie, `return_to` checks, the OIDC code flow, Zendesk's error
+//!   catalog and the sandbox's checks.
 //! - [`http`]: the routes; [`error`]: the stable `error_code`s.
 //! - [`state`]: replay and rate-limit stores (memory, Redis).
 //! - [`explain`]: the dry run behind `zenbridge explain` and `POST /explain`.
@@ -28,6 +31,7 @@ pub mod http;
 pub mod mapping;
 pub mod metrics;
 pub mod source;
+pub mod sso;
 pub mod state;
 pub mod target;
 
@@ -37,7 +41,12 @@ pub use http::AppState;
 
 /// The whole HTTP application over a state.
 pub fn app(state: AppState) -> Router {
-    http::router(state)
+    http::router(state, false)
+}
+
+/// [`app`] with the landing page of `zenbridge demo` at `/`.
+pub fn demo_app(state: AppState) -> Router {
+    http::router(state, true)
 }
 
 /// The HTTP client for discovery and key fetches: rustls, short timeouts,

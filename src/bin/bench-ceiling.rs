@@ -13,11 +13,20 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 const ITERATIONS: u32 = 20_000;
 
 fn main() {
-    let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA key generation");
-    let der = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&kp).expect("PKCS#8");
+    let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+        .expect("RSA key generation");
+    let der =
+        aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&kp).expect("PKCS#8");
     let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
-    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).expect("base64 is ASCII")).collect();
-    let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"));
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    );
     let signing = EncodingKey::from_rsa_pem(pem.as_bytes()).expect("PEM");
     let jwk = Jwk::from_encoding_key(&signing, Algorithm::RS256).expect("JWK");
     let decoding = DecodingKey::from_jwk(&jwk).expect("decoding key");
@@ -32,9 +41,17 @@ fn main() {
     let hs_key = EncodingKey::from_secret(b"bench-zendesk-sdk-secret-0123456789");
     let zendesk_input = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJlbWFpbCI6InVzZXIxQGV4YW1wbGUuY29tIiwiZXh0ZXJuYWxfaWQiOiJ1c2VyLTEiLCJpYXQiOjE3MDAwMDAwMDAsImp0aSI6IkFBQUFBQUFBQUFBQUFBQUFBQUFBQUEiLCJuYW1lIjoiVXNlciAxIn0";
 
-    let verify = || assert!(jsonwebtoken::crypto::verify(sig, input.as_bytes(), &decoding, Algorithm::RS256).expect("verify runs"));
+    let verify = || {
+        assert!(
+            jsonwebtoken::crypto::verify(sig, input.as_bytes(), &decoding, Algorithm::RS256)
+                .expect("verify runs")
+        );
+    };
     let sign = || {
-        std::hint::black_box(jsonwebtoken::crypto::sign(zendesk_input.as_bytes(), &hs_key, Algorithm::HS256).expect("sign"));
+        std::hint::black_box(
+            jsonwebtoken::crypto::sign(zendesk_input.as_bytes(), &hs_key, Algorithm::HS256)
+                .expect("sign"),
+        );
     };
     for _ in 0..500 {
         verify();

@@ -7,8 +7,12 @@
 //! request spans record the method and path only (never a query string,
 //! which may hold an authorization code).
 
+pub mod demo;
 pub mod error;
 pub mod ops;
+pub mod pages;
+pub mod sandbox;
+pub mod sso;
 pub mod tokens;
 
 use std::net::{IpAddr, SocketAddr};
@@ -40,6 +44,8 @@ pub struct Shared {
     pub keys: KeyCache,
     pub store: Store,
     pub metrics: Metrics,
+    /// For the OIDC token endpoint: follows no redirect.
+    pub oidc_http: reqwest::Client,
 }
 
 impl AppState {
@@ -50,6 +56,7 @@ impl AppState {
             keys,
             store,
             metrics: Metrics::default(),
+            oidc_http: crate::sso::code_flow::http_client(),
         }))
     }
 
@@ -68,11 +75,19 @@ impl AppState {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+/// The application's routes; `demo` adds the landing page of `zenbridge
+/// demo` at `/`.
+pub fn router(state: AppState, demo: bool) -> Router {
     let timeout = state.runtime().config.server.request_timeout;
-    Router::new()
+    let mut routes = Router::new()
         .merge(tokens::router(&state))
         .merge(ops::router())
+        .merge(sso::router())
+        .merge(sandbox::router());
+    if demo {
+        routes = routes.merge(demo::router());
+    }
+    routes
         .with_state(state)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout.max(Duration::from_secs(1))))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))

@@ -10,7 +10,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, LazyLock};
 
 use cel::common::ast::{EntryExpr, Expr, IdedExpr};
-use cel::objects::{Key, Map};
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
+};
+use cel::common::value::Val;
+use cel::objects::Key;
 use cel::{Env, Program, Value};
 
 /// The only variables an expression may read.
@@ -127,49 +131,54 @@ fn free_variables(e: &IdedExpr, bound: &mut Vec<String>, out: &mut BTreeSet<Stri
     }
 }
 
-/// JSON → CEL. Whole numbers become `int` (or `uint` above `i64::MAX`),
-/// others `double`.
-pub fn from_json(v: &serde_json::Value) -> Value {
+/// JSON → a CEL value that borrows the JSON's strings: no copy of the
+/// claims per request, one allocation per map, list and node. Whole
+/// numbers become `int` (or `uint` above `i64::MAX`), others `double`.
+pub fn json_val<'v>(v: &'v serde_json::Value) -> Box<dyn Val + 'v> {
     match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Null => Box::new(CelNull),
+        serde_json::Value::Bool(b) => Box::new(CelBool::from(*b)),
         serde_json::Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                Value::Int(i)
+                Box::new(CelInt::from(i))
             } else if let Some(u) = n.as_u64() {
-                Value::UInt(u)
+                Box::new(CelUInt::from(u))
             } else {
-                Value::Float(n.as_f64().unwrap_or(f64::NAN))
+                Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
             }
         }
-        serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
-        serde_json::Value::Array(a) => Value::List(Arc::new(a.iter().map(from_json).collect())),
-        serde_json::Value::Object(o) => map_from_json(o),
+        serde_json::Value::String(s) => Box::new(CelString::from(s.as_str())),
+        serde_json::Value::Array(a) => {
+            Box::new(CelList::from(a.iter().map(json_val).collect::<Vec<_>>()))
+        }
+        serde_json::Value::Object(o) => Box::new(map_val(o)),
     }
 }
 
-pub fn map_from_json(o: &serde_json::Map<String, serde_json::Value>) -> Value {
-    let map: HashMap<Key, Value> = o
-        .iter()
-        .map(|(k, v)| (Key::String(Arc::new(k.clone())), from_json(v)))
-        .collect();
-    Value::Map(Map { map: Arc::new(map) })
+/// A JSON object as a borrowed CEL map (see [`json_val`]).
+pub fn map_val(o: &serde_json::Map<String, serde_json::Value>) -> CelMap<'_> {
+    CelMap::from(
+        o.iter()
+            .map(|(k, v)| (CelMapKey::from(k.as_str()), json_val(v)))
+            .collect::<HashMap<_, _>>(),
+    )
 }
 
-/// A CEL map of strings, for the `source`, `target` and `request` variables.
-pub fn string_map<'a>(pairs: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Value {
-    let map: HashMap<Key, Value> = pairs
-        .into_iter()
-        .filter_map(|(k, v)| {
-            v.map(|v| {
-                (
-                    Key::String(Arc::new(k.to_owned())),
-                    Value::String(Arc::new(v.to_owned())),
-                )
+/// A borrowed CEL map of strings, for `source`, `target` and `request`.
+pub fn string_map_val<'v>(pairs: &[(&'v str, Option<&'v str>)]) -> CelMap<'v> {
+    CelMap::from(
+        pairs
+            .iter()
+            .filter_map(|(k, v)| {
+                v.map(|v| {
+                    (
+                        CelMapKey::from(*k),
+                        Box::new(CelString::from(v)) as Box<dyn Val + 'v>,
+                    )
+                })
             })
-        })
-        .collect();
-    Value::Map(Map { map: Arc::new(map) })
+            .collect::<HashMap<_, _>>(),
+    )
 }
 
 /// The CEL type name of a value, for messages.

@@ -112,10 +112,10 @@ pub enum Step<'m> {
 
 impl Mapping {
     /// Evaluates every rule, then every claim; stops at the first failure.
-    pub fn evaluate(
+    pub fn evaluate<'v>(
         &self,
-        claims: &serde_json::Map<String, serde_json::Value>,
-        vars: &Vars<'_>,
+        claims: &'v serde_json::Map<String, serde_json::Value>,
+        vars: &Vars<'v>,
     ) -> Result<serde_json::Map<String, serde_json::Value>, MappingError> {
         let ctx = context(claims, vars);
         for rule in &self.rules {
@@ -131,10 +131,10 @@ impl Mapping {
     }
 
     /// Evaluates every rule and claim without stopping, for `explain`.
-    pub fn evaluate_all<'m>(
+    pub fn evaluate_all<'m, 'v>(
         &'m self,
-        claims: &serde_json::Map<String, serde_json::Value>,
-        vars: &Vars<'_>,
+        claims: &'v serde_json::Map<String, serde_json::Value>,
+        vars: &Vars<'v>,
     ) -> Vec<Step<'m>> {
         let ctx = context(claims, vars);
         let rules = self
@@ -153,34 +153,36 @@ impl Mapping {
     }
 }
 
-fn context(
-    claims: &serde_json::Map<String, serde_json::Value>,
-    vars: &Vars<'_>,
-) -> Context<'static, 'static> {
+/// The evaluation context: the claims and the other variables are
+/// borrowed, never copied, for the life of one evaluation.
+fn context<'v>(
+    claims: &'v serde_json::Map<String, serde_json::Value>,
+    vars: &Vars<'v>,
+) -> Context<'v, 'v> {
     let mut ctx = Context::with_env(self::cel::ENV.clone());
-    ctx.add_variable_from_value("claims", self::cel::map_from_json(claims));
-    ctx.add_variable_from_value(
+    ctx.add_variable_as_val("claims", Box::new(self::cel::map_val(claims)));
+    ctx.add_variable_as_val(
         "source",
-        self::cel::string_map([
+        Box::new(self::cel::string_map_val(&[
             ("name", Some(vars.source_name)),
             ("kind", Some(vars.source_kind)),
             ("issuer", vars.source_issuer),
-        ]),
+        ])),
     );
-    ctx.add_variable_from_value(
+    ctx.add_variable_as_val(
         "target",
-        self::cel::string_map([
+        Box::new(self::cel::string_map_val(&[
             ("name", Some(vars.target_name)),
             ("kind", Some(vars.target_kind)),
-        ]),
+        ])),
     );
-    ctx.add_variable_from_value(
+    ctx.add_variable_as_val(
         "request",
-        self::cel::string_map([
+        Box::new(self::cel::string_map_val(&[
             ("ip", vars.request_ip),
             ("brand_id", vars.request_brand_id),
             ("locale_id", vars.request_locale_id),
-        ]),
+        ])),
     );
     ctx
 }

@@ -1,0 +1,939 @@
+//! Browser sign-in (targets of kind `sso`):
+//! - `GET /sso/{target}/login` — Zendesk's remote login URL: straight to
+//!   the one browser source, to the source `source` names or the
+//!   `login_hint` domain picks, else a chooser page.
+//! - `GET /sso/{target}/login/{source}` — starts the sign-in: a redirect to
+//!   the provider (`oidc`), or the list of users (`dev`).
+//! - `POST /sso/{target}/login/{source}` — the `dev` list's form (`state`,
+//!   `user`): finishes like the callback.
+//! - `GET /callback` — the OIDC redirect URI: state, code, ID token, then a
+//!   page that POSTs the target's JWT to Zendesk.
+//! - `GET /sso/{target}/logout` — Zendesk's remote logout URL: explains a
+//!   failed sign-in (`kind=error`), or clears our cookies and redirects.
+//!
+//! The dev form needs no separate CSRF token: its `state` is random, sits
+//! in the sealed pending-login cookie of this browser (`SameSite=Lax`), and
+//! is finished once; a page elsewhere can neither read it nor send it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum_extra::extract::cookie::{Key, PrivateCookieJar};
+
+use super::pages::{Html, Page, origin_of};
+use super::{AppState, ClientIp, read_body};
+use crate::config::{SourceDetail, TargetConfig};
+use crate::gateway::{RequestInfo, Runtime};
+use crate::source::Source;
+use crate::sso::pending::{self, LastSignIn, Missing, Names, PendingLogin};
+use crate::sso::{self, LoginError, catalog, code_flow, return_to};
+use crate::target::Minted;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sso/{target}/login", get(login))
+        .route("/sso/{target}/login/{source}", get(start).post(dev_submit))
+        .route("/callback", get(callback))
+        .route("/sso/{target}/logout", get(logout))
+}
+
+/// The cookie key and names of the current config.
+fn cookies(rt: &Runtime) -> (Key, Names) {
+    let server = &rt.config.server;
+    (
+        pending::cookie_key(&server.cookie_key),
+        Names {
+            secure: server.is_https(),
+        },
+    )
+}
+
+/// `{public_url}{path}`: links and redirects work behind a path prefix.
+fn url(rt: &Runtime, path: &str) -> String {
+    format!(
+        "{}{path}",
+        rt.config.server.public_url.as_str().trim_end_matches('/')
+    )
+}
+
+/// The query's parameters, the first of each name winning (a repeated
+/// parameter is not an error a person could do anything about).
+pub fn params(raw: Option<&str>) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    out
+}
+
+/// Zendesk's `brand_id` and `locale_id` are numbers; anything else, or
+/// anything long, is not passed on.
+fn small_id(v: Option<&String>) -> Option<String> {
+    v.filter(|s| {
+        !s.is_empty()
+            && s.len() <= 32
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+    .cloned()
+}
+
+/// A `login_hint` worth passing on: printable, at most 254 characters.
+fn login_hint(v: Option<&String>) -> Option<String> {
+    v.filter(|s| !s.is_empty() && s.len() <= 254 && s.bytes().all(|b| b.is_ascii_graphic()))
+        .cloned()
+}
+
+/// The target's login URL, carrying what the next try needs.
+fn login_url(
+    rt: &Runtime,
+    target: &str,
+    return_to: Option<&str>,
+    brand_id: Option<&str>,
+) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(r) = return_to {
+        q.append_pair("return_to", r);
+    }
+    if let Some(b) = brand_id {
+        q.append_pair("brand_id", b);
+    }
+    let q = q.finish();
+    let base = url(rt, &format!("/sso/{target}/login"));
+    if q.is_empty() {
+        base
+    } else {
+        format!("{base}?{q}")
+    }
+}
+
+/// Records and renders a refusal.
+fn refuse(
+    state: &AppState,
+    route: &'static str,
+    target: Option<&str>,
+    source: Option<&str>,
+    e: &LoginError,
+    started: Instant,
+    try_again: Option<&str>,
+) -> Page {
+    let code = e.code();
+    let metrics = &state.shared().metrics;
+    metrics.request(
+        route,
+        target.unwrap_or_default(),
+        source.unwrap_or_default(),
+        code.as_str(),
+        started.elapsed(),
+    );
+    metrics.failure(code);
+    tracing::info!(
+        route,
+        target = target.unwrap_or_default(),
+        source = source.unwrap_or_default(),
+        code = %code,
+        "browser sign-in refused: {e}"
+    );
+    Page::error(code, &e.to_string(), try_again)
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Path(target_name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let rt = state.runtime();
+    let p = params(query.as_deref());
+    let target = match sso::sso_target(&rt, &target_name) {
+        Ok(t) => t,
+        Err(e) => {
+            return refuse(&state, "sso_login", None, None, &e, started, None).into_response();
+        }
+    };
+    let sources = sso::browser_sources(&rt, &target);
+    let hint = login_hint(p.get("login_hint"));
+    let chosen = if let Some(name) = p.get("source") {
+        match sso::browser_source(&rt, &target, name) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                return refuse(
+                    &state,
+                    "sso_login",
+                    Some(&target.name),
+                    None,
+                    &e,
+                    started,
+                    None,
+                )
+                .into_response();
+            }
+        }
+    } else if sources.len() == 1 {
+        sources.first().cloned()
+    } else {
+        hint.as_deref()
+            .and_then(|h| sso::by_login_hint(&sources, h))
+    };
+    if sources.is_empty() {
+        let e = LoginError::SourceUnknown(format!(
+            "target {:?} has no source a person can sign in with in a browser (oidc or dev)",
+            target.name
+        ));
+        return refuse(
+            &state,
+            "sso_login",
+            Some(&target.name),
+            None,
+            &e,
+            started,
+            None,
+        )
+        .into_response();
+    }
+    let return_to = return_to::accept(p.get("return_to").map(String::as_str), &target);
+    let brand_id = small_id(p.get("brand_id"));
+    let locale_id = small_id(p.get("locale_id"));
+    if let Some(source) = chosen {
+        let ctx = Start {
+            return_to,
+            brand_id,
+            locale_id,
+            login_hint: hint,
+        };
+        return begin(&state, &rt, &target, &source, ctx, &headers, started).await;
+    }
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in [
+        ("return_to", &return_to),
+        ("brand_id", &brand_id),
+        ("locale_id", &locale_id),
+        ("login_hint", &hint),
+    ] {
+        if let Some(v) = v {
+            q.append_pair(k, v);
+        }
+    }
+    let q = q.finish();
+    let mut b = Html::new();
+    b.raw("<h1>Sign in</h1><p class=\"muted\">Choose how you sign in to continue to the help center.</p><ul class=\"choices\">");
+    for s in &sources {
+        let mut href = url(&rt, &format!("/sso/{}/login/{}", target.name, s.name()));
+        if !q.is_empty() {
+            href = format!("{href}?{q}");
+        }
+        b.raw("<li><a class=\"button\" id=\"source-")
+            .text(s.name())
+            .raw("\" href=\"")
+            .text(&href)
+            .raw("\">")
+            .text(&s.config.label);
+        if !s.config.domains.is_empty() {
+            b.raw("<small>")
+                .text(&s.config.domains.join(", "))
+                .raw("</small>");
+        }
+        b.raw("</a></li>");
+    }
+    b.raw("</ul>");
+    state
+        .shared()
+        .metrics
+        .request("sso_login", &target.name, "", "chooser", started.elapsed());
+    Page::new("Sign in", b).into_response()
+}
+
+/// What the login URL hands to the source's start.
+struct Start {
+    return_to: Option<String>,
+    brand_id: Option<String>,
+    locale_id: Option<String>,
+    login_hint: Option<String>,
+}
+
+async fn start(
+    State(state): State<AppState>,
+    Path((target_name, source_name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let rt = state.runtime();
+    let p = params(query.as_deref());
+    let target = match sso::sso_target(&rt, &target_name) {
+        Ok(t) => t,
+        Err(e) => {
+            return refuse(&state, "sso_login", None, None, &e, started, None).into_response();
+        }
+    };
+    let source = match sso::browser_source(&rt, &target, &source_name) {
+        Ok(s) => s,
+        Err(e) => {
+            return refuse(
+                &state,
+                "sso_login",
+                Some(&target.name),
+                None,
+                &e,
+                started,
+                None,
+            )
+            .into_response();
+        }
+    };
+    let ctx = Start {
+        return_to: return_to::accept(p.get("return_to").map(String::as_str), &target),
+        brand_id: small_id(p.get("brand_id")),
+        locale_id: small_id(p.get("locale_id")),
+        login_hint: login_hint(p.get("login_hint")),
+    };
+    begin(&state, &rt, &target, &source, ctx, &headers, started).await
+}
+
+/// Starts a sign-in at `source`: a new pending login in its own cookie,
+/// then the provider's authorization endpoint, or the dev user list.
+async fn begin(
+    state: &AppState,
+    rt: &Runtime,
+    target: &Arc<TargetConfig>,
+    source: &Arc<Source>,
+    ctx: Start,
+    headers: &HeaderMap,
+    started: Instant,
+) -> Response {
+    let (key, names) = cookies(rt);
+    let jar = PrivateCookieJar::from_headers(headers, key);
+    let mut login = PendingLogin {
+        target: target.name.clone(),
+        source: source.name().to_owned(),
+        state: pending::random_token(),
+        nonce: pending::random_token(),
+        pkce_verifier: None,
+        return_to: ctx.return_to,
+        brand_id: ctx.brand_id,
+        locale_id: ctx.locale_id,
+        expires_at: crate::source::now() + i64::try_from(pending::TTL.as_secs()).unwrap_or(600),
+    };
+    let metrics = &state.shared().metrics;
+    match &source.config.detail {
+        SourceDetail::Dev { .. } => {
+            let jar = pending::store(jar, names, &login);
+            metrics.request(
+                "sso_login",
+                &target.name,
+                source.name(),
+                "started",
+                started.elapsed(),
+            );
+            (jar, dev_users_page(rt, target, source, &login)).into_response()
+        }
+        _ => {
+            let flow = code_flow::start(
+                source,
+                &rt.config.server,
+                &login.state,
+                &login.nonce,
+                ctx.login_hint.as_deref(),
+            )
+            .await;
+            match flow {
+                Ok(flow) => {
+                    login.pkce_verifier = Some(flow.pkce_verifier);
+                    let jar = pending::store(jar, names, &login);
+                    metrics.request(
+                        "sso_login",
+                        &target.name,
+                        source.name(),
+                        "started",
+                        started.elapsed(),
+                    );
+                    (jar, redirect(StatusCode::SEE_OTHER, flow.url.as_str())).into_response()
+                }
+                Err(e) => {
+                    let again = login_url(
+                        rt,
+                        &target.name,
+                        login.return_to.as_deref(),
+                        login.brand_id.as_deref(),
+                    );
+                    refuse(
+                        state,
+                        "sso_login",
+                        Some(&target.name),
+                        Some(source.name()),
+                        &e.into(),
+                        started,
+                        Some(&again),
+                    )
+                    .into_response()
+                }
+            }
+        }
+    }
+}
+
+/// A redirect to `location` exactly as given (fragments and all); a value
+/// that is not a valid header is sent in its parsed, percent-encoded form.
+fn redirect(status: StatusCode, location: &str) -> Response {
+    let value = HeaderValue::from_str(location).ok().or_else(|| {
+        url::Url::parse(location)
+            .ok()
+            .and_then(|u| HeaderValue::from_str(u.as_str()).ok())
+    });
+    match value {
+        Some(v) => (status, [(header::LOCATION, v)]).into_response(),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+fn dev_users_page(
+    rt: &Runtime,
+    target: &TargetConfig,
+    source: &Source,
+    login: &PendingLogin,
+) -> Page {
+    let users = source
+        .dev
+        .as_ref()
+        .map(|d| d.users.as_slice())
+        .unwrap_or_default();
+    let mut b = Html::new();
+    b.raw("<h1>Sign in as…</h1><p class=\"muted\">")
+        .text(&source.config.label)
+        .raw(": a development source with no passwords. Never use it in production.</p><form method=\"post\" action=\"")
+        .text(&url(rt, &format!("/sso/{}/login/{}", target.name, source.name())))
+        .raw("\"><input type=\"hidden\" name=\"state\" value=\"")
+        .text(&login.state)
+        .raw("\"><ul class=\"choices\">");
+    for u in users {
+        b.raw("<li><button type=\"submit\" name=\"user\" id=\"user-")
+            .text(&u.id)
+            .raw("\" value=\"")
+            .text(&u.id)
+            .raw("\">")
+            .text(u.name.as_deref().unwrap_or(&u.id))
+            .raw("<small>")
+            .text(u.email.as_deref().unwrap_or("no email"))
+            .raw("</small></button></li>");
+    }
+    b.raw("</ul></form>");
+    Page::new("Sign in", b)
+}
+
+async fn dev_submit(
+    State(state): State<AppState>,
+    Path((target_name, source_name)): Path<(String, String)>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let rt = state.runtime();
+    let (key, names) = cookies(&rt);
+    let jar = PrivateCookieJar::from_headers(&headers, key);
+    let limit = rt.config.server.max_body_bytes;
+    let form = match read_body(body, limit, super::error::Dialect::Bearer).await {
+        Ok(b) => params(std::str::from_utf8(&b).ok()),
+        Err(e) => {
+            return Page::error(e.code, &e.description, None).into_response();
+        }
+    };
+    let target = match sso::sso_target(&rt, &target_name) {
+        Ok(t) => t,
+        Err(e) => {
+            return refuse(&state, "sso_dev_login", None, None, &e, started, None).into_response();
+        }
+    };
+    let again = login_url(&rt, &target.name, None, None);
+    let fail = |jar: PrivateCookieJar, e: LoginError, source: Option<&str>| {
+        (
+            jar,
+            refuse(
+                &state,
+                "sso_dev_login",
+                Some(&target.name),
+                source,
+                &e,
+                started,
+                Some(&again),
+            ),
+        )
+            .into_response()
+    };
+    let source = match sso::browser_source(&rt, &target, &source_name) {
+        Ok(s) if s.dev.is_some() => s,
+        Ok(_) => {
+            let e = LoginError::SourceUnknown(format!(
+                "source {source_name:?} has no sign-in form: it is not a dev source"
+            ));
+            return fail(jar, e, None);
+        }
+        Err(e) => return fail(jar, e, None),
+    };
+    let Some(state_param) = form.get("state").filter(|s| !s.is_empty()) else {
+        return fail(jar, LoginError::StateMismatch, Some(source.name()));
+    };
+    let (jar, login) = match take(jar, names, state_param, &state).await {
+        Ok(v) => v,
+        Err((jar, e)) => return fail(jar, e, Some(source.name())),
+    };
+    let again = login_url(
+        &rt,
+        &target.name,
+        login.return_to.as_deref(),
+        login.brand_id.as_deref(),
+    );
+    if login.target != target.name || login.source != source.name() {
+        return (
+            jar,
+            refuse(
+                &state,
+                "sso_dev_login",
+                Some(&target.name),
+                Some(source.name()),
+                &LoginError::StateMismatch,
+                started,
+                Some(&again),
+            ),
+        )
+            .into_response();
+    }
+    let dev = source.dev.as_ref().expect("checked above");
+    let user_id = form.get("user").map(String::as_str).unwrap_or_default();
+    let Some(user) = dev.user(user_id) else {
+        let e = LoginError::UnknownUser {
+            source_name: source.name().to_owned(),
+            user: crate::gateway::shorten(user_id),
+        };
+        return (
+            jar,
+            refuse(
+                &state,
+                "sso_dev_login",
+                Some(&target.name),
+                Some(source.name()),
+                &e,
+                started,
+                Some(&again),
+            ),
+        )
+            .into_response();
+    };
+    let token = dev.mint(user, crate::source::now(), Some(&login.nonce));
+    complete(
+        &state,
+        &rt,
+        jar,
+        names,
+        &target,
+        &source,
+        &login,
+        &token,
+        ip,
+        "sso_dev_login",
+        started,
+    )
+    .await
+}
+
+/// The pending login of `state_param`, removed from the jar and marked as
+/// finished in the state store, so that it is finished at most once.
+async fn take(
+    jar: PrivateCookieJar,
+    names: Names,
+    state_param: &str,
+    state: &AppState,
+) -> Result<(PrivateCookieJar, PendingLogin), (PrivateCookieJar, LoginError)> {
+    let (jar, found) = pending::take(jar, names, state_param, crate::source::now());
+    let login = match found {
+        Ok(l) => l,
+        Err(Missing::NoneInProgress) => return Err((jar, LoginError::NoneInProgress)),
+        Err(Missing::OtherState) => return Err((jar, LoginError::StateMismatch)),
+        Err(Missing::Expired) => return Err((jar, LoginError::Expired)),
+    };
+    match state
+        .shared()
+        .store
+        .first_use(&format!("login:{}", login.state), pending::TTL)
+        .await
+    {
+        Ok(true) => Ok((jar, login)),
+        Ok(false) => Err((jar, LoginError::Replayed)),
+        Err(e) => Err((jar, LoginError::StateUnavailable(e.to_string()))),
+    }
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let rt = state.runtime();
+    let (key, names) = cookies(&rt);
+    let jar = PrivateCookieJar::from_headers(&headers, key);
+    let p = params(query.as_deref());
+    let state_param = p.get("state").filter(|s| !s.is_empty());
+    if let Some(error) = p.get("error") {
+        // The provider ended the sign-in: forget it, say why, offer a retry.
+        let (jar, login) = match state_param {
+            Some(s) => {
+                let (jar, found) = pending::take(jar, names, s, crate::source::now());
+                (jar, found.ok())
+            }
+            None => (jar, None),
+        };
+        let e = LoginError::Provider {
+            error: short_text(error, 64),
+            description: p
+                .get("error_description")
+                .map(|d| format!(" ({})", short_text(d, 200)))
+                .unwrap_or_default(),
+        };
+        let again = login.as_ref().map(|l| {
+            login_url(
+                &rt,
+                &l.target,
+                l.return_to.as_deref(),
+                l.brand_id.as_deref(),
+            )
+        });
+        let page = refuse(
+            &state,
+            "sso_callback",
+            login.as_ref().map(|l| l.target.as_str()),
+            login.as_ref().map(|l| l.source.as_str()),
+            &e,
+            started,
+            again.as_deref(),
+        );
+        return (jar, page).into_response();
+    }
+    let Some(state_param) = state_param else {
+        return refuse(
+            &state,
+            "sso_callback",
+            None,
+            None,
+            &LoginError::StateMismatch,
+            started,
+            None,
+        )
+        .into_response();
+    };
+    let (jar, login) = match take(jar, names, state_param, &state).await {
+        Ok(v) => v,
+        Err((jar, e)) => {
+            return (
+                jar,
+                refuse(&state, "sso_callback", None, None, &e, started, None),
+            )
+                .into_response();
+        }
+    };
+    let again = login_url(
+        &rt,
+        &login.target,
+        login.return_to.as_deref(),
+        login.brand_id.as_deref(),
+    );
+    let fail = |jar: PrivateCookieJar, e: LoginError| {
+        (
+            jar,
+            refuse(
+                &state,
+                "sso_callback",
+                Some(&login.target),
+                Some(&login.source),
+                &e,
+                started,
+                Some(&again),
+            ),
+        )
+            .into_response()
+    };
+    let resolved = sso::sso_target(&rt, &login.target)
+        .and_then(|t| sso::browser_source(&rt, &t, &login.source).map(|s| (t, s)));
+    let (target, source) = match resolved {
+        Ok(v) => v,
+        Err(e) => return fail(jar, e),
+    };
+    let (Some(code), Some(verifier)) = (
+        p.get("code").filter(|c| !c.is_empty()),
+        login.pkce_verifier.as_deref(),
+    ) else {
+        return fail(
+            jar,
+            LoginError::Incomplete("the callback carries no authorization code"),
+        );
+    };
+    let http = &state.shared().oidc_http;
+    let id_token = match code_flow::redeem(&source, &rt.config.server, http, code, verifier).await {
+        Ok(t) => t,
+        Err(e) => return fail(jar, e.into()),
+    };
+    complete(
+        &state,
+        &rt,
+        jar,
+        names,
+        &target,
+        &source,
+        &login,
+        &id_token,
+        ip,
+        "sso_callback",
+        started,
+    )
+    .await
+}
+
+/// Verifies, maps, mints, and answers the page that posts to Zendesk.
+#[allow(clippy::too_many_arguments)]
+async fn complete(
+    state: &AppState,
+    rt: &Runtime,
+    jar: PrivateCookieJar,
+    names: Names,
+    target: &TargetConfig,
+    source: &Source,
+    login: &PendingLogin,
+    id_token: &str,
+    ip: ClientIp,
+    route: &'static str,
+    started: Instant,
+) -> Response {
+    let req = RequestInfo {
+        ip: ip.0.map(|i| i.to_string()),
+        brand_id: login.brand_id.clone(),
+        locale_id: login.locale_id.clone(),
+    };
+    match sso::finish(rt, target, source, login, id_token, &req).await {
+        Ok((minted, subject)) => {
+            state.shared().metrics.request(
+                route,
+                &target.name,
+                source.name(),
+                "ok",
+                started.elapsed(),
+            );
+            tracing::info!(
+                target = %target.name,
+                source = %source.name(),
+                sub = subject.as_deref().unwrap_or_default(),
+                token = %crate::gateway::token_hash(id_token),
+                "browser sign-in finished"
+            );
+            let jar = pending::remember(
+                jar,
+                names,
+                &LastSignIn {
+                    target: target.name.clone(),
+                    source: source.name().to_owned(),
+                },
+            );
+            (
+                jar,
+                post_to_zendesk(rt, target, &minted, login.return_to.as_deref()),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let again = login_url(
+                rt,
+                &target.name,
+                login.return_to.as_deref(),
+                login.brand_id.as_deref(),
+            );
+            (
+                jar,
+                refuse(
+                    state,
+                    route,
+                    Some(&target.name),
+                    Some(source.name()),
+                    &e,
+                    started,
+                    Some(&again),
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Submits the form by itself; the button is there for browsers without
+/// script.
+const AUTO_SUBMIT: &str = "document.getElementById('zendesk-post').submit();";
+
+/// The page that POSTs `jwt` (and `return_to`) to Zendesk's `/access/jwt`
+/// (or `access_url`, or the sandbox). The token is in the form body only.
+fn post_to_zendesk(
+    rt: &Runtime,
+    target: &TargetConfig,
+    minted: &Minted,
+    return_to: Option<&str>,
+) -> Page {
+    let action = target.access_url(&rt.config.server);
+    let mut b = Html::new();
+    b.raw("<h1>Signing you in…</h1><form method=\"post\" id=\"zendesk-post\" action=\"")
+        .text(&action)
+        .raw("\"><input type=\"hidden\" name=\"jwt\" value=\"")
+        .text(&minted.jwt)
+        .raw("\">");
+    if let Some(r) = return_to {
+        b.raw("<input type=\"hidden\" name=\"return_to\" value=\"")
+            .text(r)
+            .raw("\">");
+    }
+    b.raw("<p class=\"muted\">You are being sent on to Zendesk. If nothing happens, press the button.</p><p><button type=\"submit\">Continue to Zendesk</button></p></form>");
+    let mut page = Page::new("Signing you in", b);
+    page.script = Some(AUTO_SUBMIT);
+    page.form_action = form_origins(target, &action);
+    page
+}
+
+/// Where the POST to Zendesk may go, and where Zendesk may redirect it:
+/// the access URL, the account's Zendesk host, and the `return_to_hosts`.
+fn form_origins(target: &TargetConfig, action: &str) -> Vec<String> {
+    let mut out: Vec<String> = origin_of(action).into_iter().collect();
+    if let Some(s) = &target.subdomain {
+        out.push(format!("https://{s}.zendesk.com"));
+    }
+    out.extend(
+        target
+            .return_to_hosts
+            .iter()
+            .map(|h| format!("https://{h}")),
+    );
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// At most `max` characters of an upstream string, for a message.
+fn short_text(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    Path(target_name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let rt = state.runtime();
+    let p = params(query.as_deref());
+    let target = match sso::sso_target(&rt, &target_name) {
+        Ok(t) => t,
+        Err(e) => {
+            return refuse(&state, "sso_logout", None, None, &e, started, None).into_response();
+        }
+    };
+    let metrics = &state.shared().metrics;
+    if p.get("kind").is_some_and(|k| k == "error") {
+        let message = p.get("message").map(String::as_str).unwrap_or_default();
+        let entry = catalog::explain(message);
+        tracing::warn!(
+            target = %target.name,
+            catalog = entry.map_or("unknown", |e| e.id),
+            message = ?short_text(message, 200),
+            "Zendesk refused a sign-in"
+        );
+        metrics.request(
+            "sso_logout",
+            &target.name,
+            "",
+            "zendesk_error",
+            started.elapsed(),
+        );
+        let return_to = return_to::accept(p.get("return_to").map(String::as_str), &target);
+        let again = login_url(
+            &rt,
+            &target.name,
+            return_to.as_deref(),
+            small_id(p.get("brand_id")).as_deref(),
+        );
+        return zendesk_error_page(entry, message, &again).into_response();
+    }
+    let (key, names) = cookies(&rt);
+    let jar = PrivateCookieJar::from_headers(&headers, key);
+    let last = pending::last(&jar, names);
+    let jar = pending::clear(jar, names);
+    metrics.request("sso_logout", &target.name, "", "ok", started.elapsed());
+    if target.upstream_logout
+        && let Some(last) = last.filter(|l| l.target == target.name)
+        && let Ok(source) = sso::browser_source(&rt, &target, &last.source)
+        && let Some(to) = end_session_url(&source, target.after_logout_url.as_deref()).await
+    {
+        return (jar, redirect(StatusCode::SEE_OTHER, &to)).into_response();
+    }
+    match &target.after_logout_url {
+        Some(to) => (jar, redirect(StatusCode::SEE_OTHER, to)).into_response(),
+        None => {
+            let mut b = Html::new();
+            b.raw("<h1>You are signed out</h1><p><a class=\"button\" href=\"")
+                .text(&login_url(&rt, &target.name, None, None))
+                .raw("\">Sign in again</a></p>");
+            (jar, Page::new("Signed out", b)).into_response()
+        }
+    }
+}
+
+/// The provider's `end_session_endpoint` with `client_id` and, when there
+/// is one, `post_logout_redirect_uri` (OpenID Connect RP-Initiated Logout).
+async fn end_session_url(source: &Source, after: Option<&str>) -> Option<String> {
+    let SourceDetail::Oidc { client_id, .. } = &source.config.detail else {
+        return None;
+    };
+    let meta = source.provider.as_ref()?.metadata().await.ok()?;
+    let mut url = meta.end_session_endpoint.clone()?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("client_id", client_id);
+        if let Some(a) = after {
+            q.append_pair("post_logout_redirect_uri", a);
+        }
+    }
+    Some(url.into())
+}
+
+fn zendesk_error_page(entry: Option<&catalog::Entry>, message: &str, again: &str) -> Page {
+    let mut b = Html::new();
+    b.raw("<h1>Zendesk did not sign you in</h1><p class=\"sentence\" id=\"summary\">");
+    match entry {
+        Some(e) => b.text(e.summary),
+        None => b.raw("Zendesk refused the sign-in and gave the reason below."),
+    };
+    b.raw("</p>");
+    if let Some(e) = entry {
+        b.raw("<h2>For the administrator</h2><p id=\"fix\">")
+            .text(e.fix)
+            .raw("</p>");
+    }
+    if !message.is_empty() {
+        b.raw("<h2>Zendesk's message</h2><pre id=\"message\">")
+            .text(&short_text(message, 500))
+            .raw("</pre>");
+    }
+    b.raw("<p class=\"code\">error_code: <code id=\"error-code\">")
+        .text(crate::error::ErrorCode::LoginFailed.as_str())
+        .raw("</code></p><p><a class=\"button\" id=\"try-again\" href=\"")
+        .text(again)
+        .raw("\">Try again</a></p>");
+    Page::new("Sign-in failed", b)
+}

@@ -1,0 +1,208 @@
+//! The OpenID Connect authorization-code flow with PKCE (S256) and `nonce`,
+//! through the `openidconnect` crate: the authorization URL at the start,
+//! the code redemption at the callback. The endpoints come from the
+//! source's discovery document ([`crate::source::oidc::Provider`]).
+//!
+//! The ID token in the token response is not trusted here: the caller
+//! hands it to the source's own [`crate::source::Source::verify`] (the same
+//! key cache and checks as every presented token), then checks `nonce`.
+
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreErrorResponseType};
+use openidconnect::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, JsonWebKeySet,
+    LoginHint, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    TokenResponse, TokenUrl,
+};
+use url::Url;
+
+use crate::config::{Server, SourceDetail};
+use crate::source::Source;
+
+/// Why the provider's side of the flow did not give an ID token.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum FlowError {
+    /// Discovery, or the token endpoint, could not be reached.
+    #[error("the identity provider of source {source_name:?} cannot be reached: {detail}")]
+    Unavailable { source_name: String, detail: String },
+    /// The token endpoint answered with an OAuth error (`invalid_grant` for
+    /// a code used twice or expired).
+    #[error(
+        "the identity provider of source {source_name:?} refused the code: {error}{description}"
+    )]
+    Refused {
+        source_name: String,
+        error: String,
+        description: String,
+    },
+    #[error("the identity provider of source {source_name:?} answered without an ID token")]
+    NoIdToken { source_name: String },
+    #[error("source {source_name:?} is not an OpenID Connect source")]
+    NotOidc { source_name: String },
+}
+
+/// A started flow: where to send the browser, and the PKCE verifier to keep.
+pub struct Started {
+    pub url: Url,
+    pub pkce_verifier: String,
+}
+
+/// The authorization URL for `state` and `nonce`, with a fresh PKCE pair;
+/// `login_hint` is passed on.
+pub async fn start(
+    source: &Source,
+    server: &Server,
+    state: &str,
+    nonce: &str,
+    login_hint: Option<&str>,
+) -> Result<Started, FlowError> {
+    let (client, scopes) = client(source, server).await?;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let state = state.to_owned();
+    let nonce = nonce.to_owned();
+    let mut req = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            move || CsrfToken::new(state),
+            move || Nonce::new(nonce),
+        )
+        .add_scopes(
+            scopes
+                .iter()
+                .filter(|s| *s != "openid")
+                .map(|s| Scope::new(s.clone())),
+        )
+        .set_pkce_challenge(challenge);
+    if let Some(hint) = login_hint {
+        req = req.set_login_hint(LoginHint::new(hint.to_owned()));
+    }
+    let (url, _, _) = req.url();
+    Ok(Started {
+        url,
+        pkce_verifier: verifier.into_secret(),
+    })
+}
+
+/// Redeems `code` with the PKCE verifier; returns the raw ID token.
+pub async fn redeem(
+    source: &Source,
+    server: &Server,
+    http: &reqwest::Client,
+    code: &str,
+    pkce_verifier: &str,
+) -> Result<String, FlowError> {
+    let (client, _) = client(source, server).await?;
+    let name = || source.name().to_owned();
+    let response = client
+        .exchange_code(AuthorizationCode::new(code.to_owned()))
+        .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+        .request_async(http)
+        .await
+        .map_err(|e| match e {
+            RequestTokenError::ServerResponse(r) => FlowError::Refused {
+                source_name: name(),
+                error: error_name(r.error()),
+                description: r
+                    .error_description()
+                    .map(|d| format!(" ({})", crate::gateway::shorten(d)))
+                    .unwrap_or_default(),
+            },
+            RequestTokenError::Request(e) => FlowError::Unavailable {
+                source_name: name(),
+                detail: e.to_string(),
+            },
+            RequestTokenError::Parse(e, _) => FlowError::Unavailable {
+                source_name: name(),
+                detail: format!("the token response is not understood ({e})"),
+            },
+            RequestTokenError::Other(e) => FlowError::Unavailable {
+                source_name: name(),
+                detail: e,
+            },
+        })?;
+    response
+        .id_token()
+        .map(ToString::to_string)
+        .ok_or_else(|| FlowError::NoIdToken {
+            source_name: name(),
+        })
+}
+
+fn error_name(e: &CoreErrorResponseType) -> String {
+    match e {
+        CoreErrorResponseType::Extension(s) => s.clone(),
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| format!("{other:?}")),
+    }
+}
+
+type Client = openidconnect::core::CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+>;
+
+/// The `openidconnect` client of a source, from its discovered endpoints.
+/// Its key set is empty on purpose: verification is `Source::verify`'s.
+async fn client(source: &Source, server: &Server) -> Result<(Client, Vec<String>), FlowError> {
+    let name = || source.name().to_owned();
+    let SourceDetail::Oidc {
+        client_id,
+        client_secret,
+        scopes,
+        ..
+    } = &source.config.detail
+    else {
+        return Err(FlowError::NotOidc {
+            source_name: name(),
+        });
+    };
+    let provider = source.provider.as_ref().ok_or_else(|| FlowError::NotOidc {
+        source_name: name(),
+    })?;
+    let unavailable = |detail: String| FlowError::Unavailable {
+        source_name: name(),
+        detail,
+    };
+    let meta = provider.metadata().await.map_err(unavailable)?;
+    let auth = meta.authorization_endpoint.clone().ok_or_else(|| {
+        unavailable("its discovery document has no authorization_endpoint".into())
+    })?;
+    let token = meta
+        .token_endpoint
+        .clone()
+        .ok_or_else(|| unavailable("its discovery document has no token_endpoint".into()))?;
+    let issuer = IssuerUrl::new(source.config.issuer.clone())
+        .map_err(|e| unavailable(format!("issuer is not a URL ({e})")))?;
+    let redirect = RedirectUrl::new(server.callback_url())
+        .map_err(|e| unavailable(format!("public_url gives no callback URL ({e})")))?;
+    let mut client = CoreClient::new(
+        ClientId::new(client_id.clone()),
+        issuer,
+        JsonWebKeySet::default(),
+    )
+    .set_auth_uri(AuthUrl::from_url(auth))
+    .set_token_uri(TokenUrl::from_url(token))
+    .set_redirect_uri(redirect);
+    if let Some(secret) = client_secret {
+        client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+    }
+    Ok((client, scopes.clone()))
+}
+
+/// The HTTP client for the token endpoint. `openidconnect` requires that
+/// it follows no redirect (a redirected code redemption could send the
+/// code and the client secret elsewhere).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("zenbridge/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the TLS backend initialises")
+}

@@ -1,0 +1,179 @@
+//! Browser sign-in to Zendesk (targets of kind `sso`): everything behind
+//! `/sso/{target}/…`, `/callback` and `/sandbox/…` that is not HTTP.
+//!
+//! - [`pending`]: the sealed pending-login cookie (one per sign-in).
+//! - [`return_to`]: which `return_to` values are passed on.
+//! - [`code_flow`]: the OpenID Connect code flow (PKCE S256, `nonce`).
+//! - [`catalog`]: Zendesk's known failure messages in plain words.
+//! - [`sandbox`]: the stand-in for Zendesk's `/access/jwt` checks.
+//!
+//! A sign-in ends in [`finish`], the same for every source kind: the
+//! upstream ID token (from the provider's token endpoint, or minted by a
+//! `dev` source for its login form) goes through the source's own
+//! [`Source::verify`], its `nonce` must be the pending login's, and the
+//! target's JWT is minted by the gateway's mapping.
+
+pub mod catalog;
+pub mod code_flow;
+pub mod pending;
+pub mod return_to;
+pub mod sandbox;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::config::{SourceDetail, TargetConfig};
+use crate::gateway::{GatewayError, RequestInfo, Runtime};
+use crate::source::{Source, VerifyError, unverified_decode};
+use crate::target::{Minted, TargetKind};
+pub use code_flow::FlowError;
+pub use pending::PendingLogin;
+
+/// Why a browser sign-in stopped. Each variant has its `error_code`
+/// (`crate::error`); the message is what the page shows.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum LoginError {
+    #[error("no sso target is named {0}")]
+    TargetUnknown(String),
+    #[error("{0}")]
+    SourceUnknown(String),
+    #[error(
+        "no sign-in is in progress in this browser: it took more than 10 minutes, was already finished, or the browser did not keep its cookie; start again from the sign-in link"
+    )]
+    NoneInProgress,
+    #[error(
+        "the callback's state matches none of the sign-ins started in this browser; start again from the sign-in link"
+    )]
+    StateMismatch,
+    #[error("this sign-in was started more than 10 minutes ago; start again from the sign-in link")]
+    Expired,
+    #[error(
+        "this sign-in was already finished (the page was reloaded or opened twice); start again from the sign-in link"
+    )]
+    Replayed,
+    #[error("the ID token was not issued for the sign-in started in this browser: its nonce {0}")]
+    NonceMismatch(&'static str),
+    #[error("the ID token's audience must include the client id {client_id:?}; it has [{found}]")]
+    NotForClient { client_id: String, found: String },
+    #[error("the identity provider did not sign you in: {error}{description}")]
+    Provider { error: String, description: String },
+    #[error("the request is incomplete: {0}")]
+    Incomplete(&'static str),
+    #[error("source {source_name:?} has no user {user}")]
+    UnknownUser { source_name: String, user: String },
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    #[error("{0}")]
+    StateUnavailable(String),
+}
+
+impl From<VerifyError> for LoginError {
+    fn from(e: VerifyError) -> Self {
+        LoginError::Gateway(e.into())
+    }
+}
+
+/// The `sso` target named `name`.
+pub fn sso_target(rt: &Runtime, name: &str) -> Result<Arc<TargetConfig>, LoginError> {
+    rt.target(name)
+        .filter(|t| t.kind == TargetKind::Sso)
+        .cloned()
+        .ok_or_else(|| LoginError::TargetUnknown(crate::gateway::shorten(name)))
+}
+
+/// The target's sources a person can sign in with in a browser (`oidc`,
+/// `dev`), in the order configured.
+pub fn browser_sources(rt: &Runtime, target: &TargetConfig) -> Vec<Arc<Source>> {
+    target
+        .sources
+        .iter()
+        .map(|&i| rt.sources[i].clone())
+        .filter(|s| s.config.browser_capable())
+        .collect()
+}
+
+/// One of the target's browser sources, by name.
+pub fn browser_source(
+    rt: &Runtime,
+    target: &TargetConfig,
+    name: &str,
+) -> Result<Arc<Source>, LoginError> {
+    browser_sources(rt, target)
+        .into_iter()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| {
+            let known: Vec<String> = browser_sources(rt, target)
+                .iter()
+                .map(|s| s.name().to_owned())
+                .collect();
+            LoginError::SourceUnknown(format!(
+                "target {:?} has no browser sign-in source named {} (it has: {})",
+                target.name,
+                crate::gateway::shorten(name),
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })
+}
+
+/// Home-realm discovery: the first source whose `domains` hold the domain
+/// of the `login_hint` email (or a parent domain of it).
+pub fn by_login_hint(sources: &[Arc<Source>], hint: &str) -> Option<Arc<Source>> {
+    let domain = hint.rsplit_once('@')?.1.trim().to_ascii_lowercase();
+    if domain.is_empty() {
+        return None;
+    }
+    sources
+        .iter()
+        .find(|s| {
+            s.config.domains.iter().any(|d| {
+                domain == *d
+                    || domain
+                        .strip_suffix(d.as_str())
+                        .is_some_and(|rest| rest.ends_with('.'))
+            })
+        })
+        .cloned()
+}
+
+/// Verifies the upstream ID token of a pending sign-in and mints the
+/// target's JWT. Returns the token and the upstream subject (for logs).
+pub async fn finish(
+    rt: &Runtime,
+    target: &TargetConfig,
+    source: &Source,
+    login: &PendingLogin,
+    id_token: &str,
+    req: &RequestInfo,
+) -> Result<(Minted, Option<String>), LoginError> {
+    let now = crate::source::now();
+    let parsed = unverified_decode(id_token, rt.config.server.max_token_bytes)?;
+    let verified = source.verify(parsed, now, None).await?;
+    match verified.claims().get("nonce") {
+        Some(Value::String(n))
+            if pending::constant_time_eq(n.as_bytes(), login.nonce.as_bytes()) => {}
+        Some(_) => return Err(LoginError::NonceMismatch("differs")),
+        None => return Err(LoginError::NonceMismatch("is missing")),
+    }
+    if let SourceDetail::Oidc { client_id, .. } = &source.config.detail {
+        let aud: Vec<&str> = match verified.claims().get("aud") {
+            Some(Value::String(a)) => vec![a.as_str()],
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        if !aud.contains(&client_id.as_str()) {
+            return Err(LoginError::NotForClient {
+                client_id: client_id.clone(),
+                found: aud.join(", "),
+            });
+        }
+    }
+    let minted = rt.mint_for(target, source, &verified, req, now)?;
+    Ok((minted, verified.subject().map(str::to_owned)))
+}

@@ -1,0 +1,346 @@
+//! The sandbox's checks: a stand-in for Zendesk's `/access/jwt` that reads
+//! a JWT SSO token as `zendesk.md` says Zendesk does, and reports one
+//! pass/fail line per rule instead of a bare "Invalid JWT Request":
+//! HS256 with the target's secret (raw UTF-8 bytes), a header with both
+//! `alg` and `typ`, `iat` within 3 minutes, a `jti` not seen before, the
+//! required `email` and `name`, and the type of every other claim.
+//!
+//! The token is read here without trusting it — that is the point of the
+//! page — so its claims are shown as data, never used.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+
+use crate::mapping::claims::{ClaimType, catalog};
+use crate::state::Store;
+use crate::target::{IAT_WINDOW_SECS, TargetKind};
+
+/// How long a `jti` is remembered: longer than the `iat` window, after
+/// which the token is refused anyway.
+pub const JTI_TTL: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub rule: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// What the sandbox made of a token.
+#[derive(Debug, Clone, Default)]
+pub struct Inspection {
+    pub header: Option<Value>,
+    pub payload: Option<Map<String, Value>>,
+    pub rules: Vec<Rule>,
+    /// Remarks that do not fail the sign-in (claims Zendesk ignores, …).
+    pub notes: Vec<String>,
+}
+
+impl Inspection {
+    pub fn passed(&self) -> bool {
+        !self.rules.is_empty() && self.rules.iter().all(|r| r.passed)
+    }
+
+    fn rule(&mut self, rule: impl Into<String>, result: Result<String, String>) {
+        let (passed, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        self.rules.push(Rule {
+            rule: rule.into(),
+            passed,
+            detail,
+        });
+    }
+}
+
+/// Checks `jwt` for target `target` with its `secret` at `now`; a `jti`
+/// is recorded in `store` only when the signature holds (a forged token
+/// cannot use up someone's `jti`).
+pub async fn inspect(
+    jwt: &str,
+    secret: &[u8],
+    now: i64,
+    store: &Store,
+    target: &str,
+) -> Inspection {
+    let mut out = Inspection::default();
+    let Some((header, payload, signing_input, signature)) = split(jwt) else {
+        out.rule(
+            "format",
+            Err("expected a compact JWT: three base64url parts, a JSON header and a JSON object payload".into()),
+        );
+        return out;
+    };
+    out.rule(
+        "format",
+        Ok("three base64url parts, JSON header and payload".into()),
+    );
+    out.rule(
+        "header alg",
+        match header.get("alg") {
+            Some(Value::String(a)) if a == "HS256" => Ok("HS256".into()),
+            other => Err(format!("must be \"HS256\"; found {}", shown(other))),
+        },
+    );
+    out.rule(
+        "header typ",
+        match header.get("typ") {
+            Some(Value::String(t)) if t == "JWT" => Ok("JWT".into()),
+            other => Err(format!(
+                "must be \"JWT\" (without it Zendesk answers \"JWT signature invalid\"); found {}",
+                shown(other)
+            )),
+        },
+    );
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+    let signed = aws_lc_rs::hmac::verify(&key, signing_input.as_bytes(), &signature).is_ok();
+    out.rule(
+        "signature",
+        if signed {
+            Ok("HMAC-SHA256 with the target's secret matches".into())
+        } else {
+            Err(
+                "does not match an HMAC-SHA256 with the target's secret (its raw UTF-8 bytes)"
+                    .into(),
+            )
+        },
+    );
+    out.rule("iat", check_iat(payload.get("iat"), now));
+    let jti = match payload.get("jti") {
+        Some(Value::String(j)) if !j.is_empty() => {
+            if signed {
+                match store
+                    .first_use(&format!("sandbox_jti:{target}:{j}"), JTI_TTL)
+                    .await
+                {
+                    Ok(true) => Ok(format!("{j} not seen before")),
+                    Ok(false) => Err(format!(
+                        "{j} was already used; Zendesk accepts each token once"
+                    )),
+                    Err(e) => Err(format!("cannot be checked: {e}")),
+                }
+            } else {
+                Err("not checked: the signature does not hold".into())
+            }
+        }
+        other => Err(format!("required: a unique string; found {}", shown(other))),
+    };
+    out.rule("jti", jti);
+    out.rule(
+        "email",
+        match payload.get("email") {
+            Some(Value::String(e)) if looks_like_email(e) => Ok(e.clone()),
+            other => Err(format!(
+                "required: an email address; found {}",
+                shown(other)
+            )),
+        },
+    );
+    out.rule(
+        "name",
+        match payload.get("name") {
+            Some(Value::String(n)) if !n.trim().is_empty() => Ok(n.clone()),
+            other => Err(format!(
+                "required: a non-empty string (it overwrites the user's name at every sign-in); found {}",
+                shown(other)
+            )),
+        },
+    );
+    for (claim, value) in &payload {
+        if matches!(claim.as_str(), "iat" | "jti" | "email" | "name") {
+            continue;
+        }
+        match catalog(TargetKind::Sso).iter().find(|(n, _)| n == claim) {
+            Some(&(_, ty)) => {
+                let result = check_type(ty, value)
+                    .and_then(|d| extra_rules(claim, value, &payload).map(|()| d));
+                out.rule(format!("claim {claim}"), result);
+            }
+            None if claim == "exp" => out
+                .notes
+                .push("exp: Zendesk's JWT SSO does not read it (iat decides)".into()),
+            None => out
+                .notes
+                .push(format!("{claim}: not a JWT SSO claim; Zendesk ignores it")),
+        }
+    }
+    out.header = Some(Value::Object(header));
+    out.payload = Some(payload);
+    out
+}
+
+type Parts = (Map<String, Value>, Map<String, Value>, String, Vec<u8>);
+
+fn split(jwt: &str) -> Option<Parts> {
+    let mut it = jwt.trim().split('.');
+    let (h, p, s) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() {
+        return None;
+    }
+    let json = |part: &str| -> Option<Map<String, Value>> {
+        match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()? {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }
+    };
+    Some((
+        json(h)?,
+        json(p)?,
+        format!("{h}.{p}"),
+        URL_SAFE_NO_PAD.decode(s).ok()?,
+    ))
+}
+
+fn check_iat(v: Option<&Value>, now: i64) -> Result<String, String> {
+    let Some(Value::Number(n)) = v else {
+        return Err(format!(
+            "required: whole seconds since 1970 (UTC); found {}",
+            shown(v)
+        ));
+    };
+    let Some(iat) = n.as_i64() else {
+        return Err(format!("must be whole seconds; found {n}"));
+    };
+    let off = now - iat;
+    let window = i64::try_from(IAT_WINDOW_SECS).unwrap_or(180);
+    if off.abs() <= window {
+        Ok(format!(
+            "{} ({off} s from now; within ±{window} s)",
+            crate::source::rfc3339(iat)
+        ))
+    } else {
+        Err(format!(
+            "{} is {} s {} Zendesk's clock; at most {window} s are accepted",
+            crate::source::rfc3339(iat),
+            off.abs(),
+            if off > 0 { "behind" } else { "ahead of" }
+        ))
+    }
+}
+
+fn check_type(ty: ClaimType, v: &Value) -> Result<String, String> {
+    let whole = |v: &Value| v.as_i64().is_some() || v.as_u64().is_some();
+    let ok = match ty {
+        ClaimType::String => v.is_string(),
+        ClaimType::Integer => whole(v),
+        ClaimType::IntegerOrString => whole(v) || v.is_string(),
+        ClaimType::StringList => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+        ClaimType::Object => v.is_object(),
+        ClaimType::Bool => v.is_boolean(),
+        ClaimType::Role => v
+            .as_str()
+            .is_some_and(|r| matches!(r, "end_user" | "agent" | "admin" | "user" | "end-user")),
+    };
+    if ok {
+        Ok(format!("{} ({})", ty.describe(), short(v)))
+    } else {
+        Err(format!("must be {}; found {}", ty.describe(), short(v)))
+    }
+}
+
+/// Zendesk's rules that involve more than one claim or the content.
+fn extra_rules(claim: &str, v: &Value, payload: &Map<String, Value>) -> Result<(), String> {
+    match claim {
+        "custom_role_id" if payload.get("role").and_then(Value::as_str) != Some("agent") => {
+            Err("is only accepted with role \"agent\"".into())
+        }
+        "tags" => match v.as_array().and_then(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .find(|t| t.is_empty() || t.contains(' '))
+        }) {
+            Some(bad) => Err(format!("tag {bad:?} has a space or is empty")),
+            None => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+fn looks_like_email(e: &str) -> bool {
+    e.rsplit_once('@').is_some_and(|(l, d)| {
+        !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+    }) && !e.chars().any(char::is_whitespace)
+}
+
+fn shown(v: Option<&Value>) -> String {
+    v.map_or_else(|| "nothing".into(), short)
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 80 {
+        format!("{}…", s.chars().take(80).collect::<String>())
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::memory::MemoryStore;
+    use serde_json::json;
+
+    fn sign(header: &Value, payload: &Value, secret: &str) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(payload.to_string())
+        );
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+        let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
+    fn failed(i: &Inspection) -> Vec<&str> {
+        i.rules
+            .iter()
+            .filter(|r| !r.passed)
+            .map(|r| r.rule.as_str())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_good_token_passes_every_rule_once() {
+        let store = Store::Memory(MemoryStore::default());
+        let t = sign(
+            &json!({"alg": "HS256", "typ": "JWT"}),
+            &json!({"iat": 1000, "jti": "j1", "email": "a@b.co", "name": "A", "role": "agent", "tags": ["x"]}),
+            "s3cret-s3cret",
+        );
+        let i = inspect(&t, b"s3cret-s3cret", 1100, &store, "t").await;
+        assert!(i.passed(), "{:?}", i.rules);
+        let again = inspect(&t, b"s3cret-s3cret", 1100, &store, "t").await;
+        assert_eq!(failed(&again), ["jti"]);
+    }
+
+    #[tokio::test]
+    async fn each_broken_rule_is_named() {
+        let store = Store::Memory(MemoryStore::default());
+        let t = sign(
+            &json!({"alg": "HS256"}),
+            &json!({"iat": 1.5, "jti": "j2", "email": "nope", "role": "boss", "custom_role_id": 3}),
+            "other-secret",
+        );
+        let i = inspect(&t, b"s3cret-s3cret", 1100, &store, "t").await;
+        assert_eq!(
+            failed(&i),
+            [
+                "header typ",
+                "signature",
+                "iat",
+                "jti",
+                "email",
+                "name",
+                "claim custom_role_id",
+                "claim role"
+            ]
+        );
+        let garbage = inspect("not a jwt", b"x", 0, &store, "t").await;
+        assert_eq!(failed(&garbage), ["format"]);
+    }
+}
