@@ -25,34 +25,47 @@ struct Histogram {
 
 #[derive(Default)]
 pub struct Metrics {
-    requests: RwLock<HashMap<(String, String, String, String), AtomicU64>>,
+    /// Keyed by `route \0 target \0 source \0 outcome`, so a lookup needs no
+    /// allocation (the key is built in a reused thread-local buffer).
+    /// Keyed by `route \0 target \0 source \0 outcome`: a lookup builds the
+    /// key in a reused thread-local buffer, so counting allocates nothing.
+    requests: RwLock<HashMap<String, AtomicU64>>,
     failures: RwLock<HashMap<ErrorCode, AtomicU64>>,
     latency: RwLock<HashMap<String, Histogram>>,
 }
 
-fn bump<K: std::hash::Hash + Eq + Clone>(map: &RwLock<HashMap<K, AtomicU64>>, key: &K) {
+fn bump<K, Q>(map: &RwLock<HashMap<K, AtomicU64>>, key: &Q)
+where
+    K: std::hash::Hash + Eq + std::borrow::Borrow<Q>,
+    Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
+{
     if let Some(c) = map.read().expect("lock").get(key) {
         c.fetch_add(1, Ordering::Relaxed);
         return;
     }
     map.write()
         .expect("lock")
-        .entry(key.clone())
+        .entry(key.to_owned())
         .or_default()
         .fetch_add(1, Ordering::Relaxed);
 }
 
+thread_local! {
+    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 impl Metrics {
     pub fn request(&self, route: &str, target: &str, source: &str, outcome: &str, took: Duration) {
-        bump(
-            &self.requests,
-            &(
-                route.to_owned(),
-                target.to_owned(),
-                source.to_owned(),
-                outcome.to_owned(),
-            ),
-        );
+        KEY.with_borrow_mut(|key| {
+            key.clear();
+            for (i, part) in [route, target, source, outcome].into_iter().enumerate() {
+                if i > 0 {
+                    key.push('\0');
+                }
+                key.push_str(part);
+            }
+            bump(&self.requests, key.as_str());
+        });
         let record = |h: &Histogram| {
             let secs = took.as_secs_f64();
             for (i, b) in BUCKETS.iter().enumerate() {
@@ -90,14 +103,17 @@ impl Metrics {
             .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
             .collect();
         rows.sort();
-        for ((route, target, source, outcome), n) in rows {
+        for (key, n) in rows {
+            let mut parts = key.split('\0');
+            let mut next = || parts.next().unwrap_or_default();
+            let (route, target, source, outcome) = (next(), next(), next(), next());
             let _ = writeln!(
                 out,
                 "zenbridge_requests_total{{route=\"{}\",target=\"{}\",source=\"{}\",outcome=\"{}\"}} {n}",
-                esc(&route),
-                esc(&target),
-                esc(&source),
-                esc(&outcome)
+                esc(route),
+                esc(target),
+                esc(source),
+                esc(outcome)
             );
         }
         out.push_str("# HELP zenbridge_verification_failures_total Refused tokens by error code.\n# TYPE zenbridge_verification_failures_total counter\n");

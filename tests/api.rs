@@ -868,3 +868,57 @@ async fn metrics_count_outcomes_and_failures() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn explain_over_http_needs_the_admin_token_and_is_absent_without_one() {
+    let w = world().await;
+    let no_admin =
+        w.gw.client
+            .post(format!("{}/explain", w.gw.url))
+            .json(&json!({"target": "mobile", "token": "x"}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(no_admin.status(), reqwest::StatusCode::NOT_FOUND);
+
+    let op = shared_op().await;
+    let text = config(&op.issuer, &w.keys.url).replace(
+        "rate_limit_per_minute = 0",
+        "rate_limit_per_minute = 0\nadmin_token = \"admin-token-0123456789abcdef\"",
+    );
+    let gw = gateway(&text).await;
+    let url = format!("{}/explain", gw.url);
+    let wrong = gw
+        .client
+        .post(&url)
+        .bearer_auth("admin-token-0123456789abcdeX")
+        .json(&json!({"target": "mobile", "token": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_refused(
+        &common::status_json(wrong).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    let resp = gw
+        .client
+        .post(&url)
+        .bearer_auth("admin-token-0123456789abcdef")
+        .json(&json!({"target": "mobile", "token": legacy(&json!({}))}))
+        .send()
+        .await
+        .unwrap();
+    let (status, report) = common::status_json(resp).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["source"], "legacy");
+    assert_eq!(report["claims_verified"], true);
+    assert_eq!(
+        report["payload"]["external_id"],
+        Value::Null,
+        "legacy maps no external_id: {report}"
+    );
+    assert_eq!(report["payload"]["email"], "dana@acme.com");
+    assert!(report["jwt"].is_null(), "signs nothing unless asked");
+    assert!(report["refused"].is_null(), "{report}");
+}

@@ -5,7 +5,7 @@
 mod common;
 mod support;
 
-use common::{hs256, now, run_binary, start_binary};
+use common::{hs256, now, run_binary, start_binary, start_binary_logging};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{assert_zendesk_ok, free_port};
@@ -303,10 +303,12 @@ async fn logs_hold_no_token_and_no_claim_set() {
     let file = dir.path().join("z.toml");
     let port = free_port();
     std::fs::write(&file, legacy_config(port, "")).unwrap();
-    let gw = start_binary(
+    // Debug level: every exchange is logged, and still no token.
+    let gw = start_binary_logging(
         &["serve", "--config", file.to_str().unwrap()],
         port,
         dir.path(),
+        "debug",
     )
     .await;
     let client = reqwest::Client::new();

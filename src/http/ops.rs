@@ -25,12 +25,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let rt = state.runtime();
     let mut not_ready = Vec::new();
     for s in &rt.sources {
+        // The reason (URLs, connection errors) goes to the log, not to
+        // whoever can reach this port.
         if let Err(e) = s.keys.get().await {
-            not_ready.push(json!({"source": s.name(), "error": e.0}));
+            tracing::warn!(source = %s.name(), error = %e.0, "not ready: no keys");
+            not_ready.push(json!({"source": s.name(), "error": "no usable keys yet"}));
         }
     }
     if let Err(e) = state.shared().store.ping().await {
-        not_ready.push(json!({"state": "store", "error": e.to_string()}));
+        tracing::warn!(error = %e, "not ready: state store");
+        not_ready.push(json!({"state": "store", "error": "the state store does not answer"}));
     }
     if not_ready.is_empty() {
         (StatusCode::OK, Json(json!({"ready": true}))).into_response()
@@ -59,12 +63,10 @@ async fn explain(
 ) -> Result<Response, ApiError> {
     let d = Dialect::Bearer;
     let rt = state.runtime();
+    // Without an admin token the endpoint does not exist: a bare 404, as
+    // for any unknown path.
     let Some(admin) = &rt.config.server.admin_token else {
-        return Err(ApiError::new(
-            ErrorCode::TargetUnknown,
-            "POST /explain is off: set server.admin_token to enable it",
-            d,
-        ));
+        return Ok(StatusCode::NOT_FOUND.into_response());
     };
     let given = super::tokens::bearer(&headers).unwrap_or_default();
     if !constant_time_eq(given.as_bytes(), admin.expose().as_bytes()) {

@@ -97,7 +97,9 @@ pub enum VerifyError {
     ClaimMissing { claim: String, why: String },
     #[error("the token's `{claim}` claim {detail}")]
     ClaimInvalid { claim: String, detail: String },
-    #[error("the keys of source {source_name:?} cannot be fetched: {detail}")]
+    /// `detail` (URLs, the HTTP client's error chain) is for logs and
+    /// `check --online`; the message clients see leaves it out.
+    #[error("the keys of source {source_name:?} cannot be fetched right now; try again later")]
     UpstreamUnavailable { source_name: String, detail: String },
 }
 

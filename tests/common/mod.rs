@@ -272,10 +272,20 @@ pub fn zenbridge_bin() -> &'static str {
 /// Starts `zenbridge ARGS` (which must listen on `port`) and waits for
 /// `/readyz` to answer 200.
 pub async fn start_binary(args: &[&str], port: u16, dir: &std::path::Path) -> Process {
+    start_binary_logging(args, port, dir, "info").await
+}
+
+/// [`start_binary`] with `RUST_LOG` set to `log`.
+pub async fn start_binary_logging(
+    args: &[&str],
+    port: u16,
+    dir: &std::path::Path,
+    log_filter: &str,
+) -> Process {
     let log = dir.join(format!("zenbridge-{port}.log"));
     let child = tokio::process::Command::new(zenbridge_bin())
         .args(args)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", log_filter)
         .stderr(std::fs::File::create(&log).unwrap())
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
