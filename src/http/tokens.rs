@@ -60,6 +60,25 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/token", post(token_exchange))
 }
 
+/// One form field. A body with nothing percent- or plus-encoded (a JWT
+/// never needs it) is split in place; anything else goes through the full
+/// decoder. Invalid UTF-8 reads as no field.
+fn form_field<'b>(body: &'b [u8], name: &str) -> Option<Cow<'b, str>> {
+    if body.iter().any(|b| *b == b'%' || *b == b'+') {
+        return url::form_urlencoded::parse(body).find_map(|(k, v)| (k == name).then_some(v));
+    }
+    body.split(|b| *b == b'&').find_map(|pair| {
+        let (k, v) = pair.split_at(pair.iter().position(|b| *b == b'=').unwrap_or(pair.len()));
+        (k == name.as_bytes())
+            .then(|| {
+                std::str::from_utf8(v.get(1..).unwrap_or_default())
+                    .ok()
+                    .map(Cow::Borrowed)
+            })
+            .flatten()
+    })
+}
+
 /// Form fields, borrowed from the body where no decoding was needed.
 fn form(body: &[u8]) -> HashMap<Cow<'_, str>, Cow<'_, str>> {
     url::form_urlencoded::parse(body).collect()
@@ -209,15 +228,15 @@ async fn sdk_jwt(
     rate_limit(&state, ip, d).await?;
     let limit = state.runtime().config.server.max_body_bytes;
     let body = read_body(request.into_body(), limit, d).await?;
-    let fields = form(&body);
-    let Some(token) = fields.get("user_token").filter(|t| !t.is_empty()) else {
+    let user_token = form_field(&body, "user_token");
+    let Some(token) = user_token.filter(|t| !t.is_empty()) else {
         return Err(ApiError::new(
             ErrorCode::RequestInvalid,
             "the form field user_token is required (application/x-www-form-urlencoded)",
             d,
         ));
     };
-    let ok = run(&state, &target, token, ip, "sdk", d).await?;
+    let ok = run(&state, &target, &token, ip, "sdk", d).await?;
     Ok(Json(json!({"jwt": ok.minted.jwt})).into_response())
 }
 
@@ -366,4 +385,28 @@ async fn token_exchange(
     resp.headers_mut()
         .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_field;
+
+    #[test]
+    fn form_field_agrees_with_the_full_decoder() {
+        for body in [
+            "user_token=abc.def",
+            "a=1&user_token=x&b=2",
+            "user_token=",
+            "user_token",
+            "user_tokenx=1",
+            "user_token=a%2Eb",
+            "user_token=a+b",
+            "x=%zz&user_token=t",
+            "user%5Ftoken=enc",
+        ] {
+            let full = url::form_urlencoded::parse(body.as_bytes())
+                .find_map(|(k, v)| (k == "user_token").then_some(v));
+            assert_eq!(form_field(body.as_bytes(), "user_token"), full, "{body}");
+        }
+    }
 }

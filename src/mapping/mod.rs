@@ -112,18 +112,41 @@ pub enum Step<'m> {
 
 impl Mapping {
     /// Evaluates every rule, then every claim; stops at the first failure.
+    ///
+    /// Claims that read one upstream claim as is (`claims.sub`) and the
+    /// built-in defaults are computed straight from the JSON, with the same
+    /// results as CEL (a test compares the two); the CEL context is built
+    /// only when some expression needs it.
     pub fn evaluate<'v>(
         &self,
         claims: &'v serde_json::Map<String, serde_json::Value>,
         vars: &Vars<'v>,
     ) -> Result<serde_json::Map<String, serde_json::Value>, MappingError> {
-        let ctx = context(claims, vars);
+        self.evaluate_with(claims, vars, true)
+    }
+
+    fn evaluate_with<'v>(
+        &self,
+        claims: &'v serde_json::Map<String, serde_json::Value>,
+        vars: &Vars<'v>,
+        shortcuts: bool,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, MappingError> {
+        let mut ctx: Option<Context<'v, 'v>> = None;
         for rule in &self.rules {
-            check_rule(&ctx, rule)?;
+            check_rule(ctx.get_or_insert_with(|| context(claims, vars)), rule)?;
         }
         let mut out = serde_json::Map::new();
         for claim in &self.claims {
-            if let Some(v) = eval_claim(&ctx, claim)? {
+            let direct = if shortcuts {
+                shortcut(claim, claims)
+            } else {
+                None
+            };
+            let value = match direct {
+                Some(result) => result?,
+                None => eval_claim(ctx.get_or_insert_with(|| context(claims, vars)), claim)?,
+            };
+            if let Some(v) = value {
                 out.insert(claim.name.clone(), v);
             }
         }
@@ -222,6 +245,67 @@ fn eval_claim(
             detail: runtime_detail(&e),
         }),
     }
+}
+
+/// The result of a claim computed without CEL, or `None` when CEL must
+/// run. Only shapes whose CEL result is plain are taken: a bare
+/// `claims.<name>`, and the defaults when the claims they read are absent
+/// or strings (anything odder goes to CEL, so the answers stay the same).
+fn shortcut(
+    claim: &MappedClaim,
+    claims: &serde_json::Map<String, serde_json::Value>,
+) -> Option<Result<Option<serde_json::Value>, MappingError>> {
+    use serde_json::Value as J;
+    let coerce = |v: &J| json_scalar(v).map(|cv| claims::coerce(&claim.name, claim.ty, &cv));
+    if Arc::ptr_eq(&claim.expr, &DEFAULT_EMAIL) {
+        return match claims.get("email") {
+            None => Some(Ok(None)),
+            Some(v @ J::String(_)) => coerce(v),
+            Some(_) => None,
+        };
+    }
+    if Arc::ptr_eq(&claim.expr, &DEFAULT_NAME) {
+        return match (claims.get("name"), claims.get("email")) {
+            (Some(v @ J::String(n)), _) if !n.is_empty() => coerce(v),
+            (None | Some(J::String(_)), None) => Some(Ok(None)),
+            (None | Some(J::String(_)), Some(J::String(e))) => {
+                let local = e.split('@').next().unwrap_or_default();
+                coerce(&J::String(local.to_owned()))
+            }
+            _ => None,
+        };
+    }
+    let ::cel::common::ast::Expr::Select(select) = &claim.expr.program.expression().expr else {
+        return None;
+    };
+    if select.test
+        || !matches!(&select.operand.expr, ::cel::common::ast::Expr::Ident(n) if n == "claims")
+    {
+        return None;
+    }
+    match claims.get(&select.field) {
+        None => Some(Err(MappingError::ClaimMissing {
+            claim: claim.name.clone(),
+            upstream: select.field.clone(),
+        })),
+        Some(v) => coerce(v),
+    }
+}
+
+/// A JSON value as the CEL value `claims.x` would give, for the values a
+/// shortcut passes on (lists and maps go to CEL).
+fn json_scalar(v: &serde_json::Value) -> Option<Value> {
+    Some(match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(u)) => Value::UInt(u),
+            _ => Value::Float(n.as_f64()?),
+        },
+        serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
+        serde_json::Value::Array(_) | serde_json::Value::Object(_) => return None,
+    })
 }
 
 /// A runtime error in words. The `cel` crate's messages embed `Debug` of
@@ -354,6 +438,54 @@ mod tests {
             serde_json::Value::Object(out),
             json!({"role": "agent", "email": "alice@acme.com", "tags": ["grp_support", "grp_x_y"], "custom_role_id": 360_000_000_000_u64})
         );
+    }
+
+    #[test]
+    fn shortcuts_give_what_cel_gives() {
+        let m = Mapping {
+            claims: vec![
+                MappedClaim {
+                    name: "email".into(),
+                    ty: ClaimType::String,
+                    expr: DEFAULT_EMAIL.clone(),
+                    origin: Origin::Default,
+                },
+                MappedClaim {
+                    name: "name".into(),
+                    ty: ClaimType::String,
+                    expr: DEFAULT_NAME.clone(),
+                    origin: Origin::Default,
+                },
+                claim("external_id", ClaimType::String, "claims.sub"),
+                claim("custom_role_id", ClaimType::Integer, "claims.role_id"),
+            ],
+            rules: vec![],
+        };
+        let samples = [
+            json!({"sub": "a", "email": "a@b.co", "name": "A", "role_id": 3}),
+            json!({"sub": "a", "email": "a@b.co", "name": ""}),
+            json!({"sub": "a", "email": "no-at-sign"}),
+            json!({"sub": "a", "email": "x@y@z"}),
+            json!({"sub": "a"}),
+            json!({"sub": "a", "name": "N"}),
+            json!({"sub": "a", "name": null, "email": "a@b.co"}),
+            json!({"sub": "a", "name": 7, "email": "a@b.co"}),
+            json!({"sub": "a", "email": 5}),
+            json!({"sub": "a", "email": null}),
+            json!({"sub": 12, "email": "a@b.co"}),
+            json!({"sub": ["x"], "email": "a@b.co"}),
+            json!({"sub": "a", "role_id": 2.0}),
+            json!({"sub": "a", "role_id": 2.5}),
+            json!({"sub": "a", "role_id": "3"}),
+            json!({"sub": "a", "role_id": 18_446_744_073_709_551_615u64}),
+            json!({"email": "a@b.co"}),
+        ];
+        for sample in &samples {
+            let claims = obj(sample);
+            let fast = m.evaluate_with(&claims, &Vars::default(), true);
+            let slow = m.evaluate_with(&claims, &Vars::default(), false);
+            assert_eq!(fast, slow, "{sample}");
+        }
     }
 
     #[test]
