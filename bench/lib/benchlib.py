@@ -543,6 +543,7 @@ def cmd_assemble(a) -> int:
         **meta,
         "machine": load_json(work / "machine.json"),
         "ceiling": load_json(work / "ceiling.json"),
+        "browser": load_json(work / "browser.json"),
         "implementations": {},
     }
     for d in sorted(p for p in work.iterdir() if p.is_dir()):
@@ -556,7 +557,7 @@ def cmd_assemble(a) -> int:
             "jwks_fetches": (load_json(d / "jwks.json") or {}).get("jwks_fetches"),
             "measurements": [],
         }
-        for c in meta.get("connections", []):
+        for c in impl_meta.get("connections") or meta.get("connections", []):
             m = measure_from(d, int(c))
             if m:
                 entry["measurements"].append(m)

@@ -17,11 +17,14 @@ import statistics
 import sys
 from pathlib import Path
 
-ORDER = ["zenbridge-sdk", "zenbridge-token", "node-express", "node-jose", "python-starlette"]
+ORDER = ["zenbridge-sdk", "zenbridge-token", "zenbridge-sdk-repeated", "node-express", "node-jose", "python-starlette"]
+REPEATED = "zenbridge-sdk-repeated"
+NOTES = Path(__file__).resolve().parent.parent / "NOTES.md"
 BASELINES = ["node-express", "node-jose", "python-starlette"]
 LABEL = {
     "zenbridge-sdk": "zenbridge — POST /sdk/mobile/jwt",
     "zenbridge-token": "zenbridge — POST /token (RFC 8693)",
+    REPEATED: "zenbridge — POST /sdk/mobile/jwt, same token every request",
     "node-express": "Node: Express + jsonwebtoken + jwks-rsa",
     "node-jose": "Node: node:http + jose",
     "python-starlette": "Python: Starlette + PyJWT (uvicorn)",
@@ -29,6 +32,7 @@ LABEL = {
 SHORT = {
     "zenbridge-sdk": "zenbridge /sdk",
     "zenbridge-token": "zenbridge /token",
+    REPEATED: "zenbridge /sdk, repeated token",
     "node-express": "express+jsonwebtoken",
     "node-jose": "node+jose",
     "python-starlette": "starlette+pyjwt",
@@ -153,7 +157,7 @@ def plot(agg: dict, conns: list[int], path: Path, title: str) -> None:
     styles = {"zenbridge-sdk": ("C0", "o", "-"), "zenbridge-token": ("C0", "s", "--"),
               "node-express": ("C1", "^", "-"), "node-jose": ("C2", "v", "-"), "python-starlette": ("C3", "D", "-")}
     for name in ORDER:
-        if name not in agg or not agg[name]["rows"]:
+        if name == REPEATED or name not in agg or not agg[name]["rows"]:
             continue
         rows = agg[name]["rows"]
         xs = [c for c in conns if c in rows]
@@ -267,6 +271,10 @@ def build_markdown(runs: list[dict], agg: dict, png_name: str | None, md_path: P
     if png_name:
         w(f"![Throughput and p99 latency vs connections]({png_name})")
         w("")
+    if agg.get(REPEATED, {}).get("rows"):
+        w(f"The row *{LABEL[REPEATED]}* is the repeated-token workload ([below](#repeated-token-workload)); "
+          "every other row, the plot and the targets use distinct tokens.")
+        w("")
 
     # --- main table
     w("## Results")
@@ -287,7 +295,7 @@ def build_markdown(runs: list[dict], agg: dict, png_name: str | None, md_path: P
         if not a["ok"]:
             w(f"| {LABEL.get(name, name)} | — | **{', '.join(sorted(set(s for s in a['statuses'] if s != 'ok')))}** — not benchmarked | | | | | | | |")
             continue
-        for c in conns:
+        for c in sorted(set(conns) | set(a["rows"])):
             r = a["rows"].get(c)
             if not r:
                 continue
@@ -308,6 +316,8 @@ def build_markdown(runs: list[dict], agg: dict, png_name: str | None, md_path: P
     w("|---|---:|---:|---:|---:|")
     for name in present:
         a = agg[name]
+        if name == REPEATED and not a["startup_samples"]:
+            continue  # same binary and config as zenbridge-sdk; not started separately
         w(f"| {LABEL.get(name, name)} | {fmt(a['ready_ms'], '.1f')} | {fmt(a['ready_ms_min'], '.1f')} | "
           f"{fmt(mb(a['idle_rss_kb']), '.1f')} | {a['startup_samples']} |")
     w("")
@@ -323,7 +333,7 @@ def build_markdown(runs: list[dict], agg: dict, png_name: str | None, md_path: P
         w("|---|---:|---:|")
         for name in present:
             r = agg[name]["rows"].get(REF_CONNS)
-            if r and r["cpu_us_per_req"]:
+            if name != REPEATED and r and r["cpu_us_per_req"]:
                 w(f"| {LABEL.get(name, name)} | {r['cpu_us_per_req']:.1f} | {r['cpu_us_per_req'] * 1000 / ceiling:.1f}× |")
         raw = next((r.get("ceiling") for r in runs if r.get("ceiling")), None)
         w("")
@@ -332,6 +342,13 @@ def build_markdown(runs: list[dict], agg: dict, png_name: str | None, md_path: P
         w("Not measured: `target/release/bench-ceiling` was not built or printed no usable JSON "
           "(expected a JSON object with `ns_per_op` or `ops_per_sec`).")
     w("")
+
+    # --- repeated token
+    if REPEATED in agg:
+        w_repeated(w, agg)
+
+    # --- browser sign-in path
+    w_browser(w, runs)
 
     # --- correctness
     w("## Correctness check")
@@ -377,7 +394,7 @@ def build_markdown(runs: list[dict], agg: dict, png_name: str | None, md_path: P
       f"count ({', '.join(str(c) for c in conns)}), threads = min(connections, {first.get('max_threads')}), "
       "keep-alive, 5 s timeout, everything on 127.0.0.1; the load generator runs on the same cores as the server.")
     if tokens:
-        max_req = max((r["requests"] for a in agg.values() for r in a["rows"].values()), default=0)
+        max_req = max((r["requests"] for n, a in agg.items() if n != REPEATED for r in a["rows"].values()), default=0)
         reuse = max_req / tokens
         w(f"- Tokens: {tokens:,} distinct RS256 (RSA-2048) ID tokens, ~{issuer.get('token_bytes_avg')} bytes each; "
           "every request carries a different token (bench/wrk/post-bodies.lua walks the list in order, each wrk "
@@ -394,7 +411,89 @@ def build_markdown(runs: list[dict], agg: dict, png_name: str | None, md_path: P
       "summed over the server's process tree.")
     w("- Raw results: `bench/out/results-<run>.json` (not committed).")
     w("")
+
+    # --- notes (bench/NOTES.md, written by hand, under its own heading)
+    if NOTES.is_file():
+        notes = NOTES.read_text().strip()
+        if notes:
+            w(notes)
+            w("")
     return "\n".join(L)
+
+
+def w_repeated(w, agg: dict) -> None:
+    rep, dist = agg[REPEATED], agg.get("zenbridge-sdk")
+    w("## Repeated-token workload")
+    w("")
+    w("`POST /sdk/mobile/jwt` with the **same** ID token on every request (one body line for wrk), "
+      "against distinct tokens on every request in the zenbridge `/sdk` rows above. zenbridge has no "
+      "cache of verified tokens on purpose — every request re-verifies, so a revoked/expired token or a "
+      "key removed from the JWKS is refused at once and replay is not made cheaper; the repeated "
+      "workload shows what such a cache could at most save.")
+    w("")
+    if not rep["ok"] or not rep["rows"]:
+        w(f"Not measured: {', '.join(sorted(set(s for s in rep['statuses'] if s != 'ok'))) or 'no rows'}.")
+        w("")
+        return
+    w("| workload | conns | req/s | p50 ms | p99 ms | CPU µs/req |")
+    w("|---|---:|---:|---:|---:|---:|")
+    for c, r in sorted(rep["rows"].items()):
+        d = dist["rows"].get(c) if dist else None
+        if d:
+            w(f"| distinct tokens | {c} | {fmt(d['ok_rps'])} | {fmt(d['p50_ms'], '.2f')} | {fmt(d['p99_ms'], '.2f')} | {fmt(d['cpu_us_per_req'], '.1f')} |")
+        w(f"| same token | {c} | {fmt(r['ok_rps'])} | {fmt(r['p50_ms'], '.2f')} | {fmt(r['p99_ms'], '.2f')} | {fmt(r['cpu_us_per_req'], '.1f')} |")
+        if d and d["ok_rps"] and r["ok_rps"]:
+            line = f"At {c} connections the same token gives {r['ok_rps'] / d['ok_rps']:.2f}× the distinct-token throughput"
+            if d["cpu_us_per_req"] and r["cpu_us_per_req"]:
+                line += (f" and {r['cpu_us_per_req'] - d['cpu_us_per_req']:+.1f} µs CPU per request "
+                         f"({r['cpu_us_per_req'] / d['cpu_us_per_req']:.2f}×)")
+            w("")
+            w(line + ". zenbridge does the same work for both workloads (there is no per-token cache to "
+              "hit), so this difference is noise and warm-cache effects; a cache of verified tokens could "
+              "save at most the RS256 verification per request (see the ceiling above).")
+    w("")
+
+
+def w_browser(w, runs: list[dict]) -> None:
+    results = [r.get("browser") for r in runs if r.get("browser")]
+    if not results:
+        return
+    w("## Browser path")
+    w("")
+    first = results[0]
+    w("The browser sign-in's own overhead in the gateway, with no identity provider: `zenbridge demo` "
+      "(its built-in `dev` source `demo` and sso target `helpcenter` in sandbox mode) driven by "
+      "`bench/lib/browser.py` like a browser — a fresh cookie jar per sign-in, a keep-alive connection "
+      "per client: `GET /sso/helpcenter/login?return_to=/hc` (the dev user list, sets the sealed "
+      "pending-login cookie) → `POST /sso/helpcenter/login/demo` with `state` and `user=ada` (mints the "
+      "dev ID token, verifies and maps it, signs the Zendesk JWT, answers the auto-submit page). Every "
+      "sign-in is checked: the final page holds a form posting `jwt` to the sandbox URL and the JWT's "
+      "payload has `email` = ada@example.com. The POST to Zendesk (the sandbox) is not sent. "
+      f"{first.get('warmup', 0)} unmeasured sign-ins first; gateway CPU = utime+stime of the "
+      f"`zenbridge demo` process from `/proc/<pid>/stat` ({1000 // os.sysconf('SC_CLK_TCK')} ms ticks) "
+      "around each phase; the Python client shares the machine's cores.")
+    w("")
+    n = len(results)
+    w(f"Median of {n} run{'s' if n != 1 else ''}.")
+    w("")
+    w("| phase | sign-ins | failed | sign-ins/s | p50 ms | p99 ms | login page p50 ms | form POST p50 ms | gateway CPU µs/sign-in | gateway cores |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for key in ("sequential", "parallel"):
+        ph = [r[key] for r in results if r.get(key)]
+        if not ph:
+            continue
+        label = "sequential (1 client)" if key == "sequential" else f"parallel ({ph[0].get('workers')} clients)"
+        w(f"| {label} | {fmt(med(p['signins'] for p in ph))} | {fmt(max(p['failed'] for p in ph))} | "
+          f"{fmt(med(p['signins_per_s'] for p in ph))} | {fmt(med(p['p50_ms'] for p in ph), '.2f')} | "
+          f"{fmt(med(p['p99_ms'] for p in ph), '.2f')} | "
+          f"{fmt(med(p['steps']['login']['p50_ms'] for p in ph), '.2f')} | "
+          f"{fmt(med(p['steps']['submit']['p50_ms'] for p in ph), '.2f')} | "
+          f"{fmt(med(p['cpu_us_per_signin'] for p in ph), '.0f')} | {fmt(med(p['gateway_cores'] for p in ph), '.2f')} |")
+    w("")
+    if not all(r.get("passed") for r in results):
+        fails = sorted({f for r in results for k in ("sequential", "parallel") for f in (r.get(k) or {}).get("failures", [])})
+        w("**Some sign-ins failed their check**" + (": " + "; ".join(fails[:5]) if fails else "") + ".")
+        w("")
 
 
 def main() -> int:
