@@ -128,7 +128,7 @@ impl crate::sso::LoginError {
             L::Incomplete(_) => ErrorCode::RequestInvalid,
             L::Flow(e) => e.code(),
             L::Gateway(e) => e.code(),
-            L::StateUnavailable(_) => ErrorCode::StateUnavailable,
+            L::StateUnavailable => ErrorCode::StateUnavailable,
         }
     }
 }

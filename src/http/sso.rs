@@ -567,7 +567,10 @@ async fn take(
     {
         Ok(true) => Ok((jar, login)),
         Ok(false) => Err((jar, LoginError::Replayed)),
-        Err(e) => Err((jar, LoginError::StateUnavailable(e.to_string()))),
+        Err(e) => {
+            tracing::warn!(error = %e, "state store unavailable: sign-in not finished");
+            Err((jar, LoginError::StateUnavailable))
+        }
     }
 }
 

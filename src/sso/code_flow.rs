@@ -21,8 +21,12 @@ use crate::source::Source;
 /// Why the provider's side of the flow did not give an ID token.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum FlowError {
-    /// Discovery, or the token endpoint, could not be reached.
-    #[error("the identity provider of source {source_name:?} cannot be reached: {detail}")]
+    /// Discovery, or the token endpoint, could not be reached. `detail`
+    /// (URLs, the HTTP client's error) is logged by [`FlowError::unavailable`]
+    /// and never shown on a page.
+    #[error(
+        "the identity provider of source {source_name:?} cannot be reached right now; try again later"
+    )]
     Unavailable { source_name: String, detail: String },
     /// The token endpoint answered with an OAuth error (`invalid_grant` for
     /// a code used twice or expired).
@@ -38,6 +42,17 @@ pub enum FlowError {
     NoIdToken { source_name: String },
     #[error("source {source_name:?} is not an OpenID Connect source")]
     NotOidc { source_name: String },
+}
+
+impl FlowError {
+    /// The provider cannot be reached: the reason goes to the log only.
+    pub fn unavailable(source_name: String, detail: String) -> Self {
+        tracing::warn!(source = %source_name, error = %detail, "identity provider unavailable");
+        FlowError::Unavailable {
+            source_name,
+            detail,
+        }
+    }
 }
 
 /// A started flow: where to send the browser, and the PKCE verifier to keep.
@@ -106,18 +121,12 @@ pub async fn redeem(
                     .map(|d| format!(" ({})", crate::gateway::shorten(d)))
                     .unwrap_or_default(),
             },
-            RequestTokenError::Request(e) => FlowError::Unavailable {
-                source_name: name(),
-                detail: e.to_string(),
-            },
-            RequestTokenError::Parse(e, _) => FlowError::Unavailable {
-                source_name: name(),
-                detail: format!("the token response is not understood ({e})"),
-            },
-            RequestTokenError::Other(e) => FlowError::Unavailable {
-                source_name: name(),
-                detail: e,
-            },
+            RequestTokenError::Request(e) => FlowError::unavailable(name(), e.to_string()),
+            RequestTokenError::Parse(e, _) => FlowError::unavailable(
+                name(),
+                format!("the token response is not understood ({e})"),
+            ),
+            RequestTokenError::Other(e) => FlowError::unavailable(name(), e),
         })?;
     response
         .id_token()
@@ -164,10 +173,7 @@ async fn client(source: &Source, server: &Server) -> Result<(Client, Vec<String>
     let provider = source.provider.as_ref().ok_or_else(|| FlowError::NotOidc {
         source_name: name(),
     })?;
-    let unavailable = |detail: String| FlowError::Unavailable {
-        source_name: name(),
-        detail,
-    };
+    let unavailable = |detail: String| FlowError::unavailable(name(), detail);
     let meta = provider.metadata().await.map_err(unavailable)?;
     let auth = meta.authorization_endpoint.clone().ok_or_else(|| {
         unavailable("its discovery document has no authorization_endpoint".into())

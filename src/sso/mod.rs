@@ -66,8 +66,9 @@ pub enum LoginError {
     Flow(#[from] FlowError),
     #[error(transparent)]
     Gateway(#[from] GatewayError),
-    #[error("{0}")]
-    StateUnavailable(String),
+    /// The state store failed; the reason is logged where it happens.
+    #[error("the state store is unavailable; try again in a moment")]
+    StateUnavailable,
 }
 
 impl From<VerifyError> for LoginError {

@@ -121,7 +121,10 @@ pub async fn inspect(
                     Ok(false) => Err(format!(
                         "{j} was already used; Zendesk accepts each token once"
                     )),
-                    Err(e) => Err(format!("cannot be checked: {e}")),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sandbox: state store unavailable");
+                        Err("cannot be checked: the state store does not answer".into())
+                    }
                 }
             } else {
                 Err("not checked: the signature does not hold".into())
