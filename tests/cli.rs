@@ -134,7 +134,8 @@ ttl = "5 parsecs"
     assert_eq!(code, 1, "{err}");
     for expected in [
         "server.cookie_key: secret must be at least 10 characters; it has 5",
-        "source[0]: unknown field `isuer`",
+        "source[0].isuer: unknown key; did you mean `issuer`?",
+        "source[0].secret: secret must be at least 10 characters; it has 9",
         "source[1].claims.name: CEL syntax error",
         "source[1].claims.external_id: CEL expression reads `user`; only claims, source, target, request are defined",
         "source[1].claims.jti: `jti` is set by zenbridge and cannot be mapped",

@@ -195,8 +195,8 @@ fn a_missing_secret_variable_is_named_by_check() {
 }
 
 /// The fields the parser accepts in one part of the config, read from the
-/// problem `check` reports for an unknown key there (serde lists them:
-/// "unknown field `zz`, expected one of `a`, `b`").
+/// problem `check` reports for an unknown key there (it lists them:
+/// "part.zz: unknown key; expected one of `a`, `b`").
 fn known_fields(part: &str, toml_text: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("probe.toml");
@@ -206,11 +206,11 @@ fn known_fields(part: &str, toml_text: &str) -> Vec<String> {
     let line = err
         .lines()
         .map(str::trim)
-        .find(|l| l.starts_with(part) && l.contains("unknown field `zz_probe`"))
+        .find(|l| l.starts_with(part) && l.contains(".zz_probe: unknown key; expected one of"))
         .unwrap_or_else(|| panic!("no unknown-field problem for {part} in:\n{err}"));
     let expected = line
         .split_once("expected")
-        .expect("serde lists the fields")
+        .expect("check lists the fields")
         .1;
     expected
         .split('`')
@@ -307,7 +307,7 @@ fn broken_copy_of_the_reference_config_fails_with_every_problem_and_its_key_path
     let expected = [
         "source[0].claims.tags: CEL syntax error",
         r#"target[0].sources[0]: no source named "auth00" (sources: auth0, firebase, legacy)"#,
-        "target[2]: unknown field `tll`",
+        "target[2].tll: unknown key; did you mean `ttl`?",
         "target[3].secret: secret must be at least 10 characters; it has 9",
     ];
     for e in expected {

@@ -8,6 +8,7 @@
 
 pub mod raw;
 pub mod secret;
+pub mod sift;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -239,22 +240,18 @@ pub fn load_str(text: &str, base: Option<&std::path::Path>) -> Result<Config, Pr
             return Err(p);
         }
     };
-    let mut raw_server = RawServer::default();
-    let mut raw_state = RawState::default();
+    // `None` for a part so broken that nothing in it can be checked (its
+    // problem is recorded); its checks are then skipped, not run on an
+    // empty default that would report required keys as missing.
+    let mut raw_server = Some(RawServer::default());
+    let mut raw_state = Some(RawState::default());
     let mut raw_sources = Vec::new();
+    let mut source_names = Vec::new();
     let mut raw_targets = Vec::new();
     for (key, value) in table {
         match key.as_str() {
-            "server" => {
-                if let Some(v) = part(&mut p, "server", value) {
-                    raw_server = v;
-                }
-            }
-            "state" => {
-                if let Some(v) = part(&mut p, "state", value) {
-                    raw_state = v;
-                }
-            }
+            "server" => raw_server = sift::table(&mut p, "server", value),
+            "state" => raw_state = sift::table(&mut p, "state", value),
             "source" | "target" => {
                 let toml::Value::Array(items) = value else {
                     p.push(&key, format!("must be an array of tables: write [[{key}]]"));
@@ -263,31 +260,51 @@ pub fn load_str(text: &str, base: Option<&std::path::Path>) -> Result<Config, Pr
                 for (i, item) in items.into_iter().enumerate() {
                     let path = format!("{key}[{i}]");
                     if key == "source" {
-                        raw_sources.push(part::<RawSource>(&mut p, &path, item));
+                        // The name as written, even if the source is refused:
+                        // a target naming it is then not told it does not exist.
+                        source_names.push(
+                            item.get("name")
+                                .and_then(toml::Value::as_str)
+                                .map(str::to_owned),
+                        );
+                        raw_sources.push(sift::table::<RawSource>(&mut p, &path, item));
                     } else {
-                        raw_targets.push(part::<RawTarget>(&mut p, &path, item));
+                        raw_targets.push(sift::table::<RawTarget>(&mut p, &path, item));
                     }
                 }
             }
-            other => p.push(
-                other,
-                "unknown key; expected server, state, source or target",
-            ),
+            other => {
+                let message = match sift::suggest(other, &["server", "state", "source", "target"]) {
+                    Some(k) => format!("unknown key; did you mean `{k}`?"),
+                    None => "unknown key; expected server, state, source or target".to_owned(),
+                };
+                p.push(other, message);
+            }
         }
     }
+    // The keys refused so far: a problem validation would find with them
+    // (`is required`) follows from the one reported.
+    let refused: HashSet<String> = p.0.iter().map(|q| q.path.clone()).collect();
     let mut v = Validator {
         p,
         warnings: Vec::new(),
         base: base.map(std::path::Path::to_path_buf),
+        refused,
     };
-    let server = v.server(&raw_server);
-    let state = v.state(&raw_state);
+    let parse_problems = v.p.0.len();
+    let server = raw_server.and_then(|raw| v.server(&raw));
+    let state = raw_state.and_then(|raw| v.state(&raw));
     let sources: Vec<Option<SourceConfig>> = raw_sources
         .into_iter()
         .enumerate()
         .map(|(i, s)| s.and_then(|s| v.source(i, s, server.as_ref())))
         .collect();
-    let targets = v.targets(raw_targets, &sources);
+    let targets = v.targets(raw_targets, &sources, &source_names);
+    let mut i = 0;
+    v.p.0.retain(|q| {
+        i += 1;
+        i <= parse_problems || !v.refused.contains(&q.path)
+    });
     if v.p.0.is_empty() {
         let (Some(server), Some(state)) = (server, state) else {
             unreachable!("a missing part always records a problem")
@@ -307,24 +324,13 @@ pub fn load_str(text: &str, base: Option<&std::path::Path>) -> Result<Config, Pr
     }
 }
 
-fn part<T: serde::de::DeserializeOwned>(
-    p: &mut Problems,
-    path: &str,
-    value: toml::Value,
-) -> Option<T> {
-    match value.try_into::<T>() {
-        Ok(v) => Some(v),
-        Err(e) => {
-            p.push(path, e.message().trim().to_owned());
-            None
-        }
-    }
-}
-
 struct Validator {
     p: Problems,
     warnings: Vec<Problem>,
     base: Option<PathBuf>,
+    /// The key paths with a problem before validation (unknown, mistyped,
+    /// missing): validation reports nothing more about them.
+    refused: HashSet<String>,
 }
 
 /// Keys each source kind accepts, beyond name, kind, label, claims, rules.
@@ -393,6 +399,20 @@ const ASYMMETRIC: [Algorithm; 9] = [
     Algorithm::EdDSA,
 ];
 
+/// Whether a URL may be plain `http`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Http {
+    /// `server.public_url`: http anywhere (with a warning off loopback).
+    Anywhere,
+    /// Key, discovery and browser-facing URLs: http only on a loopback
+    /// host, as the tests' local providers are.
+    LoopbackOnly,
+}
+
+const HTTPS_ONLY: &str = "must be https (plain http is accepted only on loopback, for tests)";
+
+const REDIS_NO_TLS: &str = "rediss:// (TLS to Redis) is not built into zenbridge; use redis:// over a private network, or through a local TLS proxy (such as stunnel) listening on loopback";
+
 const FIREBASE_KEYS_URL: &str =
     "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
 
@@ -410,7 +430,7 @@ impl Validator {
                 }
                 None
             }
-            Some(r) => match r.resolve_min() {
+            Some(r) => match r.resolve_min(self.base.as_deref()) {
                 Ok(s) => {
                     if s.is_literal() {
                         self.warnings.push(Problem {
@@ -445,18 +465,31 @@ impl Validator {
         }
     }
 
-    fn url(&mut self, path: &str, raw: &str, allow_http: bool) -> Option<Url> {
-        match Url::parse(raw) {
-            Ok(u) if u.scheme() == "https" || (allow_http && u.scheme() == "http") => Some(u),
-            Ok(u) => {
-                self.p.push(
-                    path,
-                    format!("must be an https URL; found scheme {:?}", u.scheme()),
-                );
-                None
-            }
+    fn url(&mut self, path: &str, raw: &str, http: Http) -> Option<Url> {
+        let u = match Url::parse(raw) {
+            Ok(u) => u,
             Err(e) => {
                 self.p.push(path, format!("not a URL ({e})"));
+                return None;
+            }
+        };
+        match (u.scheme(), http) {
+            ("https", _) | ("http", Http::Anywhere) => Some(u),
+            ("http", Http::LoopbackOnly) if is_loopback_url(&u) => Some(u),
+            ("http", Http::LoopbackOnly) => {
+                self.p.push(path, HTTPS_ONLY);
+                None
+            }
+            (other, Http::LoopbackOnly) => {
+                self.p
+                    .push(path, format!("{HTTPS_ONLY}; found scheme {other:?}"));
+                None
+            }
+            (other, Http::Anywhere) => {
+                self.p.push(
+                    path,
+                    format!("must be an https (or http) URL; found scheme {other:?}"),
+                );
                 None
             }
         }
@@ -490,11 +523,11 @@ impl Validator {
                 );
                 None
             }
-            Some(u) => self.url("server.public_url", u, true),
+            Some(u) => self.url("server.public_url", u, Http::Anywhere),
         };
         if let Some(u) = &public_url
             && u.scheme() == "http"
-            && !u.host_str().is_some_and(is_loopback_host)
+            && !is_loopback_url(u)
         {
             self.warnings.push(Problem {
                 path: "server.public_url".into(),
@@ -545,7 +578,7 @@ impl Validator {
                             .push("state.redis_url", "is required with backend = \"redis\"");
                         return None;
                     }
-                    Some(r) => match r.resolve() {
+                    Some(r) => match r.resolve(self.base.as_deref()) {
                         Ok(s) => s,
                         Err(e) => {
                             self.p.push("state.redis_url", e);
@@ -553,8 +586,19 @@ impl Validator {
                         }
                     },
                 };
-                if let Err(e) = Url::parse(url.expose()) {
-                    self.p.push("state.redis_url", format!("not a URL ({e})"));
+                // The URL may hold a password: the problems never show it.
+                match Url::parse(url.expose()) {
+                    Err(e) => self.p.push("state.redis_url", format!("not a URL ({e})")),
+                    Ok(u) => match u.scheme() {
+                        "redis" | "unix" | "redis+unix" => {}
+                        "rediss" | "valkeys" => self.p.push("state.redis_url", REDIS_NO_TLS),
+                        other => self.p.push(
+                            "state.redis_url",
+                            format!(
+                                "must be a redis:// (or unix://, redis+unix://) URL; found scheme {other:?}"
+                            ),
+                        ),
+                    },
                 }
                 Some(StateConfig::Redis {
                     url,
@@ -574,7 +618,6 @@ impl Validator {
         }
     }
 
-    #[allow(clippy::too_many_lines)]
     fn source(
         &mut self,
         i: usize,
@@ -583,16 +626,16 @@ impl Validator {
     ) -> Option<SourceConfig> {
         let path = format!("source[{i}]");
         let kind = match raw.kind.as_str() {
-            "oidc" => SourceKind::Oidc,
-            "firebase" => SourceKind::Firebase,
-            "jwt" => SourceKind::Jwt,
-            "dev" => SourceKind::Dev,
+            "oidc" => Some(SourceKind::Oidc),
+            "firebase" => Some(SourceKind::Firebase),
+            "jwt" => Some(SourceKind::Jwt),
+            "dev" => Some(SourceKind::Dev),
             other => {
                 self.p.push(
                     format!("{path}.kind"),
                     format!("must be oidc, firebase, jwt or dev; found {other:?}"),
                 );
-                return None;
+                None
             }
         };
         if !valid_name(&raw.name) {
@@ -604,6 +647,12 @@ impl Validator {
                 ),
             );
         }
+        let Some(kind) = kind else {
+            // The mappings are checked whatever else is wrong.
+            self.claim_exprs(&format!("{path}.claims"), &raw.claims);
+            self.rules(&format!("{path}.rules"), &raw.rules);
+            return None;
+        };
         let present = present_source_keys(&raw);
         for key in present {
             if !source_keys(kind).contains(&key) {
@@ -631,25 +680,75 @@ impl Validator {
         );
         let algorithms = self.algorithms(&path, &raw, kind);
         let mut audiences = raw.audiences.clone().unwrap_or_default();
-        let detail = match kind {
+        let detail = self.source_detail(&path, kind, &raw, server, &mut audiences);
+        let issuer = match &detail {
+            Some(SourceDetail::Firebase { project_id, .. }) => {
+                format!("https://securetoken.google.com/{project_id}")
+            }
+            _ if kind == SourceKind::Dev => crate::source::dev::issuer(&raw.name),
+            _ => raw.issuer.clone().unwrap_or_default(),
+        };
+        let claims = self.claim_exprs(&format!("{path}.claims"), &raw.claims);
+        let rules = self.rules(&format!("{path}.rules"), &raw.rules);
+        Some(SourceConfig {
+            detail: detail?,
+            label: raw.label.clone().unwrap_or_else(|| raw.name.clone()),
+            name: raw.name,
+            kind,
+            issuer,
+            audiences,
+            algorithms,
+            leeway,
+            domains: raw
+                .domains
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
+            key_refresh_interval,
+            claims,
+            rules,
+        })
+    }
+
+    /// The kind-specific part of a source; may set its audiences.
+    #[allow(clippy::too_many_lines)]
+    fn source_detail(
+        &mut self,
+        path: &str,
+        kind: SourceKind,
+        raw: &RawSource,
+        server: Option<&Server>,
+        audiences: &mut Vec<String>,
+    ) -> Option<SourceDetail> {
+        Some(match kind {
             SourceKind::Oidc => {
-                let issuer = self.required(&path, "issuer", raw.issuer.as_ref())?;
-                let client_id = self.required(&path, "client_id", raw.client_id.as_ref())?;
-                let discovery = raw.discovery_url.clone().unwrap_or_else(|| {
-                    format!(
-                        "{}/.well-known/openid-configuration",
-                        issuer.trim_end_matches('/')
-                    )
-                });
-                let discovery_url = self.url(&format!("{path}.discovery_url"), &discovery, true)?;
+                let issuer = self.required(path, "issuer", raw.issuer.as_ref());
+                let client_id = self.required(path, "client_id", raw.client_id.as_ref());
+                let issuer_url = issuer
+                    .as_deref()
+                    .and_then(|i| self.url(&format!("{path}.issuer"), i, Http::LoopbackOnly));
+                let discovery_url = match (&raw.discovery_url, &issuer_url) {
+                    (Some(d), _) => {
+                        self.url(&format!("{path}.discovery_url"), d, Http::LoopbackOnly)
+                    }
+                    // Derived from a valid issuer: the issuer's problem, if
+                    // any, is not reported twice.
+                    (None, Some(_)) => self.url(
+                        &format!("{path}.discovery_url"),
+                        &format!(
+                            "{}/.well-known/openid-configuration",
+                            issuer.as_deref().unwrap_or_default().trim_end_matches('/')
+                        ),
+                        Http::LoopbackOnly,
+                    ),
+                    (None, None) => None,
+                };
                 let client_secret = self.secret(
                     &format!("{path}.client_secret"),
                     raw.client_secret.as_ref(),
                     false,
                 );
-                if audiences.is_empty() {
-                    audiences.push(client_id.clone());
-                }
                 let scopes = raw
                     .scopes
                     .clone()
@@ -658,20 +757,24 @@ impl Validator {
                     self.p
                         .push(format!("{path}.scopes"), "must include \"openid\"");
                 }
+                let client_id = client_id?;
+                if audiences.is_empty() {
+                    audiences.push(client_id.clone());
+                }
                 SourceDetail::Oidc {
-                    discovery_url,
+                    discovery_url: discovery_url?,
                     client_id,
                     client_secret,
                     scopes,
                 }
             }
             SourceKind::Firebase => {
-                let project_id = self.required(&path, "project_id", raw.project_id.as_ref())?;
+                let project_id = self.required(path, "project_id", raw.project_id.as_ref());
                 let keys_url = self.url(
                     &format!("{path}.keys_url"),
                     raw.keys_url.as_deref().unwrap_or(FIREBASE_KEYS_URL),
-                    true,
-                )?;
+                    Http::LoopbackOnly,
+                );
                 let insecure_emulator = raw.insecure_emulator.unwrap_or(false);
                 if insecure_emulator {
                     self.warnings.push(Problem {
@@ -679,23 +782,25 @@ impl Validator {
                         message: "accepts UNSIGNED tokens from the Firebase Auth emulator: never in production".into(),
                     });
                 }
-                audiences = vec![project_id.clone()];
+                let project_id = project_id?;
+                *audiences = vec![project_id.clone()];
                 SourceDetail::Firebase {
                     project_id,
-                    keys_url,
+                    keys_url: keys_url?,
                     insecure_emulator,
                 }
             }
             SourceKind::Jwt => {
-                self.required(&path, "issuer", raw.issuer.as_ref())?;
+                let issuer = self.required(path, "issuer", raw.issuer.as_ref());
                 if audiences.is_empty() {
                     self.p.push(
                         format!("{path}.audiences"),
                         "is required: the `aud` values this source's tokens carry for us",
                     );
                 }
-                let keys = self.jwt_keys(&path, &raw)?;
-                SourceDetail::Jwt { keys }
+                let keys = self.jwt_keys(path, raw);
+                issuer?;
+                SourceDetail::Jwt { keys: keys? }
             }
             SourceKind::Dev => {
                 let users = raw.users.as_deref().unwrap_or_default();
@@ -732,57 +837,31 @@ impl Validator {
                     });
                 }
                 let seed = match raw.seed.as_ref() {
-                    Some(_) => self.secret(&format!("{path}.seed"), raw.seed.as_ref(), true)?,
-                    None => server?.cookie_key.clone(),
+                    Some(_) => self.secret(&format!("{path}.seed"), raw.seed.as_ref(), true),
+                    // The server's problem is reported already.
+                    None => server.map(|s| s.cookie_key.clone()),
                 };
                 let token_ttl = self.duration(
                     &format!("{path}.token_ttl"),
                     raw.token_ttl.as_ref(),
                     Duration::from_secs(3600),
                 );
-                audiences = vec![crate::source::dev::AUDIENCE.to_owned()];
+                *audiences = vec![crate::source::dev::AUDIENCE.to_owned()];
                 self.warnings.push(Problem {
-                    path: path.clone(),
+                    path: path.to_owned(),
                     message: "a dev source signs in anyone listed in its config without a password: never in production".into(),
                 });
                 SourceDetail::Dev {
                     users: out,
-                    seed,
+                    seed: seed?,
                     token_ttl,
                 }
             }
-        };
-        let issuer = match kind {
-            SourceKind::Firebase => {
-                let SourceDetail::Firebase { project_id, .. } = &detail else {
-                    unreachable!()
-                };
-                format!("https://securetoken.google.com/{project_id}")
-            }
-            SourceKind::Dev => crate::source::dev::issuer(&raw.name),
-            _ => raw.issuer.clone().unwrap_or_default(),
-        };
-        let claims = self.claim_exprs(&format!("{path}.claims"), &raw.claims);
-        let rules = self.rules(&format!("{path}.rules"), &raw.rules);
-        Some(SourceConfig {
-            label: raw.label.clone().unwrap_or_else(|| raw.name.clone()),
-            name: raw.name,
-            kind,
-            issuer,
-            audiences,
-            algorithms,
-            leeway,
-            domains: raw
-                .domains
-                .unwrap_or_default()
-                .into_iter()
-                .map(|d| d.to_ascii_lowercase())
-                .collect(),
-            key_refresh_interval,
-            claims,
-            rules,
-            detail,
         })
+    }
+
+    fn has_problem(&self, path: &str) -> bool {
+        self.p.0.iter().any(|q| q.path == path)
     }
 
     fn required(&mut self, path: &str, key: &str, v: Option<&String>) -> Option<String> {
@@ -850,6 +929,12 @@ impl Validator {
         .iter()
         .filter(|b| **b)
         .count();
+        let refused = ["jwks_url", "jwks_file", "public_key_file", "secret"]
+            .iter()
+            .any(|k| self.refused.contains(&format!("{path}.{k}")));
+        if given == 0 && refused {
+            return None;
+        }
         if given != 1 {
             self.p.push(
                 path,
@@ -859,7 +944,7 @@ impl Validator {
         }
         if let Some(u) = &raw.jwks_url {
             return self
-                .url(&format!("{path}.jwks_url"), u, true)
+                .url(&format!("{path}.jwks_url"), u, Http::LoopbackOnly)
                 .map(JwtKeys::JwksUrl);
         }
         if let Some(s) = &raw.secret {
@@ -956,10 +1041,13 @@ impl Validator {
     }
 
     #[allow(clippy::too_many_lines)]
+    /// `sources` are the built sources, by position, `configured` the name
+    /// of each `[[source]]` as written, built or not.
     fn targets(
         &mut self,
         raw: Vec<Option<RawTarget>>,
         sources: &[Option<SourceConfig>],
+        configured: &[Option<String>],
     ) -> Vec<TargetConfig> {
         let mut out = Vec::new();
         let mut names = HashSet::new();
@@ -968,14 +1056,15 @@ impl Validator {
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|s| (s.name.as_str(), i)))
             .collect();
+        let configured_names: Vec<&str> = configured.iter().flatten().map(String::as_str).collect();
         let mut seen_sources = HashSet::new();
-        for (i, s) in sources.iter().enumerate() {
-            if let Some(s) = s
-                && !seen_sources.insert(s.name.clone())
+        for (i, name) in configured.iter().enumerate() {
+            if let Some(name) = name
+                && !seen_sources.insert(name.as_str())
             {
                 self.p.push(
                     format!("source[{i}].name"),
-                    format!("another source is named {:?}", s.name),
+                    format!("another source is named {name:?}"),
                 );
             }
         }
@@ -1037,26 +1126,29 @@ impl Validator {
                 );
             }
             let mut idx = Vec::new();
+            let mut listed = HashSet::new();
             for (j, name) in raw.sources.iter().enumerate() {
+                if !listed.insert(name.as_str()) {
+                    self.p.push(
+                        format!("{path}.sources[{j}]"),
+                        format!("{name:?} is listed twice"),
+                    );
+                    continue;
+                }
                 match source_names.get(name.as_str()) {
-                    Some(&s) if idx.contains(&s) => {
-                        self.p.push(
-                            format!("{path}.sources[{j}]"),
-                            format!("{name:?} is listed twice"),
-                        );
-                    }
                     Some(&s) => idx.push(s),
-                    None if sources.iter().flatten().all(|s| &s.name != name) => {
-                        let known: Vec<_> = source_names.keys().copied().collect();
+                    // A source that is configured but refused: its own
+                    // problems are reported already.
+                    None if configured_names.contains(&name.as_str()) => {}
+                    None => {
                         self.p.push(
                             format!("{path}.sources[{j}]"),
                             format!(
                                 "no source named {name:?} (sources: {})",
-                                join_sorted(&known)
+                                join_sorted(&configured_names)
                             ),
                         );
                     }
-                    None => {}
                 }
             }
             let target_claims = self.claim_exprs(&format!("{path}.claims"), &raw.claims);
@@ -1078,7 +1170,10 @@ impl Validator {
                 let Some(source) = &sources[s] else { continue };
                 let m = effective_mapping(kind, source, &target_claims, &target_rules);
                 for required in kind.required_claims() {
-                    if !m.has_claim(required) {
+                    // A mapping written but refused is reported already.
+                    let refused = self.has_problem(&format!("source[{s}].claims.{required}"))
+                        || self.has_problem(&format!("{path}.claims.{required}"));
+                    if !m.has_claim(required) && !refused {
                         self.p.push(
                             format!("{path}.sources"),
                             format!(
@@ -1134,9 +1229,9 @@ impl Validator {
             let access_url = raw
                 .access_url
                 .as_deref()
-                .and_then(|u| self.url(&format!("{path}.access_url"), u, true));
+                .and_then(|u| self.url(&format!("{path}.access_url"), u, Http::LoopbackOnly));
             if let Some(u) = &raw.after_logout_url {
-                self.url(&format!("{path}.after_logout_url"), u, true);
+                self.url(&format!("{path}.after_logout_url"), u, Http::LoopbackOnly);
             }
             let mut allowed_ips = Vec::new();
             for (j, ip) in raw.allowed_ips.iter().flatten().enumerate() {
@@ -1256,6 +1351,7 @@ fn catalog_names(kind: TargetKind) -> String {
 fn join_sorted(names: &[&str]) -> String {
     let mut v = names.to_vec();
     v.sort_unstable();
+    v.dedup();
     if v.is_empty() {
         "none".into()
     } else {
@@ -1281,6 +1377,16 @@ fn valid_subdomain(s: &str) -> bool {
 
 pub fn is_loopback_host(h: &str) -> bool {
     h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback()) || h == "[::1]"
+}
+
+/// Whether a URL's host is `localhost`, in 127.0.0.0/8, or `::1`.
+pub fn is_loopback_url(u: &Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    }
 }
 
 fn present_source_keys(r: &RawSource) -> Vec<&'static str> {

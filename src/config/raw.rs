@@ -1,12 +1,33 @@
 //! The configuration exactly as written: serde structs that reject unknown
-//! keys and check nothing else. [`super::validate`] turns them into a
+//! keys and check nothing else. [`super::load_str`] turns them into a
 //! [`super::Config`]; nothing downstream reads these structs.
+//!
+//! Each struct lists its keys in [`RawTable::KEYS`], right after it: the
+//! keys of a table are checked against that list before the table is
+//! deserialised ([`super::sift`]), so one unknown or mistyped key is
+//! reported under its own path and the rest of the table is still
+//! validated. A unit test keeps each list equal to its struct's fields.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
+use super::Problems;
 use super::secret::RawSecret;
+use super::sift;
+
+/// Checks one item of an array of tables (`[[source.users]]`) and returns
+/// what is left of it, or `None` when nothing usable is.
+pub type ItemSifter = fn(&mut Problems, &str, toml::Value) -> Option<toml::Value>;
+
+/// A table of the config, with the keys it accepts.
+pub trait RawTable: DeserializeOwned {
+    /// Every key of the table: the struct's fields, exactly.
+    const KEYS: &'static [&'static str];
+    /// The keys holding arrays of tables, and how to check each item.
+    const NESTED: &'static [(&'static str, ItemSifter)] = &[];
+}
 
 /// The whole file. Each part is deserialised on its own (see
 /// [`super::load_str`]) so that one bad source does not hide the problems
@@ -30,6 +51,20 @@ pub struct RawServer {
     pub trust_forwarded_for: Option<bool>,
 }
 
+impl RawTable for RawServer {
+    const KEYS: &'static [&'static str] = &[
+        "listen",
+        "public_url",
+        "cookie_key",
+        "admin_token",
+        "max_token_bytes",
+        "max_body_bytes",
+        "request_timeout",
+        "rate_limit_per_minute",
+        "trust_forwarded_for",
+    ];
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawState {
@@ -38,11 +73,19 @@ pub struct RawState {
     pub key_prefix: Option<String>,
 }
 
+impl RawTable for RawState {
+    const KEYS: &'static [&'static str] = &["backend", "redis_url", "key_prefix"];
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRule {
     pub expression: String,
     pub message: String,
+}
+
+impl RawTable for RawRule {
+    const KEYS: &'static [&'static str] = &["expression", "message"];
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +96,10 @@ pub struct RawDevUser {
     pub name: Option<String>,
     #[serde(default)]
     pub claims: toml::Table,
+}
+
+impl RawTable for RawDevUser {
+    const KEYS: &'static [&'static str] = &["id", "email", "name", "claims"];
 }
 
 /// One `[[source]]`. Every kind's keys live in one struct; which keys a kind
@@ -96,6 +143,40 @@ pub struct RawSource {
     pub rules: Vec<RawRule>,
 }
 
+impl RawTable for RawSource {
+    const KEYS: &'static [&'static str] = &[
+        "name",
+        "kind",
+        "label",
+        "issuer",
+        "audiences",
+        "algorithms",
+        "leeway",
+        "domains",
+        "key_refresh_interval",
+        "discovery_url",
+        "client_id",
+        "client_secret",
+        "scopes",
+        "project_id",
+        "keys_url",
+        "insecure_emulator",
+        "jwks_url",
+        "jwks_file",
+        "public_key_file",
+        "secret",
+        "users",
+        "seed",
+        "token_ttl",
+        "claims",
+        "rules",
+    ];
+    const NESTED: &'static [(&'static str, ItemSifter)] = &[
+        ("users", sift::item::<RawDevUser>),
+        ("rules", sift::item::<RawRule>),
+    ];
+}
+
 /// One `[[target]]`, with the same one-struct-for-all-kinds approach.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,4 +204,78 @@ pub struct RawTarget {
     pub claims: BTreeMap<String, String>,
     #[serde(default)]
     pub rules: Vec<RawRule>,
+}
+
+impl RawTable for RawTarget {
+    const KEYS: &'static [&'static str] = &[
+        "name",
+        "kind",
+        "secret",
+        "sources",
+        "subdomain",
+        "return_to_hosts",
+        "after_logout_url",
+        "access_url",
+        "sandbox",
+        "upstream_logout",
+        "allowed_ips",
+        "key_id",
+        "ttl",
+        "allowed_origins",
+        "claims",
+        "rules",
+    ];
+    const NESTED: &'static [(&'static str, ItemSifter)] = &[("rules", sift::item::<RawRule>)];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields serde knows for `T`, read from its message for an
+    /// unknown field ("unknown field `zz`, expected one of `a`, `b`").
+    fn serde_fields<T: RawTable + std::fmt::Debug>() -> Vec<String> {
+        let mut t = toml::Table::new();
+        t.insert("zz_probe".into(), toml::Value::Integer(1));
+        let err = toml::Value::Table(t).try_into::<T>().unwrap_err();
+        let message = err.message().to_owned();
+        let (_, expected) = message
+            .split_once("expected")
+            .unwrap_or_else(|| panic!("no field list in {message:?}"));
+        expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn assert_keys_are_fields<T: RawTable + std::fmt::Debug>() {
+        assert_eq!(
+            serde_fields::<T>(),
+            T::KEYS,
+            "{}::KEYS differs from its fields",
+            std::any::type_name::<T>()
+        );
+    }
+
+    #[test]
+    fn every_key_list_is_its_structs_fields() {
+        assert_keys_are_fields::<RawServer>();
+        assert_keys_are_fields::<RawState>();
+        assert_keys_are_fields::<RawRule>();
+        assert_keys_are_fields::<RawDevUser>();
+        assert_keys_are_fields::<RawSource>();
+        assert_keys_are_fields::<RawTarget>();
+    }
+
+    #[test]
+    fn nested_keys_are_keys() {
+        for (key, _) in RawSource::NESTED {
+            assert!(RawSource::KEYS.contains(key), "{key}");
+        }
+        for (key, _) in RawTarget::NESTED {
+            assert!(RawTarget::KEYS.contains(key), "{key}");
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Secrets: where they come from (`{ env }`, `{ file }`, a literal) and the
 //! one type that holds them, which never prints its value.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -24,6 +24,9 @@ pub struct EnvSecret {
     pub env: String,
 }
 
+/// `{ file = "…" }`: a relative path is taken from the config file's
+/// folder, as `jwks_file` and `public_key_file` are, not from the working
+/// directory; an absolute path is used as it is.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSecret {
@@ -70,9 +73,12 @@ impl Secret {
 }
 
 impl RawSecret {
-    /// Reads the secret. A file's trailing newline is dropped (editors add
-    /// one); any other whitespace is kept, since it is part of the secret.
-    pub fn resolve(&self) -> Result<Secret, String> {
+    /// Reads the secret. A relative `{ file }` path is taken from `base`,
+    /// the config file's folder (from the working directory when there is
+    /// none, as for a config given as text). A file's trailing newline is
+    /// dropped (editors add one); any other whitespace is kept, since it is
+    /// part of the secret.
+    pub fn resolve(&self, base: Option<&Path>) -> Result<Secret, String> {
         let (value, origin) = match self {
             RawSecret::Literal(v) => (v.clone(), Origin::Literal),
             RawSecret::Env(EnvSecret { env }) => match std::env::var(env) {
@@ -84,14 +90,22 @@ impl RawSecret {
                     return Err(format!("environment variable {env} is not UTF-8"));
                 }
             },
-            RawSecret::File(FileSecret { file }) => match std::fs::read_to_string(file) {
-                Ok(v) => {
-                    let v = v.strip_suffix('\n').unwrap_or(&v);
-                    let v = v.strip_suffix('\r').unwrap_or(v);
-                    (v.to_owned(), Origin::File(file.clone()))
+            RawSecret::File(FileSecret { file }) => {
+                let file = match base {
+                    Some(base) if file.is_relative() => base.join(file),
+                    _ => file.clone(),
+                };
+                match std::fs::read_to_string(&file) {
+                    Ok(v) => {
+                        let v = v.strip_suffix('\n').unwrap_or(&v);
+                        let v = v.strip_suffix('\r').unwrap_or(v);
+                        (v.to_owned(), Origin::File(file))
+                    }
+                    Err(e) => {
+                        return Err(format!("cannot read secret file {}: {e}", file.display()));
+                    }
                 }
-                Err(e) => return Err(format!("cannot read secret file {}: {e}", file.display())),
-            },
+            }
         };
         Ok(Secret {
             value: SecretString::from(value),
@@ -99,9 +113,10 @@ impl RawSecret {
         })
     }
 
-    /// Reads the secret and refuses one shorter than [`MIN_SECRET_LEN`].
-    pub fn resolve_min(&self) -> Result<Secret, String> {
-        let s = self.resolve()?;
+    /// [`RawSecret::resolve`], refusing a secret shorter than
+    /// [`MIN_SECRET_LEN`].
+    pub fn resolve_min(&self, base: Option<&Path>) -> Result<Secret, String> {
+        let s = self.resolve(base)?;
         let len = s.expose().chars().count();
         if len < MIN_SECRET_LEN {
             return Err(format!(
@@ -119,7 +134,7 @@ mod tests {
     #[test]
     fn debug_of_a_secret_never_shows_the_value() {
         let s = RawSecret::Literal("hunter2hunter2".into())
-            .resolve()
+            .resolve(None)
             .unwrap();
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
@@ -129,7 +144,7 @@ mod tests {
     #[test]
     fn short_secrets_are_refused() {
         let err = RawSecret::Literal("123456789".into())
-            .resolve_min()
+            .resolve_min(None)
             .unwrap_err();
         assert!(err.contains("at least 10"), "{err}");
     }
@@ -139,7 +154,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s");
         std::fs::write(&p, " padded secret \n").unwrap();
-        let s = RawSecret::File(FileSecret { file: p }).resolve().unwrap();
+        let s = RawSecret::File(FileSecret { file: p })
+            .resolve(None)
+            .unwrap();
         assert_eq!(s.expose(), " padded secret ");
+    }
+
+    #[test]
+    fn a_relative_secret_file_is_taken_from_the_base_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("secrets")).unwrap();
+        std::fs::write(dir.path().join("secrets/s"), "from-the-base-folder\n").unwrap();
+        let relative = RawSecret::File(FileSecret {
+            file: PathBuf::from("secrets/s"),
+        });
+        let s = relative.resolve(Some(dir.path())).unwrap();
+        assert_eq!(s.expose(), "from-the-base-folder");
+        assert_eq!(s.origin, Origin::File(dir.path().join("secrets/s")));
+        let absolute = RawSecret::File(FileSecret {
+            file: dir.path().join("secrets/s"),
+        });
+        let elsewhere = tempfile::tempdir().unwrap();
+        let s = absolute.resolve(Some(elsewhere.path())).unwrap();
+        assert_eq!(
+            s.expose(),
+            "from-the-base-folder",
+            "an absolute path is kept"
+        );
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! The environment is the CEL standard library plus the Kubernetes-style
 //! string extension (`split`, `lowerAscii`, `upperAscii`, `replace`, `trim`,
-//! `join`, `indexOf`, `lastIndexOf`, `substring`, `charAt`, `format`), which
-//! the `cel` crate ships and we register.
+//! `join`, `indexOf`, `lastIndexOf`, `substring`, `charAt`, `format`,
+//! `reverse`, and the namespaced `strings.quote`), which the `cel` crate
+//! ships and we register.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, LazyLock};
@@ -81,7 +82,13 @@ fn free_variables(e: &IdedExpr, bound: &mut Vec<String>, out: &mut BTreeSet<Stri
             }
         }
         Expr::Call(call) => {
-            if let Some(t) = &call.target {
+            // `strings.quote(x)` parses as a call of `quote` on the
+            // identifier `strings`; the environment calls the function
+            // `strings.quote` instead, so `strings` is a namespace there,
+            // not a variable.
+            if let Some(t) = &call.target
+                && !names_function(t, &call.func_name)
+            {
                 free_variables(t, bound, out);
             }
             for a in &call.args {
@@ -129,6 +136,49 @@ fn free_variables(e: &IdedExpr, bound: &mut Vec<String>, out: &mut BTreeSet<Stri
         Expr::Select(s) => free_variables(&s.operand, bound, out),
         Expr::Literal(_) | Expr::Unspecified => {}
     }
+}
+
+/// Whether a call of `func` on `target` calls a namespaced function of
+/// [`ENV`]: `target` spells a qualified name (`strings`, or `a.b`) that,
+/// with `func`, names one (`strings.quote`). The `cel` crate decides so by
+/// the name alone, before it looks for a variable, and so does this.
+fn names_function(target: &IdedExpr, func: &str) -> bool {
+    qualified_name(&target.expr).is_some_and(|ns| is_function(&format!("{ns}.{func}")))
+}
+
+/// The dotted name an identifier, or a chain of field selections on one,
+/// spells; `None` for anything else (a `has()` test included), and for
+/// names that are not plain identifiers.
+fn qualified_name(e: &Expr) -> Option<String> {
+    let plain = |s: &str| {
+        s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    match e {
+        Expr::Ident(name) if plain(name) => Some(name.clone()),
+        Expr::Select(s) if !s.test && plain(&s.field) => {
+            Some(format!("{}.{}", qualified_name(&s.operand.expr)?, s.field))
+        }
+        _ => None,
+    }
+}
+
+/// Whether [`ENV`] declares a function named `name` (`strings.quote`).
+/// The `cel` crate does not say so directly: the answer is read from a
+/// call of it without arguments, evaluated with no variable. A declared
+/// function runs, or refuses the arguments; an undeclared one leaves the
+/// namespace to be read as a variable, which does not exist.
+fn is_function(name: &str) -> bool {
+    let Ok(program) = ENV.compile(&format!("{name}()")) else {
+        return false;
+    };
+    let ctx = cel::Context::with_env(ENV.clone());
+    !matches!(
+        program.execute(&ctx),
+        Err(cel::ExecutionError::UndeclaredReference(_))
+    )
 }
 
 /// JSON → a CEL value that borrows the JSON's strings: no copy of the
@@ -247,6 +297,33 @@ mod tests {
     fn unknown_variables_are_refused_with_their_names() {
         let err = Expression::compile("user.email + claim.x").unwrap_err();
         assert!(err.contains("`claim`") && err.contains("`user`"), "{err}");
+    }
+
+    #[test]
+    fn a_namespaced_function_is_not_a_variable() {
+        let e = Expression::compile("strings.quote(claims.name)").unwrap();
+        let claims = serde_json::json!({"name": "Ada \"the\" Countess"});
+        let mut ctx = cel::Context::with_env(ENV.clone());
+        ctx.add_variable_as_val("claims", Box::new(map_val(claims.as_object().unwrap())));
+        assert_eq!(
+            e.program.execute(&ctx).unwrap(),
+            Value::String(Arc::new(r#""Ada \"the\" Countess""#.to_owned()))
+        );
+        Expression::compile("optional.of(claims.name).orValue('x')").unwrap();
+    }
+
+    #[test]
+    fn an_unknown_function_on_a_namespace_leaves_it_a_variable() {
+        assert!(is_function("strings.quote"));
+        assert!(!is_function("strings.nope"));
+        assert!(!is_function("user.quote"));
+        let err = Expression::compile("strings.nope(claims.name)").unwrap_err();
+        assert!(err.contains("`strings`"), "{err}");
+        let err = Expression::compile("user.quote(claims.name)").unwrap_err();
+        assert!(err.contains("`user`"), "{err}");
+        // No function `claims.name.quote`: a call of `quote` on a claim,
+        // which compiles (`claims` is a variable) and fails when run.
+        Expression::compile("claims.name.quote()").unwrap();
     }
 
     #[test]

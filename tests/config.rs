@@ -1,0 +1,480 @@
+//! Config validation, in-process: one mistake is one problem under its own
+//! key path (no problem that follows from another), file secrets are read
+//! from the config file's folder, key and browser URLs are https (http only
+//! on loopback), `strings.quote` is usable, and Redis over TLS is refused
+//! at `check` rather than at start-up.
+
+use std::path::Path;
+
+use zenbridge::config::{self, Config, Problem, load_str};
+
+const SERVER: &str = r#"
+[server]
+public_url = "https://sso.acme.test"
+cookie_key = "test-cookie-key-0123456789abcdef0123456789"
+"#;
+
+/// A jwt source named "legacy" with `extra` added, and a target using it.
+fn legacy(extra: &str) -> String {
+    format!(
+        r#"{SERVER}
+[[source]]
+name = "legacy"
+kind = "jwt"
+issuer = "https://legacy.acme.test"
+audiences = ["zendesk"]
+{extra}
+[source.claims]
+external_id = "'legacy|' + claims.sub"
+
+[[target]]
+name = "mobile"
+kind = "sdk"
+secret = "mobile-sdk-secret-0123456789"
+sources = ["legacy"]
+"#
+    )
+}
+
+const SECRET: &str = r#"secret = "legacy-shared-secret-0123456789""#;
+
+/// The problems of an invalid config, as `check` prints them.
+fn problems(text: &str) -> Vec<String> {
+    problems_in(text, None)
+}
+
+fn problems_in(text: &str, base: Option<&Path>) -> Vec<String> {
+    match load_str(text, base) {
+        Ok(_) => panic!("the config is valid:\n{text}"),
+        Err(p) => {
+            for q in &p.0 {
+                assert!(!q.path.is_empty(), "a problem without its key path: {q}");
+            }
+            p.0.iter().map(Problem::to_string).collect()
+        }
+    }
+}
+
+fn valid(text: &str) -> Config {
+    load_str(text, None).unwrap_or_else(|p| panic!("invalid:\n{p}\n{text}"))
+}
+
+// ------------------------------------------------------- one problem each --
+
+#[test]
+fn an_unknown_server_key_is_the_only_problem_of_the_server() {
+    let text = legacy(SECRET).replace(
+        "[server]\n",
+        "[server]\npublic_ulr = \"https://sso.acme.test\"\n",
+    );
+    assert_eq!(
+        problems(&text),
+        ["server.public_ulr: unknown key; did you mean `public_url`?"]
+    );
+}
+
+#[test]
+fn an_unknown_source_key_does_not_make_the_source_unknown_to_targets() {
+    let text = legacy(&format!("{SECRET}\nisuer = \"https://legacy.acme.test\""));
+    assert_eq!(
+        problems(&text),
+        ["source[0].isuer: unknown key; did you mean `issuer`?"]
+    );
+}
+
+#[test]
+fn an_unknown_key_far_from_any_lists_the_keys() {
+    let p = problems(&legacy(&format!("{SECRET}\nzz_probe = 1")));
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(
+        p[0].starts_with(
+            "source[0].zz_probe: unknown key; expected one of `name`, `kind`, `label`, `issuer`"
+        ),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn a_source_refused_for_its_short_secret_is_still_known_to_targets() {
+    let p = problems(&legacy(r#"secret = "123456789""#));
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(
+        p[0].starts_with("source[0].secret: secret must be at least 10 characters; it has 9"),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn a_target_naming_no_configured_source_lists_every_configured_one() {
+    // "legacy" is refused (short secret) but configured: it is listed.
+    let text = legacy(r#"secret = "123456789""#).replace(
+        r#"sources = ["legacy"]"#,
+        r#"sources = ["legacy", "legasy"]"#,
+    );
+    let p = problems(&text);
+    assert_eq!(p.len(), 2, "{p:#?}");
+    assert!(
+        p.contains(
+            &r#"target[0].sources[1]: no source named "legasy" (sources: legacy)"#.to_owned()
+        ),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_reported_under_its_key_alone() {
+    let text = legacy(&format!("{SECRET}\nleeway = 5"))
+        .replace("[server]\n", "[server]\nmax_token_bytes = \"16k\"\n");
+    assert_eq!(
+        problems(&text),
+        [
+            "server.max_token_bytes: invalid type: string \"16k\", expected usize",
+            "source[0].leeway: invalid type: integer `5`, expected a string",
+        ]
+    );
+}
+
+#[test]
+fn a_required_key_of_the_wrong_type_is_not_also_missing() {
+    let text = legacy(SECRET).replace(
+        r#"public_url = "https://sso.acme.test""#,
+        "public_url = 443",
+    );
+    assert_eq!(
+        problems(&text),
+        ["server.public_url: invalid type: integer `443`, expected a string"]
+    );
+}
+
+#[test]
+fn a_secret_of_the_wrong_shape_is_explained_once() {
+    let text = legacy(r#"secret = { vault = "legacy" }"#);
+    assert_eq!(
+        problems(&text),
+        [r#"source[0].secret: a secret is a string, { env = "NAME" } or { file = "PATH" }"#]
+    );
+}
+
+#[test]
+fn a_bad_rule_is_reported_under_its_own_path() {
+    let text = legacy(&format!(
+        "{SECRET}\n[[source.rules]]\nexpresion = \"true\"\nmessage = \"m\"\n"
+    ));
+    assert_eq!(
+        problems(&text),
+        [
+            "source[0].rules[0].expresion: unknown key; did you mean `expression`?",
+            "source[0].rules[0].expression: is required",
+        ]
+    );
+}
+
+#[test]
+fn a_refused_required_claim_is_not_also_reported_missing() {
+    // A messaging target needs `external_id`; the source's is refused.
+    let text = legacy(SECRET)
+        .replace("'legacy|' + claims.sub", "'legacy|' + claim.sub")
+        .replace(
+            r#"kind = "sdk""#,
+            "kind = \"messaging\"\nkey_id = \"app_64a1b2c3\"",
+        );
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(
+        p[0].starts_with("source[0].claims.external_id: CEL expression reads `claim`"),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn a_misspelt_top_level_table_gets_a_suggestion() {
+    let text = legacy(SECRET).replace("[server]", "[sever]");
+    let p = problems(&text);
+    assert!(
+        p.contains(&"sever: unknown key; did you mean `server`?".to_owned()),
+        "{p:#?}"
+    );
+}
+
+// ------------------------------------------------------------ file secrets --
+
+#[test]
+fn a_relative_file_secret_is_read_from_the_config_files_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conf");
+    std::fs::create_dir_all(conf.join("secrets")).unwrap();
+    std::fs::write(
+        conf.join("secrets/legacy"),
+        "legacy-shared-secret-from-a-file\n",
+    )
+    .unwrap();
+    let file = conf.join("zenbridge.toml");
+    std::fs::write(&file, legacy(r#"secret = { file = "secrets/legacy" }"#)).unwrap();
+    // The tests run in the package's folder, which has no `secrets/legacy`.
+    assert!(!Path::new("secrets/legacy").exists());
+    let cfg = config::load_file(&file).unwrap_or_else(|p| panic!("{p}"));
+    let config::SourceDetail::Jwt {
+        keys: config::JwtKeys::Static { from, .. },
+    } = &cfg.sources[0].detail
+    else {
+        panic!("{:?}", cfg.sources[0].detail)
+    };
+    assert_eq!(from, "secret");
+
+    // An absolute path is used as it is.
+    let absolute = conf.join("secrets/legacy");
+    let text = legacy(&format!(
+        "secret = {{ file = {:?} }}",
+        absolute.to_str().unwrap()
+    ));
+    let elsewhere = tempfile::tempdir().unwrap();
+    load_str(&text, Some(elsewhere.path())).unwrap_or_else(|p| panic!("{p}"));
+
+    // A missing file is named by the path it was looked for at.
+    let p = problems_in(
+        &legacy(r#"secret = { file = "nope" }"#),
+        Some(elsewhere.path()),
+    );
+    assert_eq!(p.len(), 1, "{p:#?}");
+    let expected = format!(
+        "source[0].secret: cannot read secret file {}",
+        elsewhere.path().join("nope").display()
+    );
+    assert!(p[0].starts_with(&expected), "{p:#?}");
+}
+
+// --------------------------------------------------------------------- URLs --
+
+const HTTPS_ONLY: &str = "must be https (plain http is accepted only on loopback, for tests)";
+
+fn jwks(url: &str) -> String {
+    legacy(&format!("jwks_url = {url:?}"))
+}
+
+#[test]
+fn key_urls_over_http_are_refused_off_loopback() {
+    assert_eq!(
+        problems(&jwks("http://keys.acme.test/jwks")),
+        [format!("source[0].jwks_url: {HTTPS_ONLY}")]
+    );
+    assert_eq!(
+        problems(&jwks("ftp://keys.acme.test/jwks")),
+        [format!(
+            "source[0].jwks_url: {HTTPS_ONLY}; found scheme \"ftp\""
+        )]
+    );
+    for ok in [
+        "https://keys.acme.test/jwks",
+        "http://127.0.0.1:9/jwks",
+        "http://127.3.2.1/jwks",
+        "http://localhost:9/jwks",
+        "http://[::1]:9/jwks",
+    ] {
+        valid(&jwks(ok));
+    }
+    // Not loopback, however it looks.
+    for refused in [
+        "http://128.0.0.1/jwks",
+        "http://localhost.acme.test/jwks",
+        "http://[::2]/jwks",
+        "http://0.0.0.0/jwks",
+    ] {
+        assert_eq!(
+            problems(&jwks(refused)),
+            [format!("source[0].jwks_url: {HTTPS_ONLY}")],
+            "{refused}"
+        );
+    }
+}
+
+fn oidc(extra: &str) -> String {
+    format!(
+        r#"{SERVER}
+[[source]]
+name = "idp"
+kind = "oidc"
+client_id = "zenbridge"
+{extra}
+[source.claims]
+external_id = "claims.sub"
+
+[[target]]
+name = "mobile"
+kind = "sdk"
+secret = "mobile-sdk-secret-0123456789"
+sources = ["idp"]
+"#
+    )
+}
+
+#[test]
+fn oidc_issuer_and_discovery_url_over_http_are_refused_off_loopback() {
+    // The discovery URL derived from a refused issuer is not refused again.
+    assert_eq!(
+        problems(&oidc(r#"issuer = "http://idp.acme.test""#)),
+        [format!("source[0].issuer: {HTTPS_ONLY}")]
+    );
+    assert_eq!(
+        problems(&oidc(
+            "issuer = \"https://idp.acme.test\"\ndiscovery_url = \"http://idp.acme.test/.well-known/openid-configuration\""
+        )),
+        [format!("source[0].discovery_url: {HTTPS_ONLY}")]
+    );
+    assert_eq!(
+        problems(&oidc(r#"issuer = "idp.acme.test""#)),
+        ["source[0].issuer: not a URL (relative URL without a base)"]
+    );
+    valid(&oidc(r#"issuer = "http://127.0.0.1:4444""#));
+    valid(&oidc(r#"issuer = "https://idp.acme.test""#));
+}
+
+#[test]
+fn firebase_keys_url_over_http_is_refused_off_loopback() {
+    let text = |keys_url: &str| {
+        format!(
+            r#"{SERVER}
+[[source]]
+name = "fb"
+kind = "firebase"
+project_id = "acme-app"
+keys_url = {keys_url:?}
+[source.claims]
+external_id = "claims.sub"
+
+[[target]]
+name = "mobile"
+kind = "sdk"
+secret = "mobile-sdk-secret-0123456789"
+sources = ["fb"]
+"#
+        )
+    };
+    assert_eq!(
+        problems(&text("http://keys.acme.test/certs")),
+        [format!("source[0].keys_url: {HTTPS_ONLY}")]
+    );
+    valid(&text("http://127.0.0.1:9/certs"));
+}
+
+fn sso(extra: &str) -> String {
+    format!(
+        r#"{SERVER}
+[[source]]
+name = "legacy"
+kind = "jwt"
+issuer = "https://legacy.acme.test"
+audiences = ["zendesk"]
+{SECRET}
+[source.claims]
+external_id = "claims.sub"
+
+[[target]]
+name = "help"
+kind = "sso"
+secret = "help-sso-secret-0123456789"
+sources = ["legacy"]
+subdomain = "acme"
+{extra}
+"#
+    )
+}
+
+#[test]
+fn browser_urls_of_sso_targets_over_http_are_refused_off_loopback() {
+    assert_eq!(
+        problems(&sso(r#"after_logout_url = "http://www.acme.test/bye""#)),
+        [format!("target[0].after_logout_url: {HTTPS_ONLY}")]
+    );
+    assert_eq!(
+        problems(&sso(
+            r#"access_url = "http://acme.zendesk.test/access/jwt""#
+        )),
+        [format!("target[0].access_url: {HTTPS_ONLY}")]
+    );
+    valid(&sso(
+        "after_logout_url = \"http://127.0.0.1:9/bye\"\naccess_url = \"http://localhost:9/access/jwt\"",
+    ));
+    valid(&sso(
+        "after_logout_url = \"https://www.acme.test/bye\"\naccess_url = \"https://acme.zendesk.com/access/jwt\"",
+    ));
+}
+
+#[test]
+fn public_url_over_http_off_loopback_stays_a_warning() {
+    let cfg = valid(&legacy(SECRET).replace("https://sso.acme.test", "http://sso.acme.test"));
+    assert!(
+        cfg.warnings.iter().any(|w| w.to_string()
+            == "server.public_url: plain http on a non-loopback host: cookies are not Secure"),
+        "{:?}",
+        cfg.warnings
+    );
+    let cfg = valid(&legacy(SECRET).replace("https://sso.acme.test", "http://127.0.0.1:8080"));
+    assert!(
+        !cfg.warnings.iter().any(|w| w.path == "server.public_url"),
+        "{:?}",
+        cfg.warnings
+    );
+    assert_eq!(
+        problems(&legacy(SECRET).replace("https://sso.acme.test", "ftp://sso.acme.test")),
+        ["server.public_url: must be an https (or http) URL; found scheme \"ftp\""]
+    );
+}
+
+// ---------------------------------------------------------------------- CEL --
+
+#[test]
+fn strings_quote_can_be_used_in_a_mapping() {
+    let text = legacy(SECRET).replace(
+        "external_id = \"'legacy|' + claims.sub\"",
+        "external_id = \"'legacy|' + claims.sub\"\nname = \"strings.quote(claims.name)\"",
+    );
+    let cfg = valid(&text);
+    let mapping = &cfg.targets[0].mappings[&0];
+    let claims = serde_json::json!({"sub": "u1", "name": "Ada \"the\" Countess"});
+    let out = mapping
+        .evaluate(
+            claims.as_object().unwrap(),
+            &zenbridge::mapping::Vars::default(),
+        )
+        .unwrap();
+    assert_eq!(out["name"], r#""Ada \"the\" Countess""#);
+    assert_eq!(out["external_id"], "legacy|u1");
+}
+
+// -------------------------------------------------------------------- Redis --
+
+fn redis(url: &str) -> String {
+    legacy(SECRET).replace(
+        "[server]",
+        &format!("[state]\nbackend = \"redis\"\nredis_url = {url:?}\n\n[server]"),
+    )
+}
+
+#[test]
+fn redis_over_tls_is_refused_at_check() {
+    let p = problems(&redis("rediss://:hunter2-password@redis.acme.test:6380/0"));
+    assert_eq!(
+        p,
+        [
+            "state.redis_url: rediss:// (TLS to Redis) is not built into zenbridge; use redis:// over a private network, or through a local TLS proxy (such as stunnel) listening on loopback"
+        ]
+    );
+    assert!(!p[0].contains("hunter2"), "the URL's password is not shown");
+    assert_eq!(
+        problems(&redis("http://redis.acme.test:6379")),
+        [
+            "state.redis_url: must be a redis:// (or unix://, redis+unix://) URL; found scheme \"http\""
+        ]
+    );
+    for ok in [
+        "redis://:pw@redis.acme.test:6379/0",
+        "unix:///run/redis.sock",
+        "redis+unix:///run/redis.sock",
+    ] {
+        let cfg = valid(&redis(ok));
+        assert!(
+            matches!(cfg.state, config::StateConfig::Redis { .. }),
+            "{ok}"
+        );
+    }
+}
