@@ -590,6 +590,30 @@ async fn hs256_token_signed_with_the_public_key_is_refused() {
     assert_eq!(w.gw.sdk("mobile", &real).await.0, StatusCode::OK);
 }
 
+/// POSTs `token` to the SDK endpoint `n` times concurrently.
+async fn all_at_once(gw: &Gateway, token: &str, n: usize) -> Vec<reqwest::StatusCode> {
+    let url = format!("{}/sdk/mobile/jwt", gw.url);
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (url, token) = (url.clone(), token.to_owned());
+            tokio::spawn(async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .form(&[("user_token", token)])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
 #[tokio::test]
 async fn unknown_kid_triggers_one_refetch_then_key_unknown() {
     let w = world().await;
@@ -613,22 +637,8 @@ async fn unknown_kid_triggers_one_refetch_then_key_unknown() {
     );
     // Within the refresh interval, more unknown kids cause no more fetches,
     // even when many arrive at once.
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let token = stranger.sign(&claims);
-        let url = format!("{}/sdk/mobile/jwt", w.gw.url);
-        tasks.push(tokio::spawn(async move {
-            reqwest::Client::new()
-                .post(url)
-                .form(&[("user_token", token)])
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), reqwest::StatusCode::UNAUTHORIZED);
+    for status in all_at_once(&w.gw, &stranger.sign(&claims), 20).await {
+        assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
     }
     assert_eq!(
         w.keys.fetch_count(),
@@ -652,22 +662,8 @@ async fn rotated_key_is_found_by_one_coalesced_refetch() {
     let before = w.keys.fetch_count();
     let new = rsa_key("new");
     w.keys.add(&new);
-    let mut tasks = Vec::new();
-    for _ in 0..10 {
-        let token = new.sign(&claims);
-        let url = format!("{}/sdk/mobile/jwt", w.gw.url);
-        tasks.push(tokio::spawn(async move {
-            reqwest::Client::new()
-                .post(url)
-                .form(&[("user_token", token)])
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), reqwest::StatusCode::OK);
+    for status in all_at_once(&w.gw, &new.sign(&claims), 10).await {
+        assert_eq!(status, reqwest::StatusCode::OK);
     }
     assert_eq!(
         w.keys.fetch_count(),
