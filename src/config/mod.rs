@@ -180,6 +180,8 @@ pub struct TargetConfig {
     pub name: String,
     pub kind: TargetKind,
     pub secret: Secret,
+    /// The HMAC key and header built from `secret`, `kind` and `key_id`.
+    pub signer: crate::target::sign::Signer,
     /// Indexes into [`Config::sources`], in the order configured.
     pub sources: Vec<usize>,
     /// The effective mapping per source index.
@@ -1263,10 +1265,16 @@ impl Validator {
                 }
             }
             let Some(secret) = secret else { continue };
+            let signer = crate::target::sign::Signer::new(
+                kind,
+                raw.key_id.as_deref(),
+                secret.expose().as_bytes(),
+            );
             out.push(TargetConfig {
                 name: raw.name,
                 kind,
                 secret,
+                signer,
                 sources: idx,
                 mappings,
                 subdomain: raw.subdomain,

@@ -69,12 +69,12 @@ impl DevIssuer {
         let x = URL_SAFE_NO_PAD.encode(self.key.public_key().as_ref());
         let key = DecodingKey::from_ed_components(&x).expect("our own public key");
         let mut set = KeySet::default();
-        set.insert(Key {
-            kid: Some(self.kid.clone()),
+        set.insert(Key::new(
+            Some(self.kid.clone()),
             key,
-            alg: Some(Algorithm::EdDSA),
-            family: Family::Ed,
-        });
+            Some(Algorithm::EdDSA),
+            Family::Ed,
+        ));
         Arc::new(set)
     }
 

@@ -14,19 +14,118 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::signature::{
+    ParsedPublicKey, RsaParameters, RsaPublicKeyComponents, VerificationAlgorithm,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
 
 /// One verification key.
+///
+/// Public keys are parsed into aws-lc's form once, on first use with each
+/// algorithm, and kept with the key: an RSA key rebuilt from `n` and `e` on
+/// every verification costs a Montgomery set-up (a big-number division)
+/// per request. The parse and the check are the ones `jsonwebtoken` makes
+/// (same aws-lc algorithm parameters, so the same 2048–8192-bit RSA range),
+/// only done once.
 pub struct Key {
     pub kid: Option<String>,
     pub key: DecodingKey,
     /// The algorithm the key declares (JWK `alg`), if any.
     pub alg: Option<Algorithm>,
     pub family: Family,
+    /// Parsed public keys by [`parsed_slot`]; `None` inside means the key
+    /// does not parse for that algorithm (every signature then fails).
+    parsed: [OnceLock<Option<ParsedPublicKey>>; PARSED_SLOTS],
+}
+
+impl Key {
+    pub fn new(
+        kid: Option<String>,
+        key: DecodingKey,
+        alg: Option<Algorithm>,
+        family: Family,
+    ) -> Self {
+        Self {
+            kid,
+            key,
+            alg,
+            family,
+            parsed: Default::default(),
+        }
+    }
+
+    /// Checks `signature` (base64url, as in the token) over `message`.
+    /// HMAC keys are checked by `jsonwebtoken` (constant-time comparison);
+    /// public keys by their parsed form. A signature that is not base64url,
+    /// or a key of another family, is simply not valid.
+    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &str) -> bool {
+        let Some((slot, params)) = parsed_slot(alg) else {
+            return jsonwebtoken::crypto::verify(signature, message, &self.key, alg)
+                .unwrap_or(false);
+        };
+        let Some(parsed) = self.parsed[slot]
+            .get_or_init(|| parse_public(&self.key, params))
+            .as_ref()
+        else {
+            return false;
+        };
+        let Ok(sig) = URL_SAFE_NO_PAD.decode(signature) else {
+            return false;
+        };
+        parsed.verify_sig(message, &sig).is_ok()
+    }
+}
+
+const PARSED_SLOTS: usize = 9;
+
+/// aws-lc verification parameters. RSA keys held as `n` and `e` are parsed
+/// through their own constructor, which wants the RSA type.
+#[derive(Clone, Copy)]
+enum Params {
+    Rsa(&'static RsaParameters),
+    Other(&'static dyn VerificationAlgorithm),
+}
+
+/// The slot and aws-lc parameters of a public-key algorithm — the same
+/// parameters `jsonwebtoken`'s aws-lc backend verifies with.
+fn parsed_slot(alg: Algorithm) -> Option<(usize, Params)> {
+    use aws_lc_rs::signature as sig;
+    Some(match alg {
+        Algorithm::RS256 => (0, Params::Rsa(&sig::RSA_PKCS1_2048_8192_SHA256)),
+        Algorithm::RS384 => (1, Params::Rsa(&sig::RSA_PKCS1_2048_8192_SHA384)),
+        Algorithm::RS512 => (2, Params::Rsa(&sig::RSA_PKCS1_2048_8192_SHA512)),
+        Algorithm::PS256 => (3, Params::Rsa(&sig::RSA_PSS_2048_8192_SHA256)),
+        Algorithm::PS384 => (4, Params::Rsa(&sig::RSA_PSS_2048_8192_SHA384)),
+        Algorithm::PS512 => (5, Params::Rsa(&sig::RSA_PSS_2048_8192_SHA512)),
+        Algorithm::ES256 => (6, Params::Other(&sig::ECDSA_P256_SHA256_FIXED)),
+        Algorithm::ES384 => (7, Params::Other(&sig::ECDSA_P384_SHA384_FIXED)),
+        Algorithm::EdDSA => (8, Params::Other(&sig::ED25519)),
+        // HMAC, and any algorithm a later jsonwebtoken adds.
+        _ => return None,
+    })
+}
+
+fn parse_public(key: &DecodingKey, params: Params) -> Option<ParsedPublicKey> {
+    match (key.kind(), params) {
+        (DecodingKeyKind::RsaModulusExponent { n, e }, Params::Rsa(rsa)) => {
+            RsaPublicKeyComponents { n, e }
+                .to_parsed_public_key(rsa)
+                .ok()
+        }
+        (DecodingKeyKind::RsaModulusExponent { .. }, Params::Other(_)) => None,
+        (DecodingKeyKind::SecretOrDer(bytes), Params::Rsa(rsa)) => {
+            ParsedPublicKey::new(rsa, bytes).ok()
+        }
+        (DecodingKeyKind::SecretOrDer(bytes), Params::Other(alg)) => {
+            ParsedPublicKey::new(alg, bytes).ok()
+        }
+    }
 }
 
 impl std::fmt::Debug for Key {
@@ -116,12 +215,12 @@ impl KeySet {
 
     pub fn from_secret(secret: &[u8]) -> Self {
         let mut s = KeySet::default();
-        s.insert(Key {
-            kid: None,
-            key: DecodingKey::from_secret(secret),
-            alg: None,
-            family: Family::Hmac,
-        });
+        s.insert(Key::new(
+            None,
+            DecodingKey::from_secret(secret),
+            None,
+            Family::Hmac,
+        ));
         s
     }
 
@@ -166,12 +265,7 @@ impl KeySet {
                 },
             };
             match DecodingKey::from_jwk(jwk) {
-                Ok(key) => out.insert(Key {
-                    kid: jwk.common.key_id.clone(),
-                    key,
-                    alg,
-                    family,
-                }),
+                Ok(key) => out.insert(Key::new(jwk.common.key_id.clone(), key, alg, family)),
                 Err(e) => out.skipped.push(format!("{label}: {e}")),
             }
         }
@@ -202,12 +296,12 @@ impl KeySet {
                 continue;
             };
             match DecodingKey::from_rsa_pem(pem.as_bytes()) {
-                Ok(key) => out.insert(Key {
-                    kid: Some(kid),
+                Ok(key) => out.insert(Key::new(
+                    Some(kid),
                     key,
-                    alg: Some(Algorithm::RS256),
-                    family: Family::Rsa,
-                }),
+                    Some(Algorithm::RS256),
+                    Family::Rsa,
+                )),
                 Err(e) => out.skipped.push(format!("{kid}: {e}")),
             }
         }
@@ -232,12 +326,7 @@ impl KeySet {
         } else {
             return Err("not a PEM RSA, EC or Ed25519 public key or certificate".into());
         };
-        out.insert(Key {
-            kid: None,
-            key,
-            alg: None,
-            family,
-        });
+        out.insert(Key::new(None, key, None, family));
         Ok(out)
     }
 }
@@ -452,5 +541,111 @@ impl Keys {
             f.cache.cache.invalidate(&self.id).await;
         }
         self.get().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::encoding::AsDer;
+    use jsonwebtoken::{EncodingKey, Header, jwk::Jwk};
+
+    fn pem(der: &[u8]) -> Vec<u8> {
+        use base64::engine::general_purpose::STANDARD;
+        let b64 = STANDARD.encode(der);
+        let body: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).expect("ASCII"))
+            .collect();
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            body.join("\n")
+        )
+        .into_bytes()
+    }
+
+    fn signing_keys() -> Vec<(Algorithm, EncodingKey)> {
+        use aws_lc_rs::signature as sig;
+        let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+            .expect("RSA keygen");
+        let rsa = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&rsa).expect("PKCS#8");
+        let rsa = EncodingKey::from_rsa_pem(&pem(rsa.as_ref())).expect("RSA PEM");
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let ec = |alg| {
+            let doc = sig::EcdsaKeyPair::generate_pkcs8(alg, &rng).expect("EC keygen");
+            EncodingKey::from_ec_pem(&pem(doc.as_ref())).expect("EC PEM")
+        };
+        let ed = sig::Ed25519KeyPair::generate().expect("Ed25519 keygen");
+        let ed = ed.to_pkcs8v1().expect("PKCS#8 v1");
+        vec![
+            (Algorithm::RS256, rsa.clone()),
+            (Algorithm::RS512, rsa.clone()),
+            (Algorithm::PS256, rsa),
+            (Algorithm::ES256, ec(&sig::ECDSA_P256_SHA256_FIXED_SIGNING)),
+            (Algorithm::ES384, ec(&sig::ECDSA_P384_SHA384_FIXED_SIGNING)),
+            (
+                Algorithm::EdDSA,
+                EncodingKey::from_ed_pem(&pem(ed.as_ref())).expect("Ed PEM"),
+            ),
+        ]
+    }
+
+    /// The parsed-key path accepts exactly what `jsonwebtoken`'s per-call
+    /// verification accepts: good signatures, and nothing tampered, cut,
+    /// garbled or made for another algorithm of the family.
+    #[test]
+    fn parsed_keys_verify_as_jsonwebtoken_does() {
+        for (alg, enc) in signing_keys() {
+            let mut jwk = Jwk::from_encoding_key(&enc, alg).expect("JWK");
+            jwk.common.key_id = Some("k1".into());
+            let doc = serde_json::json!({ "keys": [jwk] }).to_string();
+            let set = KeySet::from_jwks_json(doc.as_bytes()).expect("JWKS");
+            let key = set.find(Some("k1")).expect("key by kid");
+            let claims = serde_json::json!({"sub": "u1", "iss": "https://idp.example"});
+            let token = jsonwebtoken::encode(&Header::new(alg), &claims, &enc).expect("sign");
+            let (input, sig) = token.rsplit_once('.').expect("three parts");
+            let other = match alg {
+                Algorithm::RS256 | Algorithm::RS512 => Algorithm::PS256,
+                Algorithm::PS256 => Algorithm::RS256,
+                Algorithm::ES256 => Algorithm::ES384,
+                _ => Algorithm::ES256,
+            };
+            let mut bad_sig = sig.to_owned().into_bytes();
+            bad_sig[5] = if bad_sig[5] == b'A' { b'B' } else { b'A' };
+            let bad_sig = String::from_utf8(bad_sig).expect("ASCII");
+            let cases: [(&str, Algorithm, &str, &str, bool); 7] = [
+                ("good", alg, input, sig, true),
+                ("good, parsed key reused", alg, input, sig, true),
+                ("tampered signature", alg, input, &bad_sig, false),
+                ("tampered message", alg, &input[1..], sig, false),
+                ("cut signature", alg, input, &sig[..sig.len() / 2], false),
+                ("not base64url", alg, input, "!!not-base64!!", false),
+                ("another algorithm", other, input, sig, false),
+            ];
+            for (what, a, msg, s, want) in cases {
+                let reference =
+                    jsonwebtoken::crypto::verify(s, msg.as_bytes(), &key.key, a).unwrap_or(false);
+                assert_eq!(reference, want, "{alg:?} {what}: jsonwebtoken");
+                assert_eq!(key.verify(a, msg.as_bytes(), s), want, "{alg:?} {what}");
+            }
+        }
+    }
+
+    #[test]
+    fn hmac_keys_verify_through_jsonwebtoken() {
+        let secret = b"a-legacy-app-secret-of-32-bytes!";
+        let set = KeySet::from_secret(secret);
+        let key = set.find(None).expect("one key");
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"sub": "u1"}),
+            &EncodingKey::from_secret(secret),
+        )
+        .expect("sign");
+        let (input, sig) = token.rsplit_once('.').expect("three parts");
+        assert!(key.verify(Algorithm::HS256, input.as_bytes(), sig));
+        assert!(!key.verify(Algorithm::HS384, input.as_bytes(), sig));
+        assert!(!key.verify(Algorithm::HS256, b"other", sig));
     }
 }

@@ -379,14 +379,7 @@ impl Source {
                     found: format!("{alg:?}"),
                 });
             }
-            let ok = jsonwebtoken::crypto::verify(
-                token.signature,
-                token.signing_input.as_bytes(),
-                &key.key,
-                alg,
-            )
-            .unwrap_or(false);
-            if !ok {
+            if !key.verify(alg, token.signing_input.as_bytes(), token.signature) {
                 return Err(VerifyError::SignatureInvalid {
                     source_name: cfg.name.clone(),
                     kid: key

@@ -63,7 +63,6 @@ pub enum MintError {
 #[derive(Debug, Clone)]
 pub struct Minted {
     pub jwt: String,
-    pub header: Value,
     pub payload: Map<String, Value>,
     /// Seconds the token is usable: `exp - iat`, or Zendesk's 3-minute `iat`
     /// window for surfaces without `exp`.
@@ -80,15 +79,13 @@ pub fn mint(
     now: i64,
 ) -> Result<Minted, MintError> {
     let payload = prepare(target, mapped, now)?;
-    let header = sign::header(target);
-    let jwt = sign::sign(&header, &payload, target.secret.expose().as_bytes());
+    let jwt = target.signer.sign(&payload);
     let expires_in = match payload.get("exp").and_then(Value::as_i64) {
         Some(exp) => u64::try_from(exp - now).unwrap_or(0),
         None => IAT_WINDOW_SECS,
     };
     Ok(Minted {
         jwt,
-        header,
         payload,
         expires_in,
     })
