@@ -237,7 +237,23 @@ async fn sdk_jwt(
         ));
     };
     let ok = run(&state, &target, &token, ip, "sdk", d).await?;
-    Ok(Json(json!({"jwt": ok.minted.jwt})).into_response())
+    Ok(jwt_json(&ok.minted.jwt))
+}
+
+/// `{"jwt":"…"}`, written straight into the body (no JSON value built).
+fn jwt_json(jwt: &str) -> Response {
+    let mut body = Vec::with_capacity(jwt.len() + 12);
+    body.extend_from_slice(b"{\"jwt\":");
+    serde_json::to_writer(&mut body, jwt).expect("a string serialises");
+    body.push(b'}');
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn exchange(

@@ -32,7 +32,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
 /// every verification costs a Montgomery set-up (a big-number division)
 /// per request. The parse and the check are the ones `jsonwebtoken` makes
 /// (same aws-lc algorithm parameters, so the same 2048–8192-bit RSA range),
-/// only done once.
+/// only done once. HMAC keys are likewise built once per algorithm.
 pub struct Key {
     pub kid: Option<String>,
     pub key: DecodingKey,
@@ -42,6 +42,8 @@ pub struct Key {
     /// Parsed public keys by [`parsed_slot`]; `None` inside means the key
     /// does not parse for that algorithm (every signature then fails).
     parsed: [OnceLock<Option<ParsedPublicKey>>; PARSED_SLOTS],
+    /// HMAC keys for HS256, HS384, HS512 (shared-secret sources).
+    hmac: [OnceLock<Option<aws_lc_rs::hmac::Key>>; 3],
 }
 
 impl Key {
@@ -57,29 +59,49 @@ impl Key {
             alg,
             family,
             parsed: Default::default(),
+            hmac: Default::default(),
         }
     }
 
     /// Checks `signature` (base64url, as in the token) over `message`.
-    /// HMAC keys are checked by `jsonwebtoken` (constant-time comparison);
-    /// public keys by their parsed form. A signature that is not base64url,
-    /// or a key of another family, is simply not valid.
+    /// A signature that is not base64url, or a key of another family than
+    /// the algorithm's (an RSA key used as an HMAC secret, say), is simply
+    /// not valid.
     pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &str) -> bool {
-        let Some((slot, params)) = parsed_slot(alg) else {
-            return jsonwebtoken::crypto::verify(signature, message, &self.key, alg)
-                .unwrap_or(false);
-        };
-        let Some(parsed) = self.parsed[slot]
-            .get_or_init(|| parse_public(&self.key, params))
-            .as_ref()
-        else {
-            return false;
-        };
         let Ok(sig) = URL_SAFE_NO_PAD.decode(signature) else {
             return false;
         };
-        parsed.verify_sig(message, &sig).is_ok()
+        if let Some((slot, hmac_alg)) = hmac_slot(alg) {
+            if self.family != Family::Hmac {
+                return false;
+            }
+            let key = self.hmac[slot].get_or_init(|| {
+                let secret = self.key.try_get_as_bytes().ok()?;
+                Some(aws_lc_rs::hmac::Key::new(hmac_alg, secret))
+            });
+            // `hmac::verify` compares in constant time.
+            return key
+                .as_ref()
+                .is_some_and(|k| aws_lc_rs::hmac::verify(k, message, &sig).is_ok());
+        }
+        let Some((slot, params)) = parsed_slot(alg) else {
+            return false;
+        };
+        self.parsed[slot]
+            .get_or_init(|| parse_public(&self.key, params))
+            .as_ref()
+            .is_some_and(|parsed| parsed.verify_sig(message, &sig).is_ok())
     }
+}
+
+fn hmac_slot(alg: Algorithm) -> Option<(usize, aws_lc_rs::hmac::Algorithm)> {
+    use aws_lc_rs::hmac;
+    Some(match alg {
+        Algorithm::HS256 => (0, hmac::HMAC_SHA256),
+        Algorithm::HS384 => (1, hmac::HMAC_SHA384),
+        Algorithm::HS512 => (2, hmac::HMAC_SHA512),
+        _ => return None,
+    })
 }
 
 const PARSED_SLOTS: usize = 9;
@@ -106,7 +128,7 @@ fn parsed_slot(alg: Algorithm) -> Option<(usize, Params)> {
         Algorithm::ES256 => (6, Params::Other(&sig::ECDSA_P256_SHA256_FIXED)),
         Algorithm::ES384 => (7, Params::Other(&sig::ECDSA_P384_SHA384_FIXED)),
         Algorithm::EdDSA => (8, Params::Other(&sig::ED25519)),
-        // HMAC, and any algorithm a later jsonwebtoken adds.
+        // HMAC (see `hmac_slot`), and any algorithm a later jsonwebtoken adds.
         _ => return None,
     })
 }
@@ -614,7 +636,7 @@ mod tests {
             let mut bad_sig = sig.to_owned().into_bytes();
             bad_sig[5] = if bad_sig[5] == b'A' { b'B' } else { b'A' };
             let bad_sig = String::from_utf8(bad_sig).expect("ASCII");
-            let cases: [(&str, Algorithm, &str, &str, bool); 7] = [
+            let cases: [(&str, Algorithm, &str, &str, bool); 8] = [
                 ("good", alg, input, sig, true),
                 ("good, parsed key reused", alg, input, sig, true),
                 ("tampered signature", alg, input, &bad_sig, false),
@@ -622,6 +644,13 @@ mod tests {
                 ("cut signature", alg, input, &sig[..sig.len() / 2], false),
                 ("not base64url", alg, input, "!!not-base64!!", false),
                 ("another algorithm", other, input, sig, false),
+                (
+                    "the public key as an HMAC secret",
+                    Algorithm::HS256,
+                    input,
+                    sig,
+                    false,
+                ),
             ];
             for (what, a, msg, s, want) in cases {
                 let reference =
@@ -633,7 +662,7 @@ mod tests {
     }
 
     #[test]
-    fn hmac_keys_verify_through_jsonwebtoken() {
+    fn hmac_keys_verify_as_jsonwebtoken_does() {
         let secret = b"a-legacy-app-secret-of-32-bytes!";
         let set = KeySet::from_secret(secret);
         let key = set.find(None).expect("one key");
@@ -644,8 +673,17 @@ mod tests {
         )
         .expect("sign");
         let (input, sig) = token.rsplit_once('.').expect("three parts");
-        assert!(key.verify(Algorithm::HS256, input.as_bytes(), sig));
-        assert!(!key.verify(Algorithm::HS384, input.as_bytes(), sig));
-        assert!(!key.verify(Algorithm::HS256, b"other", sig));
+        for (alg, msg, want) in [
+            (Algorithm::HS256, input.as_bytes(), true),
+            (Algorithm::HS256, input.as_bytes(), true),
+            (Algorithm::HS384, input.as_bytes(), false),
+            (Algorithm::HS256, b"other".as_slice(), false),
+            (Algorithm::RS256, input.as_bytes(), false),
+        ] {
+            let reference = jsonwebtoken::crypto::verify(sig, msg, &key.key, alg).unwrap_or(false);
+            assert_eq!(reference, want, "{alg:?}: jsonwebtoken");
+            assert_eq!(key.verify(alg, msg, sig), want, "{alg:?}");
+        }
+        assert!(!key.verify(Algorithm::HS256, input.as_bytes(), &sig[..sig.len() - 2]));
     }
 }

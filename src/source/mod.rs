@@ -316,9 +316,10 @@ impl Source {
         mut trace: Option<&mut Vec<String>>,
     ) -> Result<VerifiedClaims, VerifyError> {
         let cfg = &self.config;
-        let mut note = |s: String| {
+        // Lines are only formatted when someone reads them (`explain`).
+        let mut note = |line: &dyn Fn() -> String| {
             if let Some(t) = trace.as_deref_mut() {
-                t.push(s);
+                t.push(line());
             }
         };
         let leeway = i64::try_from(cfg.leeway.as_secs()).unwrap_or(300);
@@ -336,7 +337,7 @@ impl Source {
                     found: "none".into(),
                 });
             }
-            note("signature: NOT CHECKED (alg none, insecure_emulator = true)".into());
+            note(&|| "signature: NOT CHECKED (alg none, insecure_emulator = true)".into());
         } else {
             let alg = token
                 .alg
@@ -347,7 +348,7 @@ impl Source {
                     allowed: allowed(),
                     found: token.alg.clone(),
                 })?;
-            note(format!("algorithm: {alg:?} is allowed"));
+            note(&|| format!("algorithm: {alg:?} is allowed"));
             let kid = token.kid.as_deref();
             let keys = self.keys.get().await.map_err(|e| self.unavailable(e))?;
             let key = match keys.find(kid) {
@@ -389,13 +390,15 @@ impl Source {
                         .unwrap_or_default(),
                 });
             }
-            note(format!(
-                "signature: valid ({alg:?}{})",
-                key.kid
-                    .as_ref()
-                    .map(|k| format!(", kid {k}"))
-                    .unwrap_or_default()
-            ));
+            note(&|| {
+                format!(
+                    "signature: valid ({alg:?}{})",
+                    key.kid
+                        .as_ref()
+                        .map(|k| format!(", kid {k}"))
+                        .unwrap_or_default()
+                )
+            });
         }
         let claims = token.unverified_claims;
         check_standard(cfg, &claims, now, leeway, &mut note)?;
@@ -420,7 +423,7 @@ fn check_standard(
     claims: &Map<String, Value>,
     now: i64,
     leeway: i64,
-    note: &mut dyn FnMut(String),
+    note: &mut dyn FnMut(&dyn Fn() -> String),
 ) -> Result<(), VerifyError> {
     let iss = claims
         .get("iss")
@@ -432,7 +435,7 @@ fn check_standard(
             found: iss.to_owned(),
         });
     }
-    note(format!("issuer: {iss}"));
+    note(&|| format!("issuer: {iss}"));
     let found: Vec<&str> = match claims.get("aud") {
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
@@ -444,7 +447,7 @@ fn check_standard(
             found: found.join(", "),
         });
     }
-    note(format!("audience: [{}] accepted", found.join(", ")));
+    note(&|| format!("audience: [{}] accepted", found.join(", ")));
     let lw = || humantime::format_duration(Duration::from_secs(leeway.unsigned_abs())).to_string();
     let exp = time_claim(claims, "exp")?.ok_or_else(|| VerifyError::ClaimMissing {
         claim: "exp".into(),
@@ -475,11 +478,13 @@ fn check_standard(
             leeway: lw(),
         });
     }
-    note(format!(
-        "lifetime: expires {} (in {})",
-        rfc3339(exp),
-        span(exp - now)
-    ));
+    note(&|| {
+        format!(
+            "lifetime: expires {} (in {})",
+            rfc3339(exp),
+            span(exp - now)
+        )
+    });
     Ok(())
 }
 
