@@ -491,11 +491,15 @@ def load_json(path: Path):
         return None
 
 
-def measure_from(d: Path, conns: int) -> dict | None:
-    wrk = load_json(d / f"c{conns}.wrk.json")
-    before = load_json(d / f"c{conns}.before.json")
-    after = load_json(d / f"c{conns}.after.json")
-    meta = load_json(d / f"c{conns}.meta.json") or {}
+# The HTTP floor (GET /healthz) is measured at this connection count only.
+FLOOR_CONNS = 32
+
+
+def measure_from(d: Path, conns: int, prefix: str = "") -> dict | None:
+    wrk = load_json(d / f"{prefix}c{conns}.wrk.json")
+    before = load_json(d / f"{prefix}c{conns}.before.json")
+    after = load_json(d / f"{prefix}c{conns}.after.json")
+    meta = load_json(d / f"{prefix}c{conns}.meta.json") or {}
     if not wrk:
         return None
     secs = wrk["duration_us"] / 1e6
@@ -544,6 +548,7 @@ def cmd_assemble(a) -> int:
         "machine": load_json(work / "machine.json"),
         "ceiling": load_json(work / "ceiling.json"),
         "browser": load_json(work / "browser.json"),
+        "floor": measure_from(work, FLOOR_CONNS, prefix="floor."),
         "implementations": {},
     }
     for d in sorted(p for p in work.iterdir() if p.is_dir()):

@@ -10,6 +10,9 @@
 -- wrapping around: consecutive requests on a thread never repeat a body, and the
 -- threads do not send the same body at the same time.
 --
+-- With GET in place of the body file, every request is a plain GET of the URL
+-- (the HTTP floor: `GET /healthz` through the same server).
+--
 -- done() writes a JSON summary to $WRK_JSON_OUT (or prints it on stdout prefixed by
 -- "WRK_JSON "): requests, duration, rate, latency percentiles (microseconds) and wrk's
 -- error counters (status = responses with status >= 400; connect/read/write/timeout
@@ -31,6 +34,11 @@ function init(args)
    local nthreads = tonumber(args[2]) or 1
    if path == nil then
       error("usage: wrk ... -s post-bodies.lua <url> -- <body file> <threads>")
+   end
+   if path == "GET" then
+      n = 1
+      requests[1] = wrk.format("GET")
+      return
    end
    local f = assert(io.open(path, "r"))
    local headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
