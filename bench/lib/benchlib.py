@@ -491,10 +491,6 @@ def load_json(path: Path):
         return None
 
 
-# The HTTP floor (GET /healthz) is measured at this connection count only.
-FLOOR_CONNS = 32
-
-
 def measure_from(d: Path, conns: int, prefix: str = "") -> dict | None:
     wrk = load_json(d / f"{prefix}c{conns}.wrk.json")
     before = load_json(d / f"{prefix}c{conns}.before.json")
@@ -539,6 +535,16 @@ def measure_from(d: Path, conns: int, prefix: str = "") -> dict | None:
     return m
 
 
+def floor_from(work: Path) -> dict | None:
+    """The HTTP floor (GET /healthz), measured by bench/run at one connection count:
+    the files floor.c<N>.*.json in the run's work directory."""
+    for f in sorted(work.glob("floor.c*.wrk.json")):
+        conns = f.name.removeprefix("floor.c").removesuffix(".wrk.json")
+        if conns.isdigit():
+            return measure_from(work, int(conns), prefix="floor.")
+    return None
+
+
 def cmd_assemble(a) -> int:
     work = Path(a.work)
     meta = load_json(work / "run.json") or {}
@@ -548,7 +554,7 @@ def cmd_assemble(a) -> int:
         "machine": load_json(work / "machine.json"),
         "ceiling": load_json(work / "ceiling.json"),
         "browser": load_json(work / "browser.json"),
-        "floor": measure_from(work, FLOOR_CONNS, prefix="floor."),
+        "floor": floor_from(work),
         "implementations": {},
     }
     for d in sorted(p for p in work.iterdir() if p.is_dir()):
