@@ -1,11 +1,12 @@
 //! The cost of the cryptography alone, for `bench/run`: one RS256 verify
-//! (RSA-2048, public key parsed once, as the gateway holds it) plus one
-//! HS256 sign (HMAC key built once), in a loop, through the aws-lc calls
-//! the gateway makes. Prints one JSON object: nanoseconds per (verify +
-//! sign) on one thread, each part alone, operations per second on every
-//! core, and — for comparison — the RS256 verify through `jsonwebtoken`'s
-//! per-call API, which rebuilds the RSA key from `n` and `e` every time
-//! (what the gateway did before it kept parsed keys).
+//! (RSA-2048, through the gateway's own `Key::verify`: the public key
+//! parsed once) plus one HS256 sign (HMAC key built once, the aws-lc call
+//! the gateway's `Signer` makes), in a loop. Prints one JSON object:
+//! nanoseconds per (verify + sign) on one thread, each part alone,
+//! operations per second on every core, and — for comparison — the RS256
+//! verify through `jsonwebtoken`'s per-call API, which rebuilds the RSA key
+//! from `n` and `e` every time (what the gateway did before it kept parsed
+//! keys).
 
 use std::time::Instant;
 
@@ -44,21 +45,19 @@ fn main() {
     let hs_key = EncodingKey::from_secret(b"bench-zendesk-sdk-secret-0123456789");
     let zendesk_input = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJlbWFpbCI6InVzZXIxQGV4YW1wbGUuY29tIiwiZXh0ZXJuYWxfaWQiOiJ1c2VyLTEiLCJpYXQiOjE3MDAwMDAwMDAsImp0aSI6IkFBQUFBQUFBQUFBQUFBQUFBQUFBQUEiLCJuYW1lIjoiVXNlciAxIn0";
 
-    let jsonwebtoken::DecodingKeyKind::RsaModulusExponent { n, e } = decoding.kind() else {
-        panic!("a JWK RSA key is held as n and e");
-    };
-    let parsed = aws_lc_rs::signature::RsaPublicKeyComponents { n, e }
-        .to_parsed_public_key(&aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256)
-        .expect("RSA public key");
+    // The gateway's own key: a JWKS document through `KeySet`, verified by
+    // `Key::verify` (the public key parsed once, on first use).
+    let mut named = jwk.clone();
+    named.common.key_id = Some("ceiling".into());
+    let jwks = serde_json::json!({ "keys": [named] }).to_string();
+    let keys = zenbridge::source::keys::KeySet::from_jwks_json(jwks.as_bytes()).expect("JWKS");
+    let key = keys.find(Some("ceiling")).expect("the key by kid");
     let hmac = aws_lc_rs::hmac::Key::new(
         aws_lc_rs::hmac::HMAC_SHA256,
         b"bench-zendesk-sdk-secret-0123456789",
     );
     let verify = || {
-        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(sig)
-            .expect("base64url");
-        assert!(parsed.verify_sig(input.as_bytes(), &sig).is_ok());
+        assert!(key.verify(Algorithm::RS256, input.as_bytes(), sig));
     };
     let verify_per_call = || {
         assert!(
