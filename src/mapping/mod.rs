@@ -343,6 +343,16 @@ mod tests {
         }
     }
 
+    /// The built-in email and name defaults, as the config adds them.
+    fn defaults() -> [MappedClaim; 2] {
+        [("email", &DEFAULT_EMAIL), ("name", &DEFAULT_NAME)].map(|(name, expr)| MappedClaim {
+            name: name.into(),
+            ty: ClaimType::String,
+            expr: Arc::clone(expr),
+            origin: Origin::Default,
+        })
+    }
+
     fn obj(v: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
         v.as_object().unwrap().clone()
     }
@@ -350,20 +360,7 @@ mod tests {
     #[test]
     fn defaults_take_the_email_local_part_when_name_is_missing() {
         let m = Mapping {
-            claims: vec![
-                MappedClaim {
-                    name: "email".into(),
-                    ty: ClaimType::String,
-                    expr: DEFAULT_EMAIL.clone(),
-                    origin: Origin::Default,
-                },
-                MappedClaim {
-                    name: "name".into(),
-                    ty: ClaimType::String,
-                    expr: DEFAULT_NAME.clone(),
-                    origin: Origin::Default,
-                },
-            ],
+            claims: defaults().into(),
             rules: vec![],
         };
         let out = m
@@ -443,22 +440,13 @@ mod tests {
     #[test]
     fn shortcuts_give_what_cel_gives() {
         let m = Mapping {
-            claims: vec![
-                MappedClaim {
-                    name: "email".into(),
-                    ty: ClaimType::String,
-                    expr: DEFAULT_EMAIL.clone(),
-                    origin: Origin::Default,
-                },
-                MappedClaim {
-                    name: "name".into(),
-                    ty: ClaimType::String,
-                    expr: DEFAULT_NAME.clone(),
-                    origin: Origin::Default,
-                },
-                claim("external_id", ClaimType::String, "claims.sub"),
-                claim("custom_role_id", ClaimType::Integer, "claims.role_id"),
-            ],
+            claims: defaults()
+                .into_iter()
+                .chain([
+                    claim("external_id", ClaimType::String, "claims.sub"),
+                    claim("custom_role_id", ClaimType::Integer, "claims.role_id"),
+                ])
+                .collect(),
             rules: vec![],
         };
         let samples = [
