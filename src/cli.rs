@@ -306,6 +306,9 @@ async fn check(path: &Path, online: bool, source: Option<&str>, claims: Option<&
     for w in &config.warnings {
         println!("warning: {w}");
     }
+    for n in &config.notes {
+        println!("note: {n}");
+    }
     println!(
         "{}: ok ({} sources, {} targets)",
         path.display(),
@@ -344,31 +347,25 @@ async fn check(path: &Path, online: bool, source: Option<&str>, claims: Option<&
                 return ExitCode::from(2);
             }
         };
-        let Some(src) = rt.source(name).cloned() else {
+        if rt.source(name).is_none() {
             eprintln!("no source named {name:?}");
             return ExitCode::from(2);
-        };
-        let idx = rt
-            .sources
-            .iter()
-            .position(|s| s.name() == name)
-            .expect("found");
-        let targets: Vec<_> = rt
-            .config
-            .targets
-            .iter()
-            .filter(|t| t.sources.contains(&idx))
-            .cloned()
-            .collect();
-        if targets.is_empty() {
-            println!("source {name} feeds no target");
         }
-        for t in targets {
-            match rt
-                .map(&t, &src, &sample, &RequestInfo::default())
+        let mut fed = 0;
+        for t in &rt.config.targets {
+            let Some(t) = rt.target(&t.name) else { continue };
+            let Some(route) = t.route_named(name) else {
+                continue;
+            };
+            fed += 1;
+            let outcome = crate::gateway::map(t, route, &sample, &RequestInfo::default())
                 .map_err(crate::gateway::GatewayError::from)
-                .and_then(|m| crate::target::prepare(&t, m, source::now()).map_err(Into::into))
-            {
+                .and_then(|mut m| {
+                    crate::trust::check(&route.source.config, t, &sample, &mut m)?;
+                    Ok(m)
+                })
+                .and_then(|m| crate::target::prepare(t, m, source::now()).map_err(Into::into));
+            match outcome {
                 Ok(payload) => println!(
                     "target {} ({}): {}",
                     t.name,
@@ -386,6 +383,9 @@ async fn check(path: &Path, online: bool, source: Option<&str>, claims: Option<&
                     );
                 }
             }
+        }
+        if fed == 0 {
+            println!("source {name} feeds no target");
         }
     }
     if failed {
@@ -507,6 +507,9 @@ fn print_report(r: &Report) {
             "claim  {:<16} {result}    ← {} [{}]",
             c.claim, c.expression, c.from
         );
+    }
+    for t in &r.trust {
+        println!("trust    ✓ {t}");
     }
     for z in &r.zendesk {
         println!("zendesk  ✓ {z}");

@@ -51,6 +51,10 @@ codes! {
     IpNotAllowed => "ip_not_allowed",
     Unauthorized => "unauthorized",
     StateUnavailable => "state_unavailable",
+    EmailUnverified => "email_unverified",
+    EmailDomainNotAllowed => "email_domain_not_allowed",
+    RoleNotAllowed => "role_not_allowed",
+    EndpointNotAllowed => "endpoint_not_allowed",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -80,6 +84,32 @@ impl VerifyError {
     }
 }
 
+impl VerifyError {
+    /// The message for whoever presented the token: as [`VerifyError`]'s
+    /// `Display` (which the log and `explain` show), without the issuers
+    /// a target accepts or the names of its sources.
+    pub fn public_message(&self) -> String {
+        match self {
+            VerifyError::IssuerUnknown { found, .. } => {
+                format!("the token's issuer {found} is not one this target accepts")
+            }
+            VerifyError::IssuerNotAllowed { issuer, .. } => {
+                format!("the token's issuer {issuer} is not one this target accepts")
+            }
+            VerifyError::KeyUnknown { kid, .. } => {
+                format!("no key of the token's issuer has kid {kid}")
+            }
+            VerifyError::SignatureInvalid { .. } => {
+                "the signature does not verify with the issuer's key".into()
+            }
+            VerifyError::UpstreamUnavailable { .. } => {
+                "the keys of the token's issuer cannot be fetched right now; try again later".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 impl MappingError {
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -90,6 +120,26 @@ impl MappingError {
             MappingError::RuleFailed { .. } | MappingError::RuleError { .. } => {
                 ErrorCode::RuleFailed
             }
+        }
+    }
+}
+
+impl crate::trust::TrustError {
+    pub fn code(&self) -> ErrorCode {
+        use crate::trust::TrustError as T;
+        match self {
+            T::EmailUnverified(_) => ErrorCode::EmailUnverified,
+            T::EmailDomainNotAllowed { .. } => ErrorCode::EmailDomainNotAllowed,
+            T::RoleNotAllowed { .. } => ErrorCode::RoleNotAllowed,
+        }
+    }
+}
+
+impl crate::config::Refusal {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            crate::config::Refusal::EndpointNotAllowed { .. } => ErrorCode::EndpointNotAllowed,
+            crate::config::Refusal::IpNotAllowed => ErrorCode::IpNotAllowed,
         }
     }
 }
@@ -129,6 +179,7 @@ impl crate::sso::LoginError {
             L::Flow(e) => e.code(),
             L::Gateway(e) => e.code(),
             L::StateUnavailable => ErrorCode::StateUnavailable,
+            L::NotAllowed(_, code) => *code,
         }
     }
 }

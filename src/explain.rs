@@ -58,6 +58,8 @@ pub struct Report {
     pub claims_verified: bool,
     pub rules: Vec<RuleResult>,
     pub claims: Vec<ClaimResult>,
+    /// The trust model's checks that passed (see [`crate::trust`]).
+    pub trust: Vec<String>,
     pub zendesk: Vec<String>,
     pub payload: Option<Map<String, Value>>,
     pub jwt: Option<String>,
@@ -84,7 +86,7 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
         ..Report::default()
     };
     let now = source::now();
-    let (source, claims) = match (&req.token, &req.source, &req.claims) {
+    let (route, claims) = match (&req.token, &req.source, &req.claims) {
         (Some(token), None, None) => {
             let parsed = match unverified_decode(token, rt.config.server.max_token_bytes) {
                 Ok(p) => p,
@@ -97,8 +99,8 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
                 }
             };
             let unverified = parsed.unverified_claims.clone();
-            let source = match rt.route(&target, &parsed) {
-                Ok(s) => s.clone(),
+            let route = match rt.route(&target, &parsed) {
+                Ok(r) => r.clone(),
                 Err(e) => {
                     report.refused = Some(Refusal {
                         error_code: e.code().as_str(),
@@ -108,6 +110,7 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
                     return Ok(report);
                 }
             };
+            let source = &route.source;
             report.source = Some(source.name().to_owned());
             report.routing = Some(format!(
                 "iss {:?} → source {:?} ({})",
@@ -118,7 +121,7 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
             match source.verify(parsed, now, Some(&mut report.checks)).await {
                 Ok(v) => {
                     report.claims_verified = true;
-                    (source, v.claims().clone())
+                    (route, v.claims().clone())
                 }
                 Err(e) => {
                     report.refused = Some(Refusal {
@@ -131,40 +134,28 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
             }
         }
         (None, Some(name), Some(claims)) => {
-            let source = rt
-                .source(name)
-                .ok_or_else(|| format!("no source named {name:?}"))?
-                .clone();
-            let idx = rt
-                .sources
-                .iter()
-                .position(|s| s.name() == source.name())
-                .expect("found above");
-            if !target.sources.contains(&idx) {
-                return Err(format!(
-                    "target {:?} does not accept source {name:?}",
-                    target.name
-                ));
+            if rt.source(name).is_none() {
+                return Err(format!("no source named {name:?}"));
             }
+            let route = target.route_named(name).cloned().ok_or_else(|| {
+                format!("target {:?} does not accept source {name:?}", target.name)
+            })?;
             report.source = Some(name.clone());
             report.routing = Some(format!(
                 "source {name:?} given; sample claims are not verified"
             ));
-            (source, claims.clone())
+            (route, claims.clone())
         }
         _ => return Err("give either a token, or a source and a claim set".into()),
     };
     report.upstream_claims = Some(claims.clone());
-    let idx = rt
-        .sources
-        .iter()
-        .position(|s| s.name() == source.name())
-        .expect("a runtime source");
-    let mapping = target.mappings.get(&idx).expect("validated");
     let request = RequestInfo::default();
     let mut mapped = Map::new();
     let mut first_error = None;
-    for step in mapping.evaluate_all(&claims, &vars(&target, &source, &request)) {
+    for step in route
+        .mapping
+        .evaluate_all(&claims, &vars(&target, &route.source, &request))
+    {
         match step {
             Step::Rule(rule, result) => {
                 let error = result.err().map(|e| Refusal {
@@ -226,6 +217,37 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
     if let Some(e) = first_error {
         report.refused = Some(e);
         return Ok(report);
+    }
+    let source = &route.source.config;
+    match crate::trust::check(source, &target, &claims, &mut mapped) {
+        Ok(()) => {
+            if mapped.contains_key("email") {
+                report.trust.push(format!(
+                    "email: accepted (source {:?} trusts {})",
+                    source.name,
+                    source.email_trust.as_str()
+                ));
+                if !source.email_domains.is_empty() {
+                    report.trust.push(format!(
+                        "email domain: in [{}]",
+                        source.email_domains.join(", ")
+                    ));
+                }
+            }
+            if let Some(role) = mapped.get("role") {
+                report.trust.push(format!(
+                    "role {role}: in allowed_roles [{}]",
+                    target.allowed_roles.join(", ")
+                ));
+            }
+        }
+        Err(e) => {
+            report.refused = Some(Refusal {
+                error_code: e.code().as_str(),
+                message: e.to_string(),
+            });
+            return Ok(report);
+        }
     }
     match target::prepare(&target, mapped.clone(), now) {
         Ok(payload) => {

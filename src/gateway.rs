@@ -10,12 +10,13 @@ use serde_json::{Map, Value};
 
 use crate::config::{Config, TargetConfig};
 use crate::error::ErrorCode;
-use crate::mapping::{MappingError, Vars};
+use crate::mapping::{Mapping, MappingError, Vars};
 use crate::source::keys::KeyCache;
 use crate::source::{
     self, Source, UnverifiedToken, VerifiedClaims, VerifyError, unverified_decode,
 };
 use crate::target::{self, MintError, Minted};
+use crate::trust::{self, TrustError};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum GatewayError {
@@ -23,6 +24,8 @@ pub enum GatewayError {
     Verify(#[from] VerifyError),
     #[error(transparent)]
     Mapping(#[from] MappingError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
     #[error(transparent)]
     Mint(#[from] MintError),
 }
@@ -32,7 +35,18 @@ impl GatewayError {
         match self {
             GatewayError::Verify(e) => e.code(),
             GatewayError::Mapping(e) => e.code(),
+            GatewayError::Trust(e) => e.code(),
             GatewayError::Mint(e) => e.code(),
+        }
+    }
+
+    /// The sentence for whoever presented the token: the full message
+    /// (logged, and shown by `explain`) less what only the operator needs
+    /// — the issuers a target accepts, the names of its sources.
+    pub fn public_message(&self) -> String {
+        match self {
+            GatewayError::Verify(e) => e.public_message(),
+            other => other.to_string(),
         }
     }
 }
@@ -53,14 +67,57 @@ pub struct Exchanged {
     pub subject: Option<String>,
 }
 
+/// One source of a target with the mapping of the pair, built together
+/// when the config loads: nothing can pair a source with another's
+/// mapping, whatever a reload does meanwhile.
+#[derive(Debug)]
+pub struct Route {
+    pub source: Arc<Source>,
+    pub mapping: Arc<Mapping>,
+}
+
+/// A target of one runtime: its config and its routes.
+#[derive(Debug)]
+pub struct Target {
+    pub config: Arc<TargetConfig>,
+    /// In the order configured.
+    pub routes: Vec<Arc<Route>>,
+    /// By the issuer of the route's source.
+    by_issuer: HashMap<String, Arc<Route>>,
+}
+
+impl std::ops::Deref for Target {
+    type Target = TargetConfig;
+
+    fn deref(&self) -> &TargetConfig {
+        &self.config
+    }
+}
+
+impl Target {
+    /// The route of the source named `name`, if the target has it.
+    pub fn route_named(&self, name: &str) -> Option<&Arc<Route>> {
+        self.routes.iter().find(|r| r.source.name() == name)
+    }
+}
+
+/// One loaded config with its sources built. Immutable: a reload builds
+/// another, and a request keeps the one it started with.
 pub struct Runtime {
     pub config: Arc<Config>,
-    /// Aligned with `config.sources`.
+    /// In the order configured.
     pub sources: Vec<Arc<Source>>,
-    by_issuer: HashMap<String, usize>,
-    targets: HashMap<String, Arc<TargetConfig>>,
-    /// Per target: issuer → source index, among the target's sources.
-    routes: HashMap<String, HashMap<String, usize>>,
+    by_issuer: HashMap<String, Arc<Source>>,
+    targets: HashMap<String, Arc<Target>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("sources", &self.sources.len())
+            .field("targets", &self.targets.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Runtime {
@@ -70,28 +127,40 @@ impl Runtime {
             .iter()
             .map(|s| Arc::new(source::build(s.clone(), http, cache)))
             .collect();
-        let by_issuer = config
-            .sources
+        let built = |cfg: &Arc<crate::config::SourceConfig>| {
+            sources
+                .iter()
+                .find(|s| Arc::ptr_eq(&s.config, cfg))
+                .cloned()
+        };
+        let by_issuer = sources
             .iter()
-            .enumerate()
-            .map(|(i, s)| (s.issuer.clone(), i))
+            .map(|s| (s.config.issuer.clone(), s.clone()))
             .collect();
         let targets = config
             .targets
             .iter()
-            .map(|t| (t.name.clone(), t.clone()))
-            .collect();
-        let routes = config
-            .targets
-            .iter()
             .map(|t| {
-                (
-                    t.name.clone(),
-                    t.sources
-                        .iter()
-                        .map(|&i| (config.sources[i].issuer.clone(), i))
-                        .collect(),
-                )
+                let routes: Vec<Arc<Route>> = t
+                    .sources
+                    .iter()
+                    .filter_map(|ts| {
+                        Some(Arc::new(Route {
+                            source: built(&ts.source)?,
+                            mapping: ts.mapping.clone(),
+                        }))
+                    })
+                    .collect();
+                let by_issuer = routes
+                    .iter()
+                    .map(|r| (r.source.config.issuer.clone(), r.clone()))
+                    .collect();
+                let target = Target {
+                    config: t.clone(),
+                    routes,
+                    by_issuer,
+                };
+                (t.name.clone(), Arc::new(target))
             })
             .collect();
         Self {
@@ -99,11 +168,10 @@ impl Runtime {
             sources,
             by_issuer,
             targets,
-            routes,
         }
     }
 
-    pub fn target(&self, name: &str) -> Option<&Arc<TargetConfig>> {
+    pub fn target(&self, name: &str) -> Option<&Arc<Target>> {
         self.targets.get(name)
     }
 
@@ -111,29 +179,29 @@ impl Runtime {
         self.sources.iter().find(|s| s.name() == name)
     }
 
-    /// Picks the source by the token's unverified `iss`, by map lookup
+    /// Picks the route by the token's unverified `iss`, by map lookup
     /// among the target's sources (no trial of every key).
-    pub fn route(
+    pub fn route<'t>(
         &self,
-        target: &TargetConfig,
+        target: &'t Target,
         token: &UnverifiedToken<'_>,
-    ) -> Result<&Arc<Source>, VerifyError> {
+    ) -> Result<&'t Arc<Route>, VerifyError> {
         let iss = token.unverified_issuer().unwrap_or_default();
-        if let Some(&i) = self.routes.get(&target.name).and_then(|r| r.get(iss)) {
-            return Ok(&self.sources[i]);
+        if let Some(route) = target.by_issuer.get(iss) {
+            return Ok(route);
         }
         let expected = || {
             target
-                .sources
+                .routes
                 .iter()
-                .map(|&i| self.config.sources[i].issuer.as_str())
+                .map(|r| r.source.config.issuer.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         };
         match self.by_issuer.get(iss) {
-            Some(&i) => Err(VerifyError::IssuerNotAllowed {
-                issuer: iss.to_owned(),
-                source_name: self.config.sources[i].name.clone(),
+            Some(s) => Err(VerifyError::IssuerNotAllowed {
+                issuer: shorten(iss),
+                source_name: s.name().to_owned(),
                 target: target.name.clone(),
                 expected: expected(),
             }),
@@ -151,23 +219,20 @@ impl Runtime {
     /// The whole pipeline for an app-presented token.
     pub async fn exchange(
         &self,
-        target: &TargetConfig,
+        target: &Target,
         token: &str,
         req: &RequestInfo,
     ) -> Result<Exchanged, (GatewayError, Option<Arc<Source>>)> {
         let now = source::now();
         let parsed = unverified_decode(token, self.config.server.max_token_bytes)
             .map_err(|e| (e.into(), None))?;
-        let source = self
-            .route(target, &parsed)
-            .map_err(|e| (e.into(), None))?
-            .clone();
+        let route = self.route(target, &parsed).map_err(|e| (e.into(), None))?;
+        let source = route.source.clone();
         let verified = source
             .verify(parsed, now, None)
             .await
             .map_err(|e| (e.into(), Some(source.clone())))?;
-        let minted = self
-            .mint_for(target, &source, &verified, req, now)
+        let minted = mint_for(target, route, &verified, req, now)
             .map_err(|e| (e, Some(source.clone())))?;
         let subject = verified.subject().map(str::to_owned);
         Ok(Exchanged {
@@ -176,40 +241,33 @@ impl Runtime {
             subject,
         })
     }
+}
 
-    /// Maps verified claims and mints the target's token.
-    pub fn mint_for(
-        &self,
-        target: &TargetConfig,
-        source: &Source,
-        verified: &VerifiedClaims,
-        req: &RequestInfo,
-        now: i64,
-    ) -> Result<Minted, GatewayError> {
-        let mapped = self.map(target, source, verified.claims(), req)?;
-        Ok(target::mint(target, mapped, now)?)
-    }
+/// Maps verified claims, applies the trust model, and mints the target's
+/// token.
+pub fn mint_for(
+    target: &Target,
+    route: &Route,
+    verified: &VerifiedClaims,
+    req: &RequestInfo,
+    now: i64,
+) -> Result<Minted, GatewayError> {
+    let mut mapped = map(target, route, verified.claims(), req)?;
+    trust::check(&route.source.config, target, verified.claims(), &mut mapped)?;
+    Ok(target::mint(target, mapped, now)?)
+}
 
-    /// Evaluates the (source, target) mapping. `claims` are verified claims,
-    /// or a sample (`check --claims`, `explain --claims`).
-    pub fn map(
-        &self,
-        target: &TargetConfig,
-        source: &Source,
-        claims: &Map<String, Value>,
-        req: &RequestInfo,
-    ) -> Result<Map<String, Value>, MappingError> {
-        let idx = self
-            .sources
-            .iter()
-            .position(|s| std::ptr::eq(s.as_ref(), source))
-            .expect("source of this runtime");
-        let mapping = target
-            .mappings
-            .get(&idx)
-            .expect("validated: every target source has a mapping");
-        mapping.evaluate(claims, &vars(target, source, req))
-    }
+/// Evaluates the route's mapping. `claims` are verified claims, or a
+/// sample (`check --claims`, `explain --claims`).
+pub fn map(
+    target: &Target,
+    route: &Route,
+    claims: &Map<String, Value>,
+    req: &RequestInfo,
+) -> Result<Map<String, Value>, MappingError> {
+    route
+        .mapping
+        .evaluate(claims, &vars(target, &route.source, req))
 }
 
 pub fn vars<'a>(target: &'a TargetConfig, source: &'a Source, req: &'a RequestInfo) -> Vars<'a> {

@@ -14,7 +14,10 @@
 //!   typed per surface, and rules that refuse with a message.
 //! - [`target`]: Zendesk surfaces (`sso`, `sdk`, `messaging`, `chat`), their
 //!   required claims, and HS256 signing.
-//! - [`gateway`]: the pipeline over one loaded config ([`gateway::Runtime`]).
+//! - [`trust`]: what a sign-in may assert (verified emails, email domains,
+//!   roles) before anything is signed.
+//! - [`gateway`]: the pipeline over one loaded config ([`gateway::Runtime`]),
+//!   whose targets carry their (source, mapping) routes.
 //! - [`sso`]: the browser sign-in of `sso` targets: the sealed pending-login
 //!   cookie, `return_to` checks, the OIDC code flow, Zendesk's error
 //!   catalog and the sandbox's checks.
@@ -34,6 +37,7 @@ pub mod source;
 pub mod sso;
 pub mod state;
 pub mod target;
+pub mod trust;
 
 use axum::Router;
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use support::{CLIENT_ID, CLIENT_SECRET, assert_zendesk_ok, decode_jwt, op_id_token, shared_op};
 
 const SDK_SECRET: &str = "mobile-sdk-secret-0123456789";
-const LEGACY_SECRET: &str = "legacy-shared-secret-0123456789";
+const LEGACY_SECRET: &str = "legacy-shared-secret-0123456789abcdef";
 const LEGACY_ISS: &str = "https://legacy.acme.test";
 
 fn config(op: &str, keys: &str) -> String {
@@ -62,7 +62,7 @@ audiences = ["zendesk"]
 name = "outsider"
 kind = "jwt"
 issuer = "https://outsider.test"
-secret = "outsider-secret-0123456789"
+secret = "outsider-secret-0123456789abcdefgh"
 audiences = ["zendesk"]
 
 [[target]]
@@ -554,7 +554,7 @@ async fn source_not_listed_by_the_target_is_issuer_not_allowed() {
     let w = world().await;
     let t = now();
     let token = hs256(
-        "outsider-secret-0123456789",
+        "outsider-secret-0123456789abcdefgh",
         &json!({"iss": "https://outsider.test", "aud": "zendesk", "exp": t + 60, "email": "o@x.co"}),
     );
     assert_refused(
@@ -562,7 +562,7 @@ async fn source_not_listed_by_the_target_is_issuer_not_allowed() {
         StatusCode::UNAUTHORIZED,
         "issuer_not_allowed",
     );
-    let ok = w.gw.sdk("verified-only", &hs256("outsider-secret-0123456789", &json!({"iss": "https://outsider.test", "aud": "zendesk", "exp": t + 60, "email": "o@x.co", "email_verified": true}))).await;
+    let ok = w.gw.sdk("verified-only", &hs256("outsider-secret-0123456789abcdefgh", &json!({"iss": "https://outsider.test", "aud": "zendesk", "exp": t + 60, "email": "o@x.co", "email_verified": true}))).await;
     assert_eq!(ok.0, StatusCode::OK, "{}", ok.1);
 }
 

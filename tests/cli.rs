@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{assert_zendesk_ok, free_port};
 
-const LEGACY_SECRET: &str = "legacy-shared-secret-0123456789";
+const LEGACY_SECRET: &str = "legacy-shared-secret-0123456789abcdef";
 
 fn legacy_config(port: u16, extra: &str) -> String {
     format!(

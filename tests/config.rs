@@ -36,7 +36,7 @@ sources = ["legacy"]
     )
 }
 
-const SECRET: &str = r#"secret = "legacy-shared-secret-0123456789""#;
+const SECRET: &str = r#"secret = "legacy-shared-secret-0123456789abcdef""#;
 
 /// The problems of an invalid config, as `check` prints them.
 fn problems(text: &str) -> Vec<String> {
@@ -429,7 +429,7 @@ fn strings_quote_can_be_used_in_a_mapping() {
         "external_id = \"'legacy|' + claims.sub\"\nname = \"strings.quote(claims.name)\"",
     );
     let cfg = valid(&text);
-    let mapping = &cfg.targets[0].mappings[&0];
+    let mapping = &cfg.targets[0].sources[0].mapping;
     let claims = serde_json::json!({"sub": "u1", "name": "Ada \"the\" Countess"});
     let out = mapping
         .evaluate(
@@ -477,4 +477,254 @@ fn redis_over_tls_is_refused_at_check() {
             "{ok}"
         );
     }
+}
+
+// ------------------------------------------------------------ trust model --
+
+fn warnings(cfg: &Config) -> Vec<String> {
+    cfg.warnings.iter().map(Problem::to_string).collect()
+}
+
+#[test]
+fn short_upstream_hmac_secret_is_refused() {
+    let p = problems(&legacy(r#"secret = "legacy-secret-of-31-bytes-01234""#));
+    assert_eq!(
+        p,
+        ["source[0].secret: an HMAC secret must be at least 32 bytes (RFC 7518 §3.2: as long as the hash) so it cannot be guessed offline from one token; it has 31"]
+    );
+    let p = problems(&legacy(&format!("{SECRET}\nalgorithms = [\"HS512\"]")));
+    assert!(p[0].contains("at least 64 bytes"), "{p:#?}");
+}
+
+#[test]
+fn short_admin_token_is_refused() {
+    let text = legacy(SECRET).replace(
+        "[server]\n",
+        "[server]\nadmin_token = \"admin-token-0123456789\"\n",
+    );
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(
+        p[0].starts_with("server.admin_token: must be at least 32 bytes"),
+        "{p:#?}"
+    );
+}
+
+#[test]
+fn trust_forwarded_for_says_what_replaces_it() {
+    let text = legacy(SECRET).replace("[server]\n", "[server]\ntrust_forwarded_for = true\n");
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(
+        p[0].starts_with("server.trust_forwarded_for: replaced by trusted_proxies"),
+        "{p:#?}"
+    );
+    let text = legacy(SECRET).replace(
+        "[server]\n",
+        "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\", \"nope\"]\n",
+    );
+    assert_eq!(
+        problems(&text),
+        ["server.trusted_proxies[2]: not an address or CIDR range: \"nope\""]
+    );
+}
+
+fn firebase_emulator(server: &str) -> String {
+    format!(
+        r#"{server}
+[[source]]
+name = "fb"
+kind = "firebase"
+project_id = "acme-mobile"
+insecure_emulator = true
+keys_url = "http://127.0.0.1:9/certs"
+[source.claims]
+external_id = "'fb|' + claims.sub"
+
+[[target]]
+name = "mobile"
+kind = "sdk"
+secret = "mobile-sdk-secret-0123456789"
+sources = ["fb"]
+"#
+    )
+}
+
+#[test]
+fn insecure_emulator_off_loopback_is_refused() {
+    // Nothing in this test binary sets FIREBASE_AUTH_EMULATOR_HOST.
+    assert!(std::env::var(config::EMULATOR_ENV).is_err());
+    let p = problems(&firebase_emulator(SERVER));
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(
+        p[0].starts_with("source[0].insecure_emulator: accepts UNSIGNED tokens, so it is refused unless server.listen and server.public_url are loopback"),
+        "{p:#?}"
+    );
+    let local = r#"
+[server]
+listen = "127.0.0.1:8080"
+public_url = "http://127.0.0.1:8080"
+cookie_key = "test-cookie-key-0123456789abcdef0123456789"
+"#;
+    let cfg = valid(&firebase_emulator(local));
+    assert!(
+        warnings(&cfg)
+            .iter()
+            .any(|w| w.contains("insecure_emulator: accepts UNSIGNED")),
+        "{:#?}",
+        warnings(&cfg)
+    );
+    // Loopback public_url but listening on every interface: refused too.
+    let wide = local.replace("127.0.0.1:8080\"\npublic", "0.0.0.0:8080\"\npublic");
+    assert_eq!(problems(&firebase_emulator(&wide)).len(), 1);
+}
+
+fn two_sources(a_id: &str, b_id: &str) -> String {
+    format!(
+        r#"{SERVER}
+[[source]]
+name = "a"
+kind = "jwt"
+issuer = "https://a.acme.test"
+audiences = ["zendesk"]
+{SECRET}
+[source.claims]
+external_id = "{a_id}"
+
+[[source]]
+name = "b"
+kind = "jwt"
+issuer = "https://b.acme.test"
+audiences = ["zendesk"]
+{SECRET}
+[source.claims]
+external_id = "{b_id}"
+
+[[target]]
+name = "mobile"
+kind = "sdk"
+secret = "mobile-sdk-secret-0123456789"
+sources = ["a", "b"]
+"#
+    )
+}
+
+#[test]
+fn external_ids_not_namespaced_apart_are_warned_about() {
+    for (a, b, warned) in [
+        ("claims.sub", "claims.sub", true),
+        ("'a|' + claims.sub", "claims.sub", true),
+        ("'acme' + claims.sub", "'acme|' + claims.sub", true),
+        ("'a|' + claims.sub", "'a|' + string(claims.uid)", true),
+        ("'a|' + claims.sub", "'b|' + claims.sub", false),
+        ("\\\"a:\\\" + claims.sub", "'b:' + claims.sub", false),
+    ] {
+        let cfg = valid(&two_sources(a, b));
+        let w = warnings(&cfg);
+        let found = w.iter().any(|w| {
+            w.starts_with("target[0].sources: sources \"a\" and \"b\" both map external_id")
+        });
+        assert_eq!(found, warned, "{a} / {b}: {w:#?}");
+    }
+}
+
+#[test]
+fn endpoints_are_checked_per_kind_and_widening_is_warned_about() {
+    let with = |line: &str| legacy(SECRET).replace("sources = [\"legacy\"]\n", &format!("sources = [\"legacy\"]\n{line}\n"));
+    assert_eq!(
+        problems(&with("endpoints = [\"browser\"]")),
+        ["target[0].endpoints[0]: a sdk target cannot be minted by \"browser\"; it can list: sdk, exchange, token"]
+    );
+    assert_eq!(
+        problems(&with("endpoints = [\"sdk\", \"webhook\"]")),
+        ["target[0].endpoints[1]: unknown endpoint \"webhook\"; the endpoints are: browser, sdk, exchange, token"]
+    );
+    assert_eq!(
+        problems(&with("endpoints = []")),
+        ["target[0].endpoints: an empty list mints nowhere; remove the key for the default"]
+    );
+    let cfg = valid(&with("endpoints = [\"sdk\", \"exchange\"]"));
+    let w = warnings(&cfg);
+    assert!(
+        w.iter().any(|w| w.starts_with("target[0].endpoints: \"exchange\" widens the sdk target beyond its default (sdk)")),
+        "{w:#?}"
+    );
+    assert_eq!(
+        cfg.targets[0].endpoints,
+        [zenbridge::target::Endpoint::Sdk, zenbridge::target::Endpoint::Exchange]
+    );
+}
+
+#[test]
+fn allowed_roles_default_leaves_out_admin_and_listing_it_is_warned_about() {
+    let cfg = valid(&legacy(SECRET));
+    assert_eq!(cfg.targets[0].allowed_roles, ["end_user", "agent"]);
+    assert!(warnings(&cfg).is_empty() || !warnings(&cfg).iter().any(|w| w.contains("admin")));
+    let text = legacy(SECRET).replace(
+        "sources = [\"legacy\"]\n",
+        "sources = [\"legacy\"]\nallowed_roles = [\"end_user\", \"admin\", \"owner\"]\n",
+    );
+    assert_eq!(
+        problems(&text),
+        ["target[0].allowed_roles[2]: must be \"end_user\", \"agent\" or \"admin\"; found \"owner\""]
+    );
+    let cfg = valid(&text.replace(", \"owner\"", ""));
+    assert!(
+        warnings(&cfg)
+            .iter()
+            .any(|w| w.starts_with("target[0].allowed_roles: allows \"admin\"")),
+        "{:#?}",
+        warnings(&cfg)
+    );
+}
+
+#[test]
+fn email_domains_must_be_domains() {
+    assert_eq!(
+        problems(&legacy(&format!(
+            "{SECRET}\nemail_domains = [\"acme.com\", \"*.acme.org\", \"@acme.net\", \"localhost\"]"
+        ))),
+        [
+            "source[0].email_domains[2]: must be a domain such as \"acme.com\" (or \"*.acme.com\" for its subdomains); found \"@acme.net\"",
+            "source[0].email_domains[3]: must be a domain such as \"acme.com\" (or \"*.acme.com\" for its subdomains); found \"localhost\"",
+        ]
+    );
+}
+
+#[test]
+fn trusting_unverified_emails_is_warned_about_and_jwt_defaults_are_noted() {
+    let cfg = valid(&legacy(&format!("{SECRET}\ntrust_unverified_email = true")));
+    assert!(
+        warnings(&cfg)
+            .iter()
+            .any(|w| w.starts_with("source[0].trust_unverified_email: emails this source does not mark verified reach Zendesk")),
+        "{:#?}",
+        warnings(&cfg)
+    );
+    let cfg = valid(&legacy(SECRET));
+    let notes: Vec<String> = cfg.notes.iter().map(Problem::to_string).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("source[0]: a jwt source's emails are taken as its issuer asserts them")),
+        "{notes:#?}"
+    );
+}
+
+#[test]
+fn config_values_out_of_bounds_are_refused() {
+    let p = problems(&legacy(&format!("{SECRET}\nkey_refresh_interval = \"0s\"")));
+    assert_eq!(p, ["source[0].key_refresh_interval: must be from 1s to 1day; found 0s"]);
+    let text = legacy(SECRET).replace(
+        "[server]\n",
+        "[server]\nmax_token_bytes = 10\nmax_body_bytes = 2000000000\nrequest_timeout = \"0s\"\n",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "server.request_timeout: must be from 1s to 5m; found 0s",
+            "server.max_token_bytes: must be from 1024 to 1048576 bytes; found 10",
+            "server.max_body_bytes: must be from 1024 to 16777216 bytes; found 2000000000",
+        ]
+    );
 }

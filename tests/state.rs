@@ -77,7 +77,7 @@ redis_url = "{}"
 name = "legacy"
 kind = "jwt"
 issuer = "https://legacy.acme.test"
-secret = "legacy-shared-secret-0123456789"
+secret = "legacy-shared-secret-0123456789abcdef"
 audiences = ["zendesk"]
 
 [[target]]
@@ -95,7 +95,7 @@ external_id = "claims.sub"
     let b = gateway(&config).await;
     let t = now();
     let token = hs256(
-        "legacy-shared-secret-0123456789",
+        "legacy-shared-secret-0123456789abcdef",
         &json!({"iss": "https://legacy.acme.test", "aud": "zendesk", "sub": "u", "exp": t + 60}),
     );
     assert_eq!(a.exchange("messaging", &token).await.0, StatusCode::OK);
@@ -130,7 +130,7 @@ redis_url = "{}"
 name = "legacy"
 kind = "jwt"
 issuer = "https://legacy.acme.test"
-secret = "legacy-shared-secret-0123456789"
+secret = "legacy-shared-secret-0123456789abcdef"
 audiences = ["zendesk"]
 [[target]]
 name = "mobile"
@@ -144,7 +144,7 @@ sources = ["legacy"]
     redis.stop().await;
     let t = now();
     let token = hs256(
-        "legacy-shared-secret-0123456789",
+        "legacy-shared-secret-0123456789abcdef",
         &json!({"iss": "https://legacy.acme.test", "aud": "zendesk", "sub": "u", "email": "u@acme.com", "exp": t + 60}),
     );
     assert_eq!(

@@ -75,6 +75,8 @@ pub struct Config {
     pub targets: Vec<Arc<TargetConfig>>,
     /// Things that work but deserve a look (literal secrets, insecure switches).
     pub warnings: Vec<Problem>,
+    /// What a default means for this config (`check` prints them).
+    pub notes: Vec<Problem>,
 }
 
 #[derive(Debug)]
@@ -87,7 +89,9 @@ pub struct Server {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub rate_limit_per_minute: u32,
-    pub trust_forwarded_for: bool,
+    /// Proxies whose `X-Forwarded-For` hops are believed, walked from the
+    /// right (see `http::ClientIp`). Empty: the socket peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Server {
@@ -121,10 +125,41 @@ pub struct SourceConfig {
     pub algorithms: Vec<Algorithm>,
     pub leeway: Duration,
     pub domains: Vec<String>,
+    /// How far this source's `email` claim is believed.
+    pub email_trust: EmailTrust,
+    /// Lower-case domains (`acme.com`, or `*.acme.com` for its subdomains)
+    /// this source may assert an email in; empty: any.
+    pub email_domains: Vec<String>,
     pub key_refresh_interval: Duration,
     pub claims: BTreeMap<String, Arc<Expression>>,
     pub rules: Vec<(Arc<Expression>, String)>,
     pub detail: SourceDetail,
+}
+
+/// How far a source's `email` claim is believed: Zendesk finds a user by
+/// email, so an address the person does not own is an account takeover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailTrust {
+    /// Only with `email_verified: true` (the default of `oidc`, `firebase`
+    /// and `dev` sources).
+    RequireVerified,
+    /// Unless the token says `email_verified: false` (the default of `jwt`
+    /// sources: a legacy app vouches for its own users' addresses).
+    UnlessMarkedUnverified,
+    /// Whatever the token says (`trust_unverified_email = true`).
+    Any,
+}
+
+impl EmailTrust {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailTrust::RequireVerified => "only emails marked email_verified: true",
+            EmailTrust::UnlessMarkedUnverified => {
+                "emails as the issuer asserts them, unless marked email_verified: false"
+            }
+            EmailTrust::Any => "every email, verified or not (trust_unverified_email = true)",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -182,10 +217,14 @@ pub struct TargetConfig {
     pub secret: Secret,
     /// The HMAC key and header built from `secret`, `kind` and `key_id`.
     pub signer: crate::target::sign::Signer,
-    /// Indexes into [`Config::sources`], in the order configured.
-    pub sources: Vec<usize>,
-    /// The effective mapping per source index.
-    pub mappings: HashMap<usize, Arc<Mapping>>,
+    /// The target's sources in the order configured, each with the
+    /// effective mapping of the pair: a request carries both together, so
+    /// a source cannot be paired with another's mapping.
+    pub sources: Vec<TargetSource>,
+    /// The routes that may mint this target's token.
+    pub endpoints: Vec<crate::target::Endpoint>,
+    /// The Zendesk roles this target may assert (sso, sdk).
+    pub allowed_roles: Vec<String>,
     pub subdomain: Option<String>,
     pub return_to_hosts: Vec<String>,
     pub after_logout_url: Option<String>,
@@ -198,7 +237,45 @@ pub struct TargetConfig {
     pub allowed_origins: Vec<String>,
 }
 
+/// One source of a target, with the mapping of the pair.
+#[derive(Debug, Clone)]
+pub struct TargetSource {
+    pub source: Arc<SourceConfig>,
+    pub mapping: Arc<Mapping>,
+}
+
+/// Why a target does not mint on this route for this client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    EndpointNotAllowed {
+        target: String,
+        endpoint: crate::target::Endpoint,
+    },
+    IpNotAllowed,
+}
+
 impl TargetConfig {
+    /// The one guard of every route that mints: the target must list the
+    /// endpoint, and the client must be in `allowed_ips` when it is set.
+    pub fn admits(
+        &self,
+        endpoint: crate::target::Endpoint,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<(), Refusal> {
+        if !self.endpoints.contains(&endpoint) {
+            return Err(Refusal::EndpointNotAllowed {
+                target: self.name.clone(),
+                endpoint,
+            });
+        }
+        if !self.allowed_ips.is_empty()
+            && !client.is_some_and(|ip| self.allowed_ips.iter().any(|n| n.contains(&ip)))
+        {
+            return Err(Refusal::IpNotAllowed);
+        }
+        Ok(())
+    }
+
     /// Where the browser POSTs the JWT: the sandbox, `access_url`, or Zendesk.
     pub fn access_url(&self, server: &Server) -> String {
         if self.sandbox {
@@ -219,6 +296,18 @@ impl TargetConfig {
 }
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+
+/// `server.admin_token` unlocks `POST /explain`: as long as a cookie key.
+pub const MIN_ADMIN_TOKEN: usize = 32;
+
+/// RFC 7518 §3.2: an HMAC key at least as long as the hash's output.
+fn min_hmac_secret(alg: Algorithm) -> usize {
+    match alg {
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => 32,
+    }
+}
 
 /// Reads and validates a config file.
 pub fn load_file(path: &std::path::Path) -> Result<Config, Problems> {
@@ -290,18 +379,25 @@ pub fn load_str(text: &str, base: Option<&std::path::Path>) -> Result<Config, Pr
     let mut v = Validator {
         p,
         warnings: Vec::new(),
+        notes: Vec::new(),
         base: base.map(std::path::Path::to_path_buf),
         refused,
     };
     let parse_problems = v.p.0.len();
     let server = raw_server.and_then(|raw| v.server(&raw));
     let state = raw_state.and_then(|raw| v.state(&raw));
-    let sources: Vec<Option<SourceConfig>> = raw_sources
+    let sources: Vec<Option<Arc<SourceConfig>>> = raw_sources
         .into_iter()
         .enumerate()
-        .map(|(i, s)| s.and_then(|s| v.source(i, s, server.as_ref())))
+        .map(|(i, s)| {
+            s.and_then(|s| v.source(i, s, server.as_ref()))
+                .map(Arc::new)
+        })
         .collect();
     let targets = v.targets(raw_targets, &sources, &source_names);
+    if let Some(server) = &server {
+        v.server_against_targets(server, &targets);
+    }
     let mut i = 0;
     v.p.0.retain(|q| {
         i += 1;
@@ -314,12 +410,11 @@ pub fn load_str(text: &str, base: Option<&std::path::Path>) -> Result<Config, Pr
         Ok(Config {
             server,
             state,
-            sources: sources
-                .into_iter()
-                .map(|s| Arc::new(s.expect("no problem, so built")))
-                .collect(),
+            // No problem was found, so every source was built.
+            sources: sources.into_iter().flatten().collect(),
             targets: targets.into_iter().map(Arc::new).collect(),
             warnings: v.warnings,
+            notes: v.notes,
         })
     } else {
         Err(v.p)
@@ -329,6 +424,7 @@ pub fn load_str(text: &str, base: Option<&std::path::Path>) -> Result<Config, Pr
 struct Validator {
     p: Problems,
     warnings: Vec<Problem>,
+    notes: Vec<Problem>,
     base: Option<PathBuf>,
     /// The key paths with a problem before validation (unknown, mistyped,
     /// missing): validation reports nothing more about them.
@@ -349,6 +445,8 @@ fn source_keys(kind: SourceKind) -> &'static [&'static str] {
             "leeway",
             "domains",
             "key_refresh_interval",
+            "trust_unverified_email",
+            "email_domains",
         ],
         SourceKind::Firebase => &[
             "project_id",
@@ -356,6 +454,8 @@ fn source_keys(kind: SourceKind) -> &'static [&'static str] {
             "insecure_emulator",
             "leeway",
             "key_refresh_interval",
+            "trust_unverified_email",
+            "email_domains",
         ],
         SourceKind::Jwt => &[
             "issuer",
@@ -367,8 +467,18 @@ fn source_keys(kind: SourceKind) -> &'static [&'static str] {
             "public_key_file",
             "secret",
             "key_refresh_interval",
+            "trust_unverified_email",
+            "email_domains",
         ],
-        SourceKind::Dev => &["users", "seed", "token_ttl", "domains", "leeway"],
+        SourceKind::Dev => &[
+            "users",
+            "seed",
+            "token_ttl",
+            "domains",
+            "leeway",
+            "trust_unverified_email",
+            "email_domains",
+        ],
     }
 }
 
@@ -382,10 +492,13 @@ fn target_keys(kind: TargetKind) -> &'static [&'static str] {
             "sandbox",
             "upstream_logout",
             "allowed_origins",
+            "allowed_ips",
+            "endpoints",
+            "allowed_roles",
         ],
-        TargetKind::Sdk => &["allowed_ips", "allowed_origins"],
-        TargetKind::Messaging => &["key_id", "ttl", "allowed_origins"],
-        TargetKind::Chat => &["ttl", "allowed_origins"],
+        TargetKind::Sdk => &["allowed_ips", "allowed_origins", "endpoints", "allowed_roles"],
+        TargetKind::Messaging => &["key_id", "ttl", "allowed_origins", "allowed_ips", "endpoints"],
+        TargetKind::Chat => &["ttl", "allowed_origins", "allowed_ips", "endpoints"],
     }
 }
 
@@ -414,6 +527,10 @@ enum Http {
 const HTTPS_ONLY: &str = "must be https (plain http is accepted only on loopback, for tests)";
 
 const REDIS_NO_TLS: &str = "rediss:// (TLS to Redis) is not built into zenbridge; use redis:// over a private network, or through a local TLS proxy (such as stunnel) listening on loopback";
+
+/// The variable that also allows `insecure_emulator` off loopback, as
+/// firebase-admin trusts unsigned tokens only when it is set.
+pub const EMULATOR_ENV: &str = "FIREBASE_AUTH_EMULATOR_HOST";
 
 const FIREBASE_KEYS_URL: &str =
     "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
@@ -465,6 +582,47 @@ impl Validator {
                 }
             },
         }
+    }
+
+    /// A duration that must lie within `[min, max]`.
+    fn bounded(&mut self, path: &str, d: Duration, min: Duration, max: Duration) {
+        if d < min || d > max {
+            self.p.push(
+                path,
+                format!(
+                    "must be from {} to {}; found {}",
+                    humantime::format_duration(min),
+                    humantime::format_duration(max),
+                    humantime::format_duration(d)
+                ),
+            );
+        }
+    }
+
+    /// A size in bytes that must lie within `[min, max]`.
+    fn size(&mut self, path: &str, n: usize, min: usize, max: usize) {
+        if n < min || n > max {
+            self.p
+                .push(path, format!("must be from {min} to {max} bytes; found {n}"));
+        }
+    }
+
+    /// Addresses or CIDR ranges, each under its own key path.
+    fn networks(&mut self, path: &str, raw: &[String]) -> Vec<ipnet::IpNet> {
+        let mut out = Vec::new();
+        for (j, ip) in raw.iter().enumerate() {
+            let parsed = ip
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| ip.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(n) => out.push(n.trunc()),
+                Err(_) => self.p.push(
+                    format!("{path}[{j}]"),
+                    format!("not an address or CIDR range: {ip:?}"),
+                ),
+            }
+        }
+        out
     }
 
     fn url(&mut self, path: &str, raw: &str, http: Http) -> Option<Url> {
@@ -546,21 +704,60 @@ impl Validator {
             );
         }
         let admin_token = self.secret("server.admin_token", raw.admin_token.as_ref(), false);
+        if let Some(t) = &admin_token
+            && t.expose().len() < MIN_ADMIN_TOKEN
+        {
+            self.p.push(
+                "server.admin_token",
+                format!(
+                    "must be at least {MIN_ADMIN_TOKEN} bytes (it unlocks POST /explain); it has {}; make one with `openssl rand -hex 32`",
+                    t.expose().len()
+                ),
+            );
+        }
         let request_timeout = self.duration(
             "server.request_timeout",
             raw.request_timeout.as_ref(),
             Duration::from_secs(15),
+        );
+        self.bounded(
+            "server.request_timeout",
+            request_timeout,
+            Duration::from_secs(1),
+            Duration::from_secs(300),
+        );
+        let max_token_bytes = raw.max_token_bytes.unwrap_or(16 * 1024);
+        self.size("server.max_token_bytes", max_token_bytes, 1024, 1024 * 1024);
+        let max_body_bytes = raw.max_body_bytes.unwrap_or(64 * 1024);
+        self.size("server.max_body_bytes", max_body_bytes, 1024, 16 * 1024 * 1024);
+        if max_body_bytes < max_token_bytes {
+            self.p.push(
+                "server.max_body_bytes",
+                format!(
+                    "must be at least max_token_bytes ({max_token_bytes}): a body carries a token; found {max_body_bytes}"
+                ),
+            );
+        }
+        if raw.trust_forwarded_for.is_some() {
+            self.p.push(
+                "server.trust_forwarded_for",
+                "replaced by trusted_proxies: list your proxies' addresses or CIDR ranges (trusted_proxies = [\"10.0.0.0/8\"]); X-Forwarded-For is then read from the right, past those proxies only",
+            );
+        }
+        let trusted_proxies = self.networks(
+            "server.trusted_proxies",
+            raw.trusted_proxies.as_deref().unwrap_or_default(),
         );
         Some(Server {
             listen: listen?,
             public_url: public_url?,
             cookie_key: cookie_key?,
             admin_token,
-            max_token_bytes: raw.max_token_bytes.unwrap_or(16 * 1024),
-            max_body_bytes: raw.max_body_bytes.unwrap_or(64 * 1024),
+            max_token_bytes,
+            max_body_bytes,
             request_timeout,
             rate_limit_per_minute: raw.rate_limit_per_minute.unwrap_or(0),
-            trust_forwarded_for: raw.trust_forwarded_for.unwrap_or(false),
+            trusted_proxies,
         })
     }
 
@@ -680,7 +877,31 @@ impl Validator {
             raw.key_refresh_interval.as_ref(),
             Duration::from_secs(60),
         );
+        self.bounded(
+            &format!("{path}.key_refresh_interval"),
+            key_refresh_interval,
+            Duration::from_secs(1),
+            Duration::from_secs(86_400),
+        );
         let algorithms = self.algorithms(&path, &raw, kind);
+        let email_trust = match (raw.trust_unverified_email, kind) {
+            (Some(true), _) => {
+                self.warnings.push(Problem {
+                    path: format!("{path}.trust_unverified_email"),
+                    message: "emails this source does not mark verified reach Zendesk, which finds users by email: anyone who can sign up at the provider with someone else's address can sign in as that Zendesk user".into(),
+                });
+                EmailTrust::Any
+            }
+            (None, SourceKind::Jwt) => {
+                self.notes.push(Problem {
+                    path: path.clone(),
+                    message: "a jwt source's emails are taken as its issuer asserts them, unless a token says email_verified: false; set trust_unverified_email = false to require email_verified: true".into(),
+                });
+                EmailTrust::UnlessMarkedUnverified
+            }
+            _ => EmailTrust::RequireVerified,
+        };
+        let email_domains = self.email_domains(&path, raw.email_domains.as_deref());
         let mut audiences = raw.audiences.clone().unwrap_or_default();
         let detail = self.source_detail(&path, kind, &raw, server, &mut audiences);
         let issuer = match &detail {
@@ -707,10 +928,47 @@ impl Validator {
                 .into_iter()
                 .map(|d| d.to_ascii_lowercase())
                 .collect(),
+            email_trust,
+            email_domains,
             key_refresh_interval,
             claims,
             rules,
         })
+    }
+
+    /// `email_domains`: `acme.com` (that domain) or `*.acme.com` (its
+    /// subdomains), lower-cased.
+    fn email_domains(&mut self, path: &str, raw: Option<&[String]>) -> Vec<String> {
+        let Some(raw) = raw else { return Vec::new() };
+        let mut out = Vec::new();
+        for (j, d) in raw.iter().enumerate() {
+            let lower = d.trim().to_ascii_lowercase();
+            let bare = lower.strip_prefix("*.").unwrap_or(&lower);
+            let ok = !bare.is_empty()
+                && bare.contains('.')
+                && !bare.starts_with('.')
+                && !bare.ends_with('.')
+                && bare
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if ok {
+                out.push(lower);
+            } else {
+                self.p.push(
+                    format!("{path}.email_domains[{j}]"),
+                    format!(
+                        "must be a domain such as \"acme.com\" (or \"*.acme.com\" for its subdomains); found {d:?}"
+                    ),
+                );
+            }
+        }
+        if raw.is_empty() {
+            self.p.push(
+                format!("{path}.email_domains"),
+                "an empty list refuses every email; remove the key to allow any domain",
+            );
+        }
+        out
     }
 
     /// The kind-specific part of a source; may set its audiences.
@@ -779,10 +1037,23 @@ impl Validator {
                 );
                 let insecure_emulator = raw.insecure_emulator.unwrap_or(false);
                 if insecure_emulator {
-                    self.warnings.push(Problem {
-                        path: format!("{path}.insecure_emulator"),
-                        message: "accepts UNSIGNED tokens from the Firebase Auth emulator: never in production".into(),
+                    let local = server.is_none_or(|s| {
+                        s.listen.ip().is_loopback() && is_loopback_url(&s.public_url)
                     });
+                    let declared = std::env::var(EMULATOR_ENV).is_ok_and(|v| !v.trim().is_empty());
+                    if local || declared {
+                        self.warnings.push(Problem {
+                            path: format!("{path}.insecure_emulator"),
+                            message: "accepts UNSIGNED tokens from the Firebase Auth emulator: never in production".into(),
+                        });
+                    } else {
+                        self.p.push(
+                            format!("{path}.insecure_emulator"),
+                            format!(
+                                "accepts UNSIGNED tokens, so it is refused unless server.listen and server.public_url are loopback addresses, or {EMULATOR_ENV} is set (as firebase-admin requires)"
+                            ),
+                        );
+                    }
                 }
                 let project_id = project_id?;
                 *audiences = vec![project_id.clone()];
@@ -847,6 +1118,12 @@ impl Validator {
                     &format!("{path}.token_ttl"),
                     raw.token_ttl.as_ref(),
                     Duration::from_secs(3600),
+                );
+                self.bounded(
+                    &format!("{path}.token_ttl"),
+                    token_ttl,
+                    Duration::from_secs(60),
+                    Duration::from_secs(86_400),
                 );
                 *audiences = vec![crate::source::dev::AUDIENCE.to_owned()];
                 self.warnings.push(Problem {
@@ -951,6 +1228,25 @@ impl Validator {
         }
         if let Some(s) = &raw.secret {
             let secret = self.secret(&format!("{path}.secret"), Some(s), true)?;
+            // The algorithms' own problems are reported by `algorithms`.
+            let need = raw
+                .algorithms
+                .iter()
+                .flatten()
+                .filter_map(|a| a.parse::<Algorithm>().ok())
+                .map(min_hmac_secret)
+                .max()
+                .unwrap_or(32);
+            if secret.expose().len() < need {
+                self.p.push(
+                    format!("{path}.secret"),
+                    format!(
+                        "an HMAC secret must be at least {need} bytes (RFC 7518 §3.2: as long as the hash) so it cannot be guessed offline from one token; it has {}",
+                        secret.expose().len()
+                    ),
+                );
+                return None;
+            }
             let keys = KeySet::from_secret(secret.expose().as_bytes());
             return Some(JwtKeys::Static {
                 keys: Arc::new(keys),
@@ -998,6 +1294,13 @@ impl Validator {
         let mut out = BTreeMap::new();
         for (name, text) in raw {
             let key = format!("{path}.{name}");
+            if name == "email_verified" {
+                self.p.push(
+                    key,
+                    "`email_verified` is set by zenbridge: true when the source vouches for the email (see trust_unverified_email); it cannot be mapped",
+                );
+                continue;
+            }
             if mapping::claims::OWNED.contains(&name.as_str()) {
                 self.p.push(
                     key,
@@ -1048,7 +1351,7 @@ impl Validator {
     fn targets(
         &mut self,
         raw: Vec<Option<RawTarget>>,
-        sources: &[Option<SourceConfig>],
+        sources: &[Option<Arc<SourceConfig>>],
         configured: &[Option<String>],
     ) -> Vec<TargetConfig> {
         let mut out = Vec::new();
@@ -1167,9 +1470,11 @@ impl Validator {
                 }
             }
             let target_rules = self.rules(&format!("{path}.rules"), &raw.rules);
-            let mut mappings = HashMap::new();
+            let mut routes = Vec::new();
             for &s in &idx {
-                let Some(source) = &sources[s] else { continue };
+                let Some(source) = sources.get(s).and_then(Option::as_ref) else {
+                    continue;
+                };
                 let m = effective_mapping(kind, source, &target_claims, &target_rules);
                 for required in kind.required_claims() {
                     // A mapping written but refused is reported already.
@@ -1185,7 +1490,25 @@ impl Validator {
                         );
                     }
                 }
-                mappings.insert(s, Arc::new(m));
+                routes.push(TargetSource {
+                    source: source.clone(),
+                    mapping: Arc::new(m),
+                });
+            }
+            self.namespaces(&path, &routes);
+            let endpoints = self.endpoints(&path, kind, raw.endpoints.as_deref());
+            let allowed_roles = self.allowed_roles(&path, kind, raw.allowed_roles.as_deref());
+            if endpoints == [crate::target::Endpoint::Browser] {
+                for r in routes.iter().filter(|r| !r.source.browser_capable()) {
+                    self.warnings.push(Problem {
+                        path: format!("{path}.sources"),
+                        message: format!(
+                            "source {:?} ({}) has no browser sign-in, and this target mints only through the browser: its tokens can never reach it",
+                            r.source.name,
+                            r.source.kind.as_str()
+                        ),
+                    });
+                }
             }
             let ttl_default = Duration::from_secs(300);
             let ttl = self.duration(&format!("{path}.ttl"), raw.ttl.as_ref(), ttl_default);
@@ -1193,6 +1516,12 @@ impl Validator {
                 self.p.push(
                     format!("{path}.ttl"),
                     "Zendesk chat refuses an exp more than 7 minutes after iat; at most 7m",
+                );
+            }
+            if ttl > Duration::from_secs(86_400) {
+                self.p.push(
+                    format!("{path}.ttl"),
+                    "at most 1d: a Zendesk token is for signing in now, not a session",
                 );
             }
             if ttl < Duration::from_secs(30) {
@@ -1235,19 +1564,10 @@ impl Validator {
             if let Some(u) = &raw.after_logout_url {
                 self.url(&format!("{path}.after_logout_url"), u, Http::LoopbackOnly);
             }
-            let mut allowed_ips = Vec::new();
-            for (j, ip) in raw.allowed_ips.iter().flatten().enumerate() {
-                let parsed = ip
-                    .parse::<ipnet::IpNet>()
-                    .or_else(|_| ip.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
-                match parsed {
-                    Ok(n) => allowed_ips.push(n),
-                    Err(_) => self.p.push(
-                        format!("{path}.allowed_ips[{j}]"),
-                        format!("not an address or CIDR range: {ip:?}"),
-                    ),
-                }
-            }
+            let allowed_ips = self.networks(
+                &format!("{path}.allowed_ips"),
+                raw.allowed_ips.as_deref().unwrap_or_default(),
+            );
             let mut allowed_origins = Vec::new();
             for (j, o) in raw.allowed_origins.iter().flatten().enumerate() {
                 match Url::parse(o) {
@@ -1275,8 +1595,9 @@ impl Validator {
                 kind,
                 secret,
                 signer,
-                sources: idx,
-                mappings,
+                sources: routes,
+                endpoints,
+                allowed_roles,
                 subdomain: raw.subdomain,
                 return_to_hosts: raw
                     .return_to_hosts
@@ -1300,6 +1621,203 @@ impl Validator {
         }
         out
     }
+}
+
+impl Validator {
+    /// `endpoints`: the kind's defaults, or a list of endpoints the kind
+    /// can serve. Listing one beyond the defaults widens who can get the
+    /// target's token, which `check` says.
+    fn endpoints(
+        &mut self,
+        path: &str,
+        kind: TargetKind,
+        raw: Option<&[String]>,
+    ) -> Vec<crate::target::Endpoint> {
+        use crate::target::Endpoint;
+        let Some(raw) = raw else {
+            return kind.default_endpoints().to_vec();
+        };
+        let possible = kind.possible_endpoints();
+        let names = |l: &[Endpoint]| {
+            l.iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut out = Vec::new();
+        for (j, name) in raw.iter().enumerate() {
+            let key = format!("{path}.endpoints[{j}]");
+            match Endpoint::parse(name) {
+                Some(e) if possible.contains(&e) => {
+                    if out.contains(&e) {
+                        self.p.push(key, format!("{name:?} is listed twice"));
+                    } else {
+                        out.push(e);
+                    }
+                }
+                Some(_) => self.p.push(
+                    key,
+                    format!(
+                        "a {} target cannot be minted by {name:?}; it can list: {}",
+                        kind.as_str(),
+                        names(possible)
+                    ),
+                ),
+                None => self.p.push(
+                    key,
+                    format!(
+                        "unknown endpoint {name:?}; the endpoints are: {}",
+                        names(&Endpoint::ALL)
+                    ),
+                ),
+            }
+        }
+        if raw.is_empty() {
+            self.p.push(
+                format!("{path}.endpoints"),
+                "an empty list mints nowhere; remove the key for the default",
+            );
+        }
+        for e in &out {
+            if kind.default_endpoints().contains(e) {
+                continue;
+            }
+            let why = match kind {
+                TargetKind::Sso => {
+                    "any app token (or one stolen from a web page's storage) becomes a Zendesk web session, without the browser sign-in's state, nonce, PKCE and the provider's own session"
+                }
+                TargetKind::Sdk => {
+                    "the Support SDK's token is handed to whoever presents an upstream token, not only to Zendesk's servers"
+                }
+                TargetKind::Messaging | TargetKind::Chat => "",
+            };
+            self.warnings.push(Problem {
+                path: format!("{path}.endpoints"),
+                message: format!(
+                    "{:?} widens the {} target beyond its default ({}): {why}",
+                    e.as_str(),
+                    kind.as_str(),
+                    names(kind.default_endpoints())
+                ),
+            });
+        }
+        out
+    }
+
+    /// `allowed_roles`: which of Zendesk's roles the target may assert;
+    /// by default every one but `admin`.
+    fn allowed_roles(
+        &mut self,
+        path: &str,
+        kind: TargetKind,
+        raw: Option<&[String]>,
+    ) -> Vec<String> {
+        let Some(raw) = raw else {
+            return crate::target::DEFAULT_ROLES
+                .iter()
+                .map(|r| (*r).to_owned())
+                .collect();
+        };
+        if !kind.has_roles() {
+            // Reported as "not a key of a target of kind …".
+            return Vec::new();
+        }
+        let mut out: Vec<String> = Vec::new();
+        for (j, role) in raw.iter().enumerate() {
+            let canonical = match role.as_str() {
+                "user" | "end-user" => "end_user",
+                r => r,
+            };
+            if !crate::target::ROLES.contains(&canonical) {
+                self.p.push(
+                    format!("{path}.allowed_roles[{j}]"),
+                    format!("must be \"end_user\", \"agent\" or \"admin\"; found {role:?}"),
+                );
+            } else if !out.iter().any(|r| r == canonical) {
+                out.push(canonical.to_owned());
+            }
+        }
+        if raw.is_empty() {
+            self.p.push(
+                format!("{path}.allowed_roles"),
+                "an empty list refuses every role claim; to never send one, map `role = \"null\"`",
+            );
+        }
+        if out.iter().any(|r| r == "admin") {
+            self.warnings.push(Problem {
+                path: format!("{path}.allowed_roles"),
+                message: "allows \"admin\": whoever a mapping gives role admin becomes a Zendesk administrator".into(),
+            });
+        }
+        out
+    }
+
+    /// Warns when two sources of a target can produce the same
+    /// `external_id` for different people: Zendesk matches users by
+    /// `external_id` first, so the weaker source could sign in as a user
+    /// of the stronger one.
+    fn namespaces(&mut self, path: &str, routes: &[TargetSource]) {
+        let with_id: Vec<(&str, Option<&str>)> = routes
+            .iter()
+            .filter_map(|r| {
+                let claim = r.mapping.claims.iter().find(|c| c.name == "external_id")?;
+                Some((r.source.name.as_str(), literal_prefix(&claim.expr.text)))
+            })
+            .collect();
+        for (i, (a, pa)) in with_id.iter().enumerate() {
+            for (b, pb) in with_id.iter().skip(i + 1) {
+                let apart = match (pa, pb) {
+                    (Some(x), Some(y)) => !x.starts_with(y) && !y.starts_with(x),
+                    _ => false,
+                };
+                if !apart {
+                    self.warnings.push(Problem {
+                        path: format!("{path}.sources"),
+                        message: format!(
+                            "sources {a:?} and {b:?} both map external_id without distinct prefixes: a user of one could arrive as a Zendesk user of the other; start each with its own literal, e.g. external_id = \"'{a}|' + claims.sub\""
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Checks that need the server and the targets together.
+    fn server_against_targets(&mut self, server: &Server, targets: &[TargetConfig]) {
+        for (i, t) in targets.iter().enumerate() {
+            for net in &t.allowed_ips {
+                if server
+                    .trusted_proxies
+                    .iter()
+                    .any(|p| p.contains(&net.network()) || net.contains(&p.network()))
+                {
+                    self.warnings.push(Problem {
+                        path: format!("target[{i}].allowed_ips"),
+                        message: format!(
+                            "{net} overlaps server.trusted_proxies: a request whose forwarded address cannot be read counts as coming from the proxy"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The string literal an expression starts with (`'auth0|' + claims.sub`
+/// → `auth0|`), if it is one followed by `+`.
+fn literal_prefix(expr: &str) -> Option<&str> {
+    let t = expr.trim_start();
+    let quote = t.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let body = &t[1..];
+    let end = body.find(quote)?;
+    let lit = &body[..end];
+    if lit.is_empty() || lit.contains('\\') {
+        return None;
+    }
+    body[end + 1..]
+        .trim_start()
+        .starts_with('+')
+        .then_some(lit)
 }
 
 /// Target overrides, else source claims, else the defaults for email and
@@ -1409,6 +1927,8 @@ fn present_source_keys(r: &RawSource) -> Vec<&'static str> {
     add(r.algorithms.is_some(), "algorithms");
     add(r.leeway.is_some(), "leeway");
     add(r.domains.is_some(), "domains");
+    add(r.trust_unverified_email.is_some(), "trust_unverified_email");
+    add(r.email_domains.is_some(), "email_domains");
     add(r.key_refresh_interval.is_some(), "key_refresh_interval");
     add(r.discovery_url.is_some(), "discovery_url");
     add(r.client_id.is_some(), "client_id");
@@ -1434,6 +1954,8 @@ fn present_target_keys(r: &RawTarget) -> Vec<&'static str> {
             v.push(k);
         }
     };
+    add(r.endpoints.is_some(), "endpoints");
+    add(r.allowed_roles.is_some(), "allowed_roles");
     add(r.subdomain.is_some(), "subdomain");
     add(r.return_to_hosts.is_some(), "return_to_hosts");
     add(r.after_logout_url.is_some(), "after_logout_url");

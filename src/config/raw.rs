@@ -47,8 +47,10 @@ pub struct RawServer {
     pub request_timeout: Option<String>,
     /// Requests a minute allowed per client address on the token endpoints; 0 turns it off.
     pub rate_limit_per_minute: Option<u32>,
-    /// Take the client address from the last hop of `X-Forwarded-For`.
-    pub trust_forwarded_for: Option<bool>,
+    /// Replaced by `trusted_proxies`; still read so its problem can say so.
+    pub trust_forwarded_for: Option<toml::Value>,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl RawTable for RawServer {
@@ -62,6 +64,7 @@ impl RawTable for RawServer {
         "request_timeout",
         "rate_limit_per_minute",
         "trust_forwarded_for",
+        "trusted_proxies",
     ];
 }
 
@@ -117,6 +120,10 @@ pub struct RawSource {
     pub algorithms: Option<Vec<String>>,
     pub leeway: Option<String>,
     pub domains: Option<Vec<String>>,
+    /// Accept an `email` its source does not mark verified (the trust model's opt-out).
+    pub trust_unverified_email: Option<bool>,
+    /// The only email domains this source may assert.
+    pub email_domains: Option<Vec<String>>,
     /// Least time between two key fetches caused by an unknown `kid`.
     pub key_refresh_interval: Option<String>,
     // oidc
@@ -153,6 +160,8 @@ impl RawTable for RawSource {
         "algorithms",
         "leeway",
         "domains",
+        "trust_unverified_email",
+        "email_domains",
         "key_refresh_interval",
         "discovery_url",
         "client_id",
@@ -186,6 +195,10 @@ pub struct RawTarget {
     pub secret: Option<RawSecret>,
     #[serde(default)]
     pub sources: Vec<String>,
+    /// Which routes may mint for the target: browser, sdk, exchange, token.
+    pub endpoints: Option<Vec<String>>,
+    /// The Zendesk roles the target may assert (sso, sdk).
+    pub allowed_roles: Option<Vec<String>>,
     // sso
     pub subdomain: Option<String>,
     pub return_to_hosts: Option<Vec<String>>,
@@ -212,6 +225,8 @@ impl RawTable for RawTarget {
         "kind",
         "secret",
         "sources",
+        "endpoints",
+        "allowed_roles",
         "subdomain",
         "return_to_hosts",
         "after_logout_url",

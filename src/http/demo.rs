@@ -4,7 +4,6 @@
 //! the sandbox help center, and the mobile SDK's token exchange.
 
 use axum::Router;
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -16,8 +15,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/", get(landing))
 }
 
-async fn landing(State(state): State<AppState>) -> Response {
-    let rt = state.runtime();
+async fn landing(rt: super::Rt) -> Response {
     let base = rt
         .config
         .server

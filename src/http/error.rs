@@ -74,7 +74,10 @@ pub fn status_of(code: ErrorCode, dialect: Dialect) -> (StatusCode, &'static str
         | C::RuleFailed
         | C::ClaimMissing
         | C::ClaimInvalid
-        | C::TokenReused => refused,
+        | C::TokenReused
+        | C::EmailUnverified
+        | C::EmailDomainNotAllowed
+        | C::RoleNotAllowed => refused,
         C::StateMismatch | C::LoginExpired | C::LoginFailed | C::ReturnToNotAllowed => {
             (StatusCode::BAD_REQUEST, "invalid_request")
         }
@@ -92,6 +95,10 @@ pub fn status_of(code: ErrorCode, dialect: Dialect) -> (StatusCode, &'static str
         C::GrantTypeUnsupported => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
         C::TokenTypeUnsupported => (StatusCode::BAD_REQUEST, "invalid_request"),
         C::IpNotAllowed => (StatusCode::FORBIDDEN, "access_denied"),
+        C::EndpointNotAllowed => match dialect {
+            Dialect::Bearer => (StatusCode::FORBIDDEN, "access_denied"),
+            Dialect::TokenEndpoint => (StatusCode::BAD_REQUEST, "invalid_target"),
+        },
         C::Unauthorized => (StatusCode::UNAUTHORIZED, "invalid_token"),
     }
 }

@@ -80,7 +80,7 @@ impl AppState {
 pub fn router(state: AppState, demo: bool) -> Router {
     let timeout = state.runtime().config.server.request_timeout;
     let mut routes = Router::new()
-        .merge(tokens::router(&state))
+        .merge(tokens::router())
         .merge(ops::router())
         .merge(sso::router())
         .merge(sandbox::router());
@@ -88,6 +88,7 @@ pub fn router(state: AppState, demo: bool) -> Router {
         routes = routes.merge(demo::router());
     }
     routes
+        .layer(axum::middleware::from_fn_with_state(state.clone(), pin_runtime))
         .with_state(state)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout.max(Duration::from_secs(1))))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
@@ -98,9 +99,62 @@ pub fn router(state: AppState, demo: bool) -> Router {
         }))
 }
 
-/// The client's address: the socket peer, or with
-/// `server.trust_forwarded_for` the last `X-Forwarded-For` hop (the one
-/// our own proxy added; earlier hops are the client's word).
+/// Takes the current runtime once, when the request arrives, and pins it
+/// to the request: every extractor and handler of the request reads that
+/// one ([`Rt`]), so a reload while the request waits for its body cannot
+/// give it half of another config.
+async fn pin_runtime(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut req: Request<Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    req.extensions_mut().insert(Rt(state.runtime()));
+    next.run(req).await
+}
+
+/// The runtime (config and sources) this request started with.
+#[derive(Clone)]
+pub struct Rt(pub Arc<Runtime>);
+
+impl std::ops::Deref for Rt {
+    type Target = Runtime;
+
+    fn deref(&self) -> &Runtime {
+        &self.0
+    }
+}
+
+impl Rt {
+    /// The runtime pinned to the request by [`pin_runtime`].
+    pub fn of(parts: &Parts, state: &AppState) -> Self {
+        parts
+            .extensions
+            .get::<Rt>()
+            .cloned()
+            // Only a router built without `pin_runtime` lacks it.
+            .unwrap_or_else(|| Rt(state.runtime()))
+    }
+}
+
+impl FromRequestParts<AppState> for Rt {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Rt::of(parts, state))
+    }
+}
+
+/// The client's address: the socket peer, unless the peer is one of
+/// `server.trusted_proxies`; then `X-Forwarded-For` is walked from the
+/// right, past the trusted proxies, and the first other hop is the client
+/// (the established model of reverse proxies: each proxy appends the
+/// address it saw, so only the hops our own proxies added are facts, and
+/// everything left of them is the client's word). A hop that cannot be
+/// read stops the walk at the peer: the client's own entries are never
+/// taken instead.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<IpAddr>);
 
@@ -114,21 +168,73 @@ impl FromRequestParts<AppState> for ClientIp {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        if state.runtime().config.server.trust_forwarded_for
-            && let Some(last) = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-                .next_back()
-        {
-            return Ok(ClientIp(Some(last)));
-        }
-        Ok(ClientIp(peer))
+            .map(|c| c.0.ip().to_canonical());
+        let rt = Rt::of(parts, state);
+        let Some(peer) = peer else {
+            return Ok(ClientIp(None));
+        };
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().unwrap_or("\u{0}"));
+        Ok(ClientIp(Some(client_address(
+            peer,
+            forwarded,
+            &rt.config.server.trusted_proxies,
+        ))))
     }
+}
+
+/// [`ClientIp`]'s walk: `forwarded` are the `X-Forwarded-For` header
+/// values in the order received.
+pub fn client_address<'h>(
+    peer: IpAddr,
+    forwarded: impl Iterator<Item = &'h str>,
+    trusted: &[ipnet::IpNet],
+) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded.flat_map(|v| v.split(',')).collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Some(ip) = parse_hop(hop) else {
+            // Not understood: never guess past it.
+            tracing::debug!("X-Forwarded-For hop not understood; using the proxy's address");
+            return peer;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            return ip;
+        }
+    }
+    // Every hop is a trusted proxy: the left-most is the client.
+    client
+}
+
+/// One `X-Forwarded-For` hop: `203.0.113.5`, `203.0.113.5:4711`,
+/// `2001:db8::1`, `[2001:db8::1]` or `[2001:db8::1]:443`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    let port_ok = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+    let ip = if let Some(rest) = hop.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(port_ok)) {
+            return None;
+        }
+        IpAddr::V6(inside.parse().ok()?)
+    } else if let Ok(ip) = hop.parse::<IpAddr>() {
+        ip
+    } else {
+        let (host, port) = hop.split_once(':')?;
+        if !port_ok(port) {
+            return None;
+        }
+        IpAddr::V4(host.parse().ok()?)
+    };
+    Some(ip.to_canonical())
 }
 
 /// Reads a body up to `limit` bytes; a larger one is `body_too_large`.
@@ -144,4 +250,56 @@ pub async fn read_body(
             dialect,
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    /// (peer, X-Forwarded-For values, trusted proxies, client)
+    #[test]
+    fn forwarded_for_is_walked_from_the_right_past_trusted_proxies_only() {
+        let proxies: Vec<ipnet::IpNet> = ["10.0.0.0/8", "2001:db8:ffff::/48"]
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let cases: &[(&str, &[&str], &str)] = &[
+            // Not from a proxy: the header is the client's word.
+            ("198.51.100.9", &["203.0.113.5"], "198.51.100.9"),
+            // From a proxy: the hop it added.
+            ("10.0.0.2", &["203.0.113.5"], "203.0.113.5"),
+            ("10.0.0.2", &["1.1.1.1, 203.0.113.5"], "203.0.113.5"),
+            ("10.0.0.2", &["1.1.1.1", "203.0.113.5"], "203.0.113.5"),
+            // Past a chain of our proxies.
+            ("10.0.0.2", &["203.0.113.5, 10.1.1.1, 10.2.2.2"], "203.0.113.5"),
+            // Ports and brackets are understood.
+            ("10.0.0.2", &["1.1.1.1, 203.0.113.5:4711"], "203.0.113.5"),
+            ("10.0.0.2", &["1.1.1.1, [2001:db8::1]:443"], "2001:db8::1"),
+            ("10.0.0.2", &["1.1.1.1, [2001:db8::1]"], "2001:db8::1"),
+            ("10.0.0.2", &["1.1.1.1, 2001:db8::1"], "2001:db8::1"),
+            // Unreadable hops stop the walk at the peer, never at the
+            // client's own entry left of them.
+            ("10.0.0.2", &["203.0.113.5, unknown"], "10.0.0.2"),
+            ("10.0.0.2", &["203.0.113.5, "], "10.0.0.2"),
+            ("10.0.0.2", &["203.0.113.5, 1.2.3.4:99999999"], "10.0.0.2"),
+            ("10.0.0.2", &["203.0.113.5, [2001:db8::1]:x"], "10.0.0.2"),
+            ("10.0.0.2", &["203.0.113.5, \u{0}"], "10.0.0.2"),
+            ("10.0.0.2", &["203.0.113.5, _obfuscated"], "10.0.0.2"),
+            // Only proxies: the left-most is the client.
+            ("10.0.0.2", &["10.9.9.9, 10.1.1.1"], "10.9.9.9"),
+            // No header from a proxy: the proxy itself.
+            ("10.0.0.2", &[], "10.0.0.2"),
+            // IPv4-mapped IPv6 is the IPv4 address.
+            ("10.0.0.2", &["::ffff:203.0.113.5"], "203.0.113.5"),
+        ];
+        for (peer, xff, want) in cases {
+            let got = client_address(ip(peer), xff.iter().copied(), &proxies);
+            assert_eq!(got, ip(want), "peer {peer}, X-Forwarded-For {xff:?}");
+        }
+    }
 }

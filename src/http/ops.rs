@@ -2,6 +2,8 @@
 //! every source has usable keys), `/metrics` (Prometheus text), and
 //! `POST /explain` (the `explain` command, only with `server.admin_token`).
 
+use std::time::Duration;
+
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,7 +12,8 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::error::{ApiError, Dialect};
-use super::{AppState, read_body};
+use super::tokens::rate_key;
+use super::{AppState, ClientIp, Rt, read_body};
 use crate::error::ErrorCode;
 
 pub fn router() -> Router<AppState> {
@@ -21,8 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/explain", post(explain))
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
-    let rt = state.runtime();
+async fn readyz(State(state): State<AppState>, rt: Rt) -> Response {
     let mut not_ready = Vec::new();
     for s in &rt.sources {
         // The reason (URLs, connection errors) goes to the log, not to
@@ -47,8 +49,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
-    let rt = state.runtime();
+async fn metrics(State(state): State<AppState>, rt: Rt) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.shared().metrics.render(&rt),
@@ -56,20 +57,41 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// Failed `POST /explain` attempts allowed per client address a minute.
+const EXPLAIN_FAILURES_PER_MINUTE: u64 = 10;
+
 async fn explain(
     State(state): State<AppState>,
+    rt: Rt,
+    ip: ClientIp,
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
     let d = Dialect::Bearer;
-    let rt = state.runtime();
     // Without an admin token the endpoint does not exist: a bare 404, as
     // for any unknown path.
     let Some(admin) = &rt.config.server.admin_token else {
         return Ok(StatusCode::NOT_FOUND.into_response());
     };
+    let store = &state.shared().store;
+    let fail_key = ip.0.map(|ip| format!("explain_fail:{}", rate_key(ip)));
+    if let Some(key) = &fail_key
+        && store.peek(key).await.unwrap_or(0) >= EXPLAIN_FAILURES_PER_MINUTE
+    {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "too many failed attempts from this address; try again in a minute",
+            d,
+        ));
+    }
     let given = super::tokens::bearer(&headers).unwrap_or_default();
     if !constant_time_eq(given.as_bytes(), admin.expose().as_bytes()) {
+        if let Some(key) = &fail_key
+            && let Err(e) = store.hit(key, Duration::from_secs(60)).await
+        {
+            tracing::warn!(error = %e, "failed explain attempt not counted");
+        }
+        tracing::warn!(ip = ?ip.0, "POST /explain with a wrong admin token");
         return Err(ApiError::new(
             ErrorCode::Unauthorized,
             "POST /explain needs Authorization: Bearer <server.admin_token>",
@@ -84,9 +106,24 @@ async fn explain(
             d,
         )
     })?;
+    if req.sign && req.token.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::RequestInvalid,
+            "over HTTP, explain signs only a presented token that verifies; sample claims are never signed",
+            d,
+        ));
+    }
     let report = crate::explain::explain(&rt, &req)
         .await
         .map_err(|e| ApiError::new(ErrorCode::RequestInvalid, e, d))?;
+    if report.jwt.is_some() {
+        tracing::warn!(
+            target = %report.target,
+            source = report.source.as_deref().unwrap_or_default(),
+            ip = ?ip.0,
+            "POST /explain signed a Zendesk token"
+        );
+    }
     Ok(Json(report).into_response())
 }
 

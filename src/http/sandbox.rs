@@ -26,13 +26,13 @@ pub fn router() -> Router<AppState> {
 
 async fn access(
     State(state): State<AppState>,
+    rt: super::Rt,
     Path(target_name): Path<String>,
     RawQuery(query): RawQuery,
     method: Method,
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let rt = state.runtime();
     let Some(target) = rt
         .target(&target_name)
         .filter(|t| t.kind == TargetKind::Sso && t.sandbox)

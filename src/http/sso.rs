@@ -16,7 +16,6 @@
 //! is finished once; a page elsewhere can neither read it nor send it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -28,10 +27,11 @@ use axum::routing::get;
 use axum_extra::extract::cookie::{Key, PrivateCookieJar};
 
 use super::pages::{Html, Page, origin_of};
-use super::{AppState, ClientIp, read_body};
-use crate::config::{SourceDetail, TargetConfig};
-use crate::gateway::{RequestInfo, Runtime};
+use super::{AppState, ClientIp, Rt, read_body};
+use crate::config::{Refusal, SourceDetail, TargetConfig};
+use crate::gateway::{RequestInfo, Route, Runtime, Target};
 use crate::source::Source;
+use crate::target::Endpoint;
 use crate::sso::pending::{self, LastSignIn, Missing, Names, PendingLogin};
 use crate::sso::{self, LoginError, catalog, code_flow, return_to};
 use crate::target::Minted;
@@ -114,6 +114,25 @@ fn login_url(
     }
 }
 
+/// The target's guard for the browser sign-in (its `endpoints` and
+/// `allowed_ips`), in the words of a sign-in page.
+fn admit(target: &Target, ip: ClientIp) -> Result<(), LoginError> {
+    target.admits(Endpoint::Browser, ip.0).map_err(|refusal| {
+        let code = refusal.code();
+        let message = match refusal {
+            Refusal::EndpointNotAllowed { .. } => format!(
+                "target {:?} does not sign people in through the browser (its endpoints do not list \"browser\")",
+                target.name
+            ),
+            Refusal::IpNotAllowed => format!(
+                "this address may not sign in to target {:?} (allowed_ips)",
+                target.name
+            ),
+        };
+        LoginError::NotAllowed(message, code)
+    })
+}
+
 /// Records and renders a refusal.
 fn refuse(
     state: &AppState,
@@ -146,12 +165,13 @@ fn refuse(
 
 async fn login(
     State(state): State<AppState>,
+    rt: Rt,
+    ip: ClientIp,
     Path(target_name): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let started = Instant::now();
-    let rt = state.runtime();
     let p = params(query.as_deref());
     let target = match sso::sso_target(&rt, &target_name) {
         Ok(t) => t,
@@ -159,10 +179,10 @@ async fn login(
             return refuse(&state, "sso_login", None, None, &e, started, None).into_response();
         }
     };
-    let sources = sso::browser_sources(&rt, &target);
+    let sources = sso::browser_sources(&target);
     let hint = login_hint(p.get("login_hint"));
     let chosen = if let Some(name) = p.get("source") {
-        match sso::browser_source(&rt, &target, name) {
+        match sso::browser_source(&target, name) {
             Ok(s) => Some(s),
             Err(e) => {
                 return refuse(
@@ -209,7 +229,7 @@ async fn login(
             locale_id,
             login_hint: hint,
         };
-        return begin(&state, &rt, &target, &source, ctx, &headers, started).await;
+        return begin(&state, &rt, &target, &source, ctx, ip, &headers, started).await;
     }
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
@@ -225,7 +245,7 @@ async fn login(
     let q = q.finish();
     let mut b = Html::new();
     b.raw("<h1>Sign in</h1><p class=\"muted\">Choose how you sign in to continue to the help center.</p><ul class=\"choices\">");
-    for s in &sources {
+    for s in sources.iter().map(|r| &r.source) {
         let mut href = url(&rt, &format!("/sso/{}/login/{}", target.name, s.name()));
         if !q.is_empty() {
             href = format!("{href}?{q}");
@@ -261,12 +281,13 @@ struct Start {
 
 async fn start(
     State(state): State<AppState>,
+    rt: Rt,
+    ip: ClientIp,
     Path((target_name, source_name)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let started = Instant::now();
-    let rt = state.runtime();
     let p = params(query.as_deref());
     let target = match sso::sso_target(&rt, &target_name) {
         Ok(t) => t,
@@ -274,7 +295,7 @@ async fn start(
             return refuse(&state, "sso_login", None, None, &e, started, None).into_response();
         }
     };
-    let source = match sso::browser_source(&rt, &target, &source_name) {
+    let source = match sso::browser_source(&target, &source_name) {
         Ok(s) => s,
         Err(e) => {
             return refuse(
@@ -295,20 +316,35 @@ async fn start(
         locale_id: small_id(p.get("locale_id")),
         login_hint: login_hint(p.get("login_hint")),
     };
-    begin(&state, &rt, &target, &source, ctx, &headers, started).await
+    begin(&state, &rt, &target, &source, ctx, ip, &headers, started).await
 }
 
 /// Starts a sign-in at `source`: a new pending login in its own cookie,
 /// then the provider's authorization endpoint, or the dev user list.
+#[allow(clippy::too_many_arguments)]
 async fn begin(
     state: &AppState,
     rt: &Runtime,
-    target: &Arc<TargetConfig>,
-    source: &Arc<Source>,
+    target: &Target,
+    route: &Route,
     ctx: Start,
+    ip: ClientIp,
     headers: &HeaderMap,
     started: Instant,
 ) -> Response {
+    let source = &route.source;
+    if let Err(e) = admit(target, ip) {
+        return refuse(
+            state,
+            "sso_login",
+            Some(&target.name),
+            Some(source.name()),
+            &e,
+            started,
+            None,
+        )
+        .into_response();
+    }
     let (key, names) = cookies(rt);
     let jar = PrivateCookieJar::from_headers(headers, key);
     let mut login = PendingLogin {
@@ -430,13 +466,13 @@ fn dev_users_page(
 
 async fn dev_submit(
     State(state): State<AppState>,
+    rt: Rt,
     Path((target_name, source_name)): Path<(String, String)>,
     ip: ClientIp,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let rt = state.runtime();
     let (key, names) = cookies(&rt);
     let jar = PrivateCookieJar::from_headers(&headers, key);
     let limit = rt.config.server.max_body_bytes;
@@ -468,8 +504,8 @@ async fn dev_submit(
         )
             .into_response()
     };
-    let source = match sso::browser_source(&rt, &target, &source_name) {
-        Ok(s) if s.dev.is_some() => s,
+    let route = match sso::browser_source(&target, &source_name) {
+        Ok(r) if r.source.dev.is_some() => r,
         Ok(_) => {
             let e = LoginError::SourceUnknown(format!(
                 "source {source_name:?} has no sign-in form: it is not a dev source"
@@ -478,6 +514,7 @@ async fn dev_submit(
         }
         Err(e) => return fail(jar, e, None),
     };
+    let source = &route.source;
     let Some(state_param) = form.get("state").filter(|s| !s.is_empty()) else {
         return fail(jar, LoginError::StateMismatch, Some(source.name()));
     };
@@ -506,7 +543,10 @@ async fn dev_submit(
         )
             .into_response();
     }
-    let dev = source.dev.as_ref().expect("checked above");
+    let Some(dev) = source.dev.as_ref() else {
+        // Chosen above for having one: a dev source always does.
+        return fail(jar, LoginError::SourceUnknown(String::new()), Some(source.name()));
+    };
     let user_id = form.get("user").map(String::as_str).unwrap_or_default();
     let Some(user) = dev.user(user_id) else {
         let e = LoginError::UnknownUser {
@@ -534,7 +574,7 @@ async fn dev_submit(
         jar,
         names,
         &target,
-        &source,
+        &route,
         &login,
         &token,
         ip,
@@ -576,12 +616,12 @@ async fn take(
 
 async fn callback(
     State(state): State<AppState>,
+    rt: Rt,
     RawQuery(query): RawQuery,
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Response {
     let started = Instant::now();
-    let rt = state.runtime();
     let (key, names) = cookies(&rt);
     let jar = PrivateCookieJar::from_headers(&headers, key);
     let p = params(query.as_deref());
@@ -595,12 +635,17 @@ async fn callback(
             }
             None => (jar, None),
         };
+        // A link anyone can write: the provider's words are shown only for
+        // a sign-in this browser started, and then marked as theirs.
         let e = LoginError::Provider {
-            error: short_text(error, 64),
-            description: p
-                .get("error_description")
-                .map(|d| format!(" ({})", short_text(d, 200)))
-                .unwrap_or_default(),
+            error: oauth_error_name(error),
+            description: match (&login, p.get("error_description")) {
+                (Some(_), Some(d)) => format!(
+                    " (the identity provider says: \u{201c}{}\u{201d})",
+                    short_text(d, 200)
+                ),
+                _ => String::new(),
+            },
         };
         let again = login.as_ref().map(|l| {
             login_url(
@@ -665,8 +710,8 @@ async fn callback(
             .into_response()
     };
     let resolved = sso::sso_target(&rt, &login.target)
-        .and_then(|t| sso::browser_source(&rt, &t, &login.source).map(|s| (t, s)));
-    let (target, source) = match resolved {
+        .and_then(|t| sso::browser_source(&t, &login.source).map(|r| (t, r)));
+    let (target, route) = match resolved {
         Ok(v) => v,
         Err(e) => return fail(jar, e),
     };
@@ -680,7 +725,7 @@ async fn callback(
         );
     };
     let http = &state.shared().oidc_http;
-    let id_token = match code_flow::redeem(&source, &rt.config.server, http, code, verifier).await {
+    let id_token = match code_flow::redeem(&route.source, &rt.config.server, http, code, verifier).await {
         Ok(t) => t,
         Err(e) => return fail(jar, e.into()),
     };
@@ -690,7 +735,7 @@ async fn callback(
         jar,
         names,
         &target,
-        &source,
+        &route,
         &login,
         &id_token,
         ip,
@@ -707,20 +752,25 @@ async fn complete(
     rt: &Runtime,
     jar: PrivateCookieJar,
     names: Names,
-    target: &TargetConfig,
-    source: &Source,
+    target: &Target,
+    source_route: &Route,
     login: &PendingLogin,
     id_token: &str,
     ip: ClientIp,
     route: &'static str,
     started: Instant,
 ) -> Response {
+    let source = &source_route.source;
     let req = RequestInfo {
         ip: ip.0.map(|i| i.to_string()),
         brand_id: login.brand_id.clone(),
         locale_id: login.locale_id.clone(),
     };
-    match sso::finish(rt, target, source, login, id_token, &req).await {
+    let result = match admit(target, ip) {
+        Ok(()) => sso::finish(rt, target, source_route, login, id_token, &req).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok((minted, subject)) => {
             state.shared().metrics.request(
                 route,
@@ -823,6 +873,29 @@ fn form_origins(target: &TargetConfig, action: &str) -> Vec<String> {
     out
 }
 
+/// An OAuth error code from a callback (RFC 6749 §4.1.2.1, OpenID Connect
+/// Core §3.1.2.6), or "an error" for anything else.
+fn oauth_error_name(error: &str) -> String {
+    const KNOWN: [&str; 12] = [
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "request_not_supported",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == error)
+        .map_or_else(|| "an error".to_owned(), |k| (*k).to_owned())
+}
+
 /// At most `max` characters of an upstream string, for a message.
 fn short_text(s: &str, max: usize) -> String {
     let mut out: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
@@ -834,12 +907,12 @@ fn short_text(s: &str, max: usize) -> String {
 
 async fn logout(
     State(state): State<AppState>,
+    rt: Rt,
     Path(target_name): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let started = Instant::now();
-    let rt = state.runtime();
     let p = params(query.as_deref());
     let target = match sso::sso_target(&rt, &target_name) {
         Ok(t) => t,
@@ -851,12 +924,16 @@ async fn logout(
     if p.get("kind").is_some_and(|k| k == "error") {
         let message = p.get("message").map(String::as_str).unwrap_or_default();
         let entry = catalog::explain(message);
-        tracing::warn!(
-            target = %target.name,
-            catalog = entry.map_or("unknown", |e| e.id),
-            message = ?short_text(message, 200),
-            "Zendesk refused a sign-in"
-        );
+        // Anyone can send a browser here with any message: the log keeps
+        // a bounded number of lines a minute, the rest are only counted.
+        if WARN_BUDGET.take() {
+            tracing::warn!(
+                target = %target.name,
+                catalog = entry.map_or("unknown", |e| e.id),
+                message = ?short_text(message, 200),
+                "Zendesk refused a sign-in"
+            );
+        }
         metrics.request(
             "sso_logout",
             &target.name,
@@ -871,7 +948,7 @@ async fn logout(
             return_to.as_deref(),
             small_id(p.get("brand_id")).as_deref(),
         );
-        return zendesk_error_page(entry, message, &again).into_response();
+        return zendesk_error_page(entry, &again).into_response();
     }
     let (key, names) = cookies(&rt);
     let jar = PrivateCookieJar::from_headers(&headers, key);
@@ -880,8 +957,8 @@ async fn logout(
     metrics.request("sso_logout", &target.name, "", "ok", started.elapsed());
     if target.upstream_logout
         && let Some(last) = last.filter(|l| l.target == target.name)
-        && let Ok(source) = sso::browser_source(&rt, &target, &last.source)
-        && let Some(to) = end_session_url(&source, target.after_logout_url.as_deref()).await
+        && let Ok(route) = sso::browser_source(&target, &last.source)
+        && let Some(to) = end_session_url(&route.source, target.after_logout_url.as_deref()).await
     {
         return (jar, redirect(StatusCode::SEE_OTHER, &to)).into_response();
     }
@@ -915,23 +992,23 @@ async fn end_session_url(source: &Source, after: Option<&str>) -> Option<String>
     Some(url.into())
 }
 
-fn zendesk_error_page(entry: Option<&catalog::Entry>, message: &str, again: &str) -> Page {
+/// The page after Zendesk refused a sign-in. Only the catalog's own words
+/// are shown: the `message` comes from a link anyone can write, so it is
+/// never put in front of the person (the log has it).
+fn zendesk_error_page(entry: Option<&catalog::Entry>, again: &str) -> Page {
     let mut b = Html::new();
     b.raw("<h1>Zendesk did not sign you in</h1><p class=\"sentence\" id=\"summary\">");
     match entry {
         Some(e) => b.text(e.summary),
-        None => b.raw("Zendesk refused the sign-in and gave the reason below."),
+        None => b.raw(
+            "Zendesk refused the sign-in with a reason zenbridge does not recognise. Your administrator finds it in zenbridge's log.",
+        ),
     };
     b.raw("</p>");
     if let Some(e) = entry {
         b.raw("<h2>For the administrator</h2><p id=\"fix\">")
             .text(e.fix)
             .raw("</p>");
-    }
-    if !message.is_empty() {
-        b.raw("<h2>Zendesk's message</h2><pre id=\"message\">")
-            .text(&short_text(message, 500))
-            .raw("</pre>");
     }
     b.raw("<p class=\"code\">error_code: <code id=\"error-code\">")
         .text(crate::error::ErrorCode::LoginFailed.as_str())
@@ -940,3 +1017,30 @@ fn zendesk_error_page(entry: Option<&catalog::Entry>, message: &str, again: &str
         .raw("\">Try again</a></p>");
     Page::new("Sign-in failed", b)
 }
+
+/// A few log lines a minute, for events anyone can cause at will.
+struct LogBudget {
+    /// The minute (since the epoch) the count is for, and the count.
+    window: std::sync::Mutex<(u64, u32)>,
+    per_minute: u32,
+}
+
+impl LogBudget {
+    /// Whether one more line may be written this minute.
+    fn take(&self) -> bool {
+        let minute = u64::try_from(crate::source::now()).unwrap_or(0) / 60;
+        let Ok(mut w) = self.window.lock() else {
+            return false;
+        };
+        if w.0 != minute {
+            *w = (minute, 0);
+        }
+        w.1 = w.1.saturating_add(1);
+        w.1 <= self.per_minute
+    }
+}
+
+static WARN_BUDGET: LogBudget = LogBudget {
+    window: std::sync::Mutex::new((0, 0)),
+    per_minute: 20,
+};

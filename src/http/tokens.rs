@@ -8,9 +8,10 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
@@ -20,11 +21,11 @@ use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::error::{ApiError, Dialect};
-use super::{AppState, ClientIp, read_body};
-use crate::config::TargetConfig;
+use super::{AppState, ClientIp, Rt, read_body};
+use crate::config::Refusal;
 use crate::error::ErrorCode;
-use crate::gateway::{Exchanged, GatewayError, RequestInfo, token_hash};
-use crate::target::TargetKind;
+use crate::gateway::{Exchanged, GatewayError, RequestInfo, Runtime, Target, token_hash};
+use crate::target::Endpoint;
 
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const TYPE_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
@@ -34,24 +35,27 @@ const SUBJECT_TYPES: [&str; 3] = [
     "urn:ietf:params:oauth:token-type:access_token",
 ];
 
-pub fn router(state: &AppState) -> Router<AppState> {
-    let cors_state = state.clone();
+pub fn router() -> Router<AppState> {
     let cors = CorsLayer::new()
         .allow_methods([Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .max_age(Duration::from_secs(600))
         .allow_origin(AllowOrigin::predicate(
-            move |origin: &HeaderValue, parts| {
+            |origin: &HeaderValue, parts: &axum::http::request::Parts| {
                 let Some(name) = parts.uri.path().strip_prefix("/exchange/") else {
                     return false;
                 };
                 let Ok(origin) = origin.to_str() else {
                     return false;
                 };
-                cors_state
-                    .runtime()
-                    .target(name)
-                    .is_some_and(|t| t.allowed_origins.iter().any(|o| o == origin))
+                // The runtime pinned to this request (a preflight too).
+                let Some(rt) = parts.extensions.get::<Rt>() else {
+                    return false;
+                };
+                rt.target(name).is_some_and(|t| {
+                    t.endpoints.contains(&Endpoint::Exchange)
+                        && t.allowed_origins.iter().any(|o| o == origin)
+                })
             },
         ));
     Router::new()
@@ -87,41 +91,71 @@ fn form(body: &[u8]) -> HashMap<Cow<'_, str>, Cow<'_, str>> {
     url::form_urlencoded::parse(body).collect()
 }
 
-/// The target by name, of one of the given kinds.
-fn find_target(
-    state: &AppState,
-    name: &str,
-    kinds: &[TargetKind],
-    dialect: Dialect,
-) -> Result<std::sync::Arc<TargetConfig>, ApiError> {
-    let rt = state.runtime();
-    match rt.target(name) {
-        Some(t) if kinds.contains(&t.kind) => Ok(t.clone()),
-        Some(t) => Err(ApiError::new(
-            ErrorCode::TargetUnknown,
-            format!(
-                "target {name:?} is a {} target; this endpoint serves {}",
-                t.kind.as_str(),
-                kinds
-                    .iter()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            dialect,
-        )),
-        None => Err(ApiError::new(
+/// The target by name.
+fn find_target(rt: &Runtime, name: &str, dialect: Dialect) -> Result<Arc<Target>, ApiError> {
+    rt.target(name).cloned().ok_or_else(|| {
+        ApiError::new(
             ErrorCode::TargetUnknown,
             format!("no target named {}", crate::gateway::shorten(name)),
             dialect,
-        )),
+        )
+    })
+}
+
+/// The one guard of every route that mints (see
+/// [`crate::config::TargetConfig::admits`]): the target lists the
+/// endpoint, and the client is in its `allowed_ips`.
+fn guard(
+    target: &Target,
+    endpoint: Endpoint,
+    ip: ClientIp,
+    dialect: Dialect,
+) -> Result<(), ApiError> {
+    target.admits(endpoint, ip.0).map_err(|refusal| {
+        let code = refusal.code();
+        tracing::info!(target = %target.name, endpoint = endpoint.as_str(), ip = ?ip.0, code = %code, "mint refused by the target's guard");
+        let message = match refusal {
+            Refusal::EndpointNotAllowed { .. } => format!(
+                "target {:?} is not minted through this endpoint ({}); its endpoints are: {}",
+                target.name,
+                endpoint.as_str(),
+                target
+                    .endpoints
+                    .iter()
+                    .map(|e| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Refusal::IpNotAllowed => format!(
+                "this address may not obtain tokens for target {:?} (allowed_ips)",
+                target.name
+            ),
+        };
+        ApiError::new(code, message, dialect)
+    })
+}
+
+/// The rate limit's key for an address: IPv6 clients by their /64, which
+/// one household or host gets as a whole.
+pub fn rate_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("rl:{v4}"),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("rl:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
     }
 }
 
 /// Per-address rate limit over the token endpoints. The state store
 /// failing does not stop sign-ins: the limit is a brake, not a lock.
-async fn rate_limit(state: &AppState, ip: ClientIp, dialect: Dialect) -> Result<(), ApiError> {
-    let limit = state.runtime().config.server.rate_limit_per_minute;
+async fn rate_limit(
+    state: &AppState,
+    rt: &Runtime,
+    ip: ClientIp,
+    dialect: Dialect,
+) -> Result<(), ApiError> {
+    let limit = rt.config.server.rate_limit_per_minute;
     let Some(ip) = ip.0 else { return Ok(()) };
     if limit == 0 {
         return Ok(());
@@ -129,7 +163,7 @@ async fn rate_limit(state: &AppState, ip: ClientIp, dialect: Dialect) -> Result<
     match state
         .shared()
         .store
-        .hit(&format!("rl:{ip}"), Duration::from_secs(60))
+        .hit(&rate_key(ip), Duration::from_secs(60))
         .await
     {
         Ok(n) if n > u64::from(limit) => Err(ApiError::new(
@@ -149,14 +183,14 @@ async fn rate_limit(state: &AppState, ip: ClientIp, dialect: Dialect) -> Result<
 
 async fn run(
     state: &AppState,
-    target: &TargetConfig,
+    rt: &Runtime,
+    target: &Target,
     token: &str,
     ip: ClientIp,
     route: &'static str,
     dialect: Dialect,
 ) -> Result<Exchanged, ApiError> {
     let started = std::time::Instant::now();
-    let rt = state.runtime();
     let req = RequestInfo {
         ip: ip.0.map(|i| i.to_string()),
         ..RequestInfo::default()
@@ -188,14 +222,14 @@ async fn run(
                 started.elapsed(),
             );
             metrics.failure(e.code());
-            log_refusal(&e, &target.name, source_name, token);
-            Err(ApiError::from_gateway(&e, dialect))
+            log_refusal(rt, &e, &target.name, source_name, token);
+            Err(ApiError::new(e.code(), e.public_message(), dialect))
         }
     }
 }
 
-fn log_refusal(e: &GatewayError, target: &str, source: &str, token: &str) {
-    let parsed = crate::source::unverified_decode(token, usize::MAX).ok();
+fn log_refusal(rt: &Runtime, e: &GatewayError, target: &str, source: &str, token: &str) {
+    let parsed = crate::source::unverified_decode(token, rt.config.server.max_token_bytes).ok();
     let iss = parsed
         .as_ref()
         .and_then(|p| p.unverified_issuer())
@@ -206,30 +240,21 @@ fn log_refusal(e: &GatewayError, target: &str, source: &str, token: &str) {
         .and_then(|p| p.kid.as_deref())
         .map(crate::gateway::shorten)
         .unwrap_or_default();
-    tracing::info!(target = %target, source = %source, iss = %iss, kid = %kid, token = %token_hash(token), code = %e.code(), "token refused");
+    tracing::info!(target = %target, source = %source, iss = %iss, kid = %kid, token = %token_hash(token), code = %e.code(), reason = %e, "token refused");
 }
 
 async fn sdk_jwt(
     State(state): State<AppState>,
+    rt: Rt,
     Path(name): Path<String>,
     ip: ClientIp,
     request: Request,
 ) -> Result<Response, ApiError> {
     let d = Dialect::Bearer;
-    let target = find_target(&state, &name, &[TargetKind::Sdk], d)?;
-    if !target.allowed_ips.is_empty()
-        && !ip
-            .0
-            .is_some_and(|ip| target.allowed_ips.iter().any(|n| n.contains(&ip)))
-    {
-        return Err(ApiError::new(
-            ErrorCode::IpNotAllowed,
-            "this address may not call the SDK endpoint of this target (allowed_ips)",
-            d,
-        ));
-    }
-    rate_limit(&state, ip, d).await?;
-    let limit = state.runtime().config.server.max_body_bytes;
+    let target = find_target(&rt, &name, d)?;
+    guard(&target, Endpoint::Sdk, ip, d)?;
+    rate_limit(&state, &rt, ip, d).await?;
+    let limit = rt.config.server.max_body_bytes;
     let body = read_body(request.into_body(), limit, d).await?;
     let user_token = form_field(&body, "user_token");
     let Some(token) = user_token.filter(|t| !t.is_empty()) else {
@@ -239,7 +264,7 @@ async fn sdk_jwt(
             d,
         ));
     };
-    let ok = run(&state, &target, &token, ip, "sdk", d).await?;
+    let ok = run(&state, &rt, &target, &token, ip, "sdk", d).await?;
     Ok(jwt_json(&ok.minted.jwt))
 }
 
@@ -261,24 +286,15 @@ fn jwt_json(jwt: &str) -> Response {
 
 async fn exchange(
     State(state): State<AppState>,
+    rt: Rt,
     Path(name): Path<String>,
     ip: ClientIp,
     headers: HeaderMap,
-    request: Request<Body>,
 ) -> Result<Response, ApiError> {
     let d = Dialect::Bearer;
-    let target = find_target(
-        &state,
-        &name,
-        &[
-            TargetKind::Messaging,
-            TargetKind::Chat,
-            TargetKind::Sdk,
-            TargetKind::Sso,
-        ],
-        d,
-    )?;
-    rate_limit(&state, ip, d).await?;
+    let target = find_target(&rt, &name, d)?;
+    guard(&target, Endpoint::Exchange, ip, d)?;
+    rate_limit(&state, &rt, ip, d).await?;
     let token = bearer(&headers).ok_or_else(|| {
         ApiError::new(
             ErrorCode::RequestInvalid,
@@ -286,8 +302,7 @@ async fn exchange(
             d,
         )
     })?;
-    drop(request);
-    let ok = run(&state, &target, token, ip, "exchange", d).await?;
+    let ok = run(&state, &rt, &target, token, ip, "exchange", d).await?;
     Ok(Json(json!({"jwt": ok.minted.jwt, "expires_in": ok.minted.expires_in})).into_response())
 }
 
@@ -302,12 +317,13 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 async fn token_exchange(
     State(state): State<AppState>,
+    rt: Rt,
     ip: ClientIp,
     request: Request,
 ) -> Result<Response, ApiError> {
     let d = Dialect::TokenEndpoint;
-    rate_limit(&state, ip, d).await?;
-    let limit = state.runtime().config.server.max_body_bytes;
+    rate_limit(&state, &rt, ip, d).await?;
+    let limit = rt.config.server.max_body_bytes;
     let body = read_body(request.into_body(), limit, d).await?;
     let f = form(&body);
     match f.get("grant_type").map(AsRef::as_ref) {
@@ -367,33 +383,30 @@ async fn token_exchange(
             d,
         ));
     }
-    let rt = state.runtime();
     let target = match f.get("audience") {
-        Some(a) => find_target(
-            &state,
-            a,
-            &[
-                TargetKind::Sso,
-                TargetKind::Sdk,
-                TargetKind::Messaging,
-                TargetKind::Chat,
-            ],
-            d,
-        )?,
-        None if rt.config.targets.len() == 1 => rt.config.targets[0].clone(),
+        Some(a) => find_target(&rt, a, d)?,
         None => {
-            let names: Vec<_> = rt.config.targets.iter().map(|t| t.name.as_str()).collect();
-            return Err(ApiError::new(
-                ErrorCode::TargetUnknown,
-                format!(
-                    "audience is required: name one of the targets [{}]",
-                    names.join(", ")
-                ),
-                d,
-            ));
+            // Without an audience only a lone target is meant, and only
+            // when /token may mint it at all.
+            let mut tokenable = rt
+                .config
+                .targets
+                .iter()
+                .filter(|t| t.endpoints.contains(&Endpoint::Token));
+            match (tokenable.next(), tokenable.next(), rt.config.targets.len()) {
+                (Some(t), None, 1) => find_target(&rt, &t.name, d)?,
+                _ => {
+                    return Err(ApiError::new(
+                        ErrorCode::TargetUnknown,
+                        "audience is required: name the target the token is for",
+                        d,
+                    ));
+                }
+            }
         }
     };
-    let ok = run(&state, &target, token, ip, "token", d).await?;
+    guard(&target, Endpoint::Token, ip, d)?;
+    let ok = run(&state, &rt, &target, token, ip, "token", d).await?;
     let mut resp = Json(json!({
         "access_token": ok.minted.jwt,
         "issued_token_type": TYPE_JWT,

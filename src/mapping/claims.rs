@@ -63,7 +63,6 @@ const MESSAGING_CLAIMS: &[(&str, ClaimType)] = &[
     ("external_id", ClaimType::String),
     ("name", ClaimType::String),
     ("email", ClaimType::String),
-    ("email_verified", ClaimType::Bool),
 ];
 
 const CHAT_CLAIMS: &[(&str, ClaimType)] = &[
@@ -73,7 +72,9 @@ const CHAT_CLAIMS: &[(&str, ClaimType)] = &[
 ];
 
 /// Claims zenbridge sets itself; a mapping for one is a config error.
-pub const OWNED: [&str; 4] = ["iat", "jti", "exp", "scope"];
+/// `email_verified` (messaging) says what the trust model found, never
+/// what a mapping claims (see `crate::trust`).
+pub const OWNED: [&str; 5] = ["iat", "jti", "exp", "scope", "email_verified"];
 
 pub fn catalog(kind: TargetKind) -> &'static [(&'static str, ClaimType)] {
     match kind {

@@ -23,9 +23,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::config::{SourceDetail, TargetConfig};
-use crate::gateway::{GatewayError, RequestInfo, Runtime};
-use crate::source::{Source, VerifyError, unverified_decode};
+use crate::config::SourceDetail;
+use crate::gateway::{GatewayError, RequestInfo, Route, Runtime, Target};
+use crate::source::{VerifyError, unverified_decode};
 use crate::target::{Minted, TargetKind};
 pub use code_flow::FlowError;
 pub use pending::PendingLogin;
@@ -66,6 +66,9 @@ pub enum LoginError {
     Flow(#[from] FlowError),
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    /// The target's guard refused this route or client.
+    #[error("{0}")]
+    NotAllowed(String, crate::error::ErrorCode),
     /// The state store failed; the reason is logged where it happens.
     #[error("the state store is unavailable; try again in a moment")]
     StateUnavailable,
@@ -78,62 +81,54 @@ impl From<VerifyError> for LoginError {
 }
 
 /// The `sso` target named `name`.
-pub fn sso_target(rt: &Runtime, name: &str) -> Result<Arc<TargetConfig>, LoginError> {
+pub fn sso_target(rt: &Runtime, name: &str) -> Result<Arc<Target>, LoginError> {
     rt.target(name)
         .filter(|t| t.kind == TargetKind::Sso)
         .cloned()
         .ok_or_else(|| LoginError::TargetUnknown(crate::gateway::shorten(name)))
 }
 
-/// The target's sources a person can sign in with in a browser (`oidc`,
+/// The target's routes a person can sign in with in a browser (`oidc`,
 /// `dev`), in the order configured.
-pub fn browser_sources(rt: &Runtime, target: &TargetConfig) -> Vec<Arc<Source>> {
+pub fn browser_sources(target: &Target) -> Vec<Arc<Route>> {
     target
-        .sources
+        .routes
         .iter()
-        .map(|&i| rt.sources[i].clone())
-        .filter(|s| s.config.browser_capable())
+        .filter(|r| r.source.config.browser_capable())
+        .cloned()
         .collect()
 }
 
-/// One of the target's browser sources, by name.
-pub fn browser_source(
-    rt: &Runtime,
-    target: &TargetConfig,
-    name: &str,
-) -> Result<Arc<Source>, LoginError> {
-    browser_sources(rt, target)
-        .into_iter()
-        .find(|s| s.name() == name)
-        .ok_or_else(|| {
-            let known: Vec<String> = browser_sources(rt, target)
-                .iter()
-                .map(|s| s.name().to_owned())
-                .collect();
-            LoginError::SourceUnknown(format!(
-                "target {:?} has no browser sign-in source named {} (it has: {})",
-                target.name,
-                crate::gateway::shorten(name),
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            ))
-        })
+/// One of the target's browser routes, by its source's name.
+pub fn browser_source(target: &Target, name: &str) -> Result<Arc<Route>, LoginError> {
+    let routes = browser_sources(target);
+    if let Some(r) = routes.iter().find(|r| r.source.name() == name) {
+        return Ok(r.clone());
+    }
+    let known: Vec<&str> = routes.iter().map(|r| r.source.name()).collect();
+    Err(LoginError::SourceUnknown(format!(
+        "target {:?} has no browser sign-in source named {} (it has: {})",
+        target.name,
+        crate::gateway::shorten(name),
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )))
 }
 
 /// Home-realm discovery: the first source whose `domains` hold the domain
 /// of the `login_hint` email (or a parent domain of it).
-pub fn by_login_hint(sources: &[Arc<Source>], hint: &str) -> Option<Arc<Source>> {
+pub fn by_login_hint(routes: &[Arc<Route>], hint: &str) -> Option<Arc<Route>> {
     let domain = hint.rsplit_once('@')?.1.trim().to_ascii_lowercase();
     if domain.is_empty() {
         return None;
     }
-    sources
+    routes
         .iter()
-        .find(|s| {
-            s.config.domains.iter().any(|d| {
+        .find(|r| {
+            r.source.config.domains.iter().any(|d| {
                 domain == *d
                     || domain
                         .strip_suffix(d.as_str())
@@ -147,13 +142,14 @@ pub fn by_login_hint(sources: &[Arc<Source>], hint: &str) -> Option<Arc<Source>>
 /// target's JWT. Returns the token and the upstream subject (for logs).
 pub async fn finish(
     rt: &Runtime,
-    target: &TargetConfig,
-    source: &Source,
+    target: &Target,
+    route: &Route,
     login: &PendingLogin,
     id_token: &str,
     req: &RequestInfo,
 ) -> Result<(Minted, Option<String>), LoginError> {
     let now = crate::source::now();
+    let source = &route.source;
     let parsed = unverified_decode(id_token, rt.config.server.max_token_bytes)?;
     let verified = source.verify(parsed, now, None).await?;
     match verified.claims().get("nonce") {
@@ -175,6 +171,6 @@ pub async fn finish(
             });
         }
     }
-    let minted = rt.mint_for(target, source, &verified, req, now)?;
+    let minted = crate::gateway::mint_for(target, route, &verified, req, now)?;
     Ok((minted, verified.subject().map(str::to_owned)))
 }

@@ -49,6 +49,13 @@ impl MemoryStore {
         entry.is_fresh()
     }
 
+    pub async fn peek(&self, key: &str) -> u64 {
+        self.cache
+            .get(key)
+            .await
+            .map_or(0, |h| h.count.load(Ordering::Relaxed))
+    }
+
     pub async fn hit(&self, key: &str, window: Duration) -> u64 {
         let entry = self
             .cache

@@ -36,6 +36,15 @@ impl Store {
         }
     }
 
+    /// The count of a window [`Store::hit`] keeps, without counting; 0
+    /// when there is none.
+    pub async fn peek(&self, key: &str) -> Result<u64, StateError> {
+        match self {
+            Store::Memory(m) => Ok(m.peek(key).await),
+            Store::Redis(r) => r.peek(key).await,
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), StateError> {
         match self {
             Store::Memory(_) => Ok(()),

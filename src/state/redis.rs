@@ -63,6 +63,16 @@ impl RedisStore {
             .map_err(|e| err(&e))
     }
 
+    pub async fn peek(&self, key: &str) -> Result<u64, StateError> {
+        let mut c = self.conn.clone();
+        let n: Option<u64> = redis::cmd("GET")
+            .arg(format!("{}{key}", self.prefix))
+            .query_async(&mut c)
+            .await
+            .map_err(|e| err(&e))?;
+        Ok(n.unwrap_or(0))
+    }
+
     pub async fn ping(&self) -> Result<(), StateError> {
         let mut c = self.conn.clone();
         redis::cmd("PING")

@@ -46,6 +46,82 @@ impl TargetKind {
     }
 }
 
+/// The routes that can mint a target's token. Each target lists those
+/// allowed (`endpoints`); one guard enforces the list, with `allowed_ips`,
+/// on every one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// The browser sign-in (`/callback`, the dev login form).
+    Browser,
+    /// `POST /sdk/{target}/jwt`, called by Zendesk's servers.
+    Sdk,
+    /// `POST /exchange/{target}` with a bearer token.
+    Exchange,
+    /// `POST /token` (RFC 8693) with `audience` = the target.
+    Token,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 4] = [
+        Endpoint::Browser,
+        Endpoint::Sdk,
+        Endpoint::Exchange,
+        Endpoint::Token,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Browser => "browser",
+            Endpoint::Sdk => "sdk",
+            Endpoint::Exchange => "exchange",
+            Endpoint::Token => "token",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+impl TargetKind {
+    /// The endpoints that mint for a target of this kind unless its
+    /// `endpoints` says otherwise: a Zendesk web session only through the
+    /// browser sign-in (state, nonce, PKCE and the IdP's own session), the
+    /// SDK's token only for Zendesk's servers, messaging and chat tokens
+    /// for apps.
+    pub fn default_endpoints(self) -> &'static [Endpoint] {
+        match self {
+            TargetKind::Sso => &[Endpoint::Browser],
+            TargetKind::Sdk => &[Endpoint::Sdk],
+            TargetKind::Messaging | TargetKind::Chat => &[Endpoint::Exchange, Endpoint::Token],
+        }
+    }
+
+    /// The endpoints a target of this kind may list at all: the browser
+    /// sign-in ends in a form POST to Zendesk's `/access/jwt`, which only
+    /// `sso` reads; the SDK endpoint answers Zendesk's SDK servers only.
+    pub fn possible_endpoints(self) -> &'static [Endpoint] {
+        match self {
+            TargetKind::Sso => &[Endpoint::Browser, Endpoint::Exchange, Endpoint::Token],
+            TargetKind::Sdk => &[Endpoint::Sdk, Endpoint::Exchange, Endpoint::Token],
+            TargetKind::Messaging | TargetKind::Chat => &[Endpoint::Exchange, Endpoint::Token],
+        }
+    }
+
+    /// Whether the surface reads a `role` claim (and so `allowed_roles`).
+    pub fn has_roles(self) -> bool {
+        matches!(self, TargetKind::Sso | TargetKind::Sdk)
+    }
+}
+
+/// Zendesk's roles, as the mapping produces them (see `mapping::claims`).
+pub const ROLES: [&str; 3] = ["end_user", "agent", "admin"];
+
+/// Roles a target may assert unless its `allowed_roles` says otherwise:
+/// Zendesk makes whoever arrives with `role: admin` an administrator, so
+/// that takes an explicit line in the config.
+pub const DEFAULT_ROLES: [&str; 2] = ["end_user", "agent"];
+
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum MintError {
     #[error(
