@@ -353,7 +353,9 @@ async fn check(path: &Path, online: bool, source: Option<&str>, claims: Option<&
         }
         let mut fed = 0;
         for t in &rt.config.targets {
-            let Some(t) = rt.target(&t.name) else { continue };
+            let Some(t) = rt.target(&t.name) else {
+                continue;
+            };
             let Some(route) = t.route_named(name) else {
                 continue;
             };

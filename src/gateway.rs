@@ -232,8 +232,8 @@ impl Runtime {
             .verify(parsed, now, None)
             .await
             .map_err(|e| (e.into(), Some(source.clone())))?;
-        let minted = mint_for(target, route, &verified, req, now)
-            .map_err(|e| (e, Some(source.clone())))?;
+        let minted =
+            mint_for(target, route, &verified, req, now).map_err(|e| (e, Some(source.clone())))?;
         let subject = verified.subject().map(str::to_owned);
         Ok(Exchanged {
             minted,

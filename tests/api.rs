@@ -280,7 +280,8 @@ async fn token_endpoint_speaks_rfc_8693() {
                     "subject_token_type",
                     "urn:ietf:params:oauth:token-type:id_token",
                 ),
-                ("audience", "mobile"),
+                // /token mints chat and messaging tokens by default.
+                ("audience", "chat"),
             ])
             .send()
             .await
@@ -293,11 +294,11 @@ async fn token_endpoint_speaks_rfc_8693() {
         "urn:ietf:params:oauth:token-type:jwt"
     );
     assert_eq!(body["token_type"], "N_A");
-    assert_eq!(body["expires_in"], 180);
+    assert_eq!(body["expires_in"], 420);
     assert_zendesk_ok(
         body["access_token"].as_str().unwrap(),
-        SDK_SECRET,
-        "sdk",
+        "chat-secret-0123456789",
+        "chat",
         None,
     );
 
@@ -386,7 +387,7 @@ async fn token_endpoint_speaks_rfc_8693() {
                 ),
                 ("subject_token", bad.as_str()),
                 ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
-                ("audience", "mobile"),
+                ("audience", "chat"),
             ])
             .send()
             .await
@@ -420,8 +421,9 @@ async fn sdk_endpoint_wants_user_token_and_never_redirects() {
     );
     let got = w.gw.sdk("nope", &legacy(&json!({}))).await;
     assert_refused(&got, StatusCode::NOT_FOUND, "target_unknown");
+    // A messaging target is never minted by the SDK endpoint.
     let got = w.gw.sdk("messaging", &legacy(&json!({}))).await;
-    assert_refused(&got, StatusCode::NOT_FOUND, "target_unknown");
+    assert_refused(&got, StatusCode::FORBIDDEN, "endpoint_not_allowed");
     let resp =
         w.gw.client
             .post(format!("{}/sdk/mobile/jwt", w.gw.url))
@@ -880,14 +882,14 @@ async fn explain_over_http_needs_the_admin_token_and_is_absent_without_one() {
     let op = shared_op().await;
     let text = config(&op.issuer, &w.keys.url).replace(
         "rate_limit_per_minute = 0",
-        "rate_limit_per_minute = 0\nadmin_token = \"admin-token-0123456789abcdef\"",
+        "rate_limit_per_minute = 0\nadmin_token = \"admin-token-0123456789abcdef0123456789abcd\"",
     );
     let gw = gateway(&text).await;
     let url = format!("{}/explain", gw.url);
     let wrong = gw
         .client
         .post(&url)
-        .bearer_auth("admin-token-0123456789abcdeX")
+        .bearer_auth("admin-token-0123456789abcdef0123456789abcX")
         .json(&json!({"target": "mobile", "token": "x"}))
         .send()
         .await
@@ -900,7 +902,7 @@ async fn explain_over_http_needs_the_admin_token_and_is_absent_without_one() {
     let resp = gw
         .client
         .post(&url)
-        .bearer_auth("admin-token-0123456789abcdef")
+        .bearer_auth("admin-token-0123456789abcdef0123456789abcd")
         .json(&json!({"target": "mobile", "token": legacy(&json!({}))}))
         .send()
         .await

@@ -490,7 +490,9 @@ fn short_upstream_hmac_secret_is_refused() {
     let p = problems(&legacy(r#"secret = "legacy-secret-of-31-bytes-01234""#));
     assert_eq!(
         p,
-        ["source[0].secret: an HMAC secret must be at least 32 bytes (RFC 7518 §3.2: as long as the hash) so it cannot be guessed offline from one token; it has 31"]
+        [
+            "source[0].secret: an HMAC secret must be at least 32 bytes (RFC 7518 §3.2: as long as the hash) so it cannot be guessed offline from one token; it has 31"
+        ]
     );
     let p = problems(&legacy(&format!("{SECRET}\nalgorithms = [\"HS512\"]")));
     assert!(p[0].contains("at least 64 bytes"), "{p:#?}");
@@ -630,14 +632,23 @@ fn external_ids_not_namespaced_apart_are_warned_about() {
 
 #[test]
 fn endpoints_are_checked_per_kind_and_widening_is_warned_about() {
-    let with = |line: &str| legacy(SECRET).replace("sources = [\"legacy\"]\n", &format!("sources = [\"legacy\"]\n{line}\n"));
+    let with = |line: &str| {
+        legacy(SECRET).replace(
+            "sources = [\"legacy\"]\n",
+            &format!("sources = [\"legacy\"]\n{line}\n"),
+        )
+    };
     assert_eq!(
         problems(&with("endpoints = [\"browser\"]")),
-        ["target[0].endpoints[0]: a sdk target cannot be minted by \"browser\"; it can list: sdk, exchange, token"]
+        [
+            "target[0].endpoints[0]: a sdk target cannot be minted by \"browser\"; it can list: sdk, exchange, token"
+        ]
     );
     assert_eq!(
         problems(&with("endpoints = [\"sdk\", \"webhook\"]")),
-        ["target[0].endpoints[1]: unknown endpoint \"webhook\"; the endpoints are: browser, sdk, exchange, token"]
+        [
+            "target[0].endpoints[1]: unknown endpoint \"webhook\"; the endpoints are: browser, sdk, exchange, token"
+        ]
     );
     assert_eq!(
         problems(&with("endpoints = []")),
@@ -646,12 +657,17 @@ fn endpoints_are_checked_per_kind_and_widening_is_warned_about() {
     let cfg = valid(&with("endpoints = [\"sdk\", \"exchange\"]"));
     let w = warnings(&cfg);
     assert!(
-        w.iter().any(|w| w.starts_with("target[0].endpoints: \"exchange\" widens the sdk target beyond its default (sdk)")),
+        w.iter().any(|w| w.starts_with(
+            "target[0].endpoints: \"exchange\" widens the sdk target beyond its default (sdk)"
+        )),
         "{w:#?}"
     );
     assert_eq!(
         cfg.targets[0].endpoints,
-        [zenbridge::target::Endpoint::Sdk, zenbridge::target::Endpoint::Exchange]
+        [
+            zenbridge::target::Endpoint::Sdk,
+            zenbridge::target::Endpoint::Exchange
+        ]
     );
 }
 
@@ -666,7 +682,9 @@ fn allowed_roles_default_leaves_out_admin_and_listing_it_is_warned_about() {
     );
     assert_eq!(
         problems(&text),
-        ["target[0].allowed_roles[2]: must be \"end_user\", \"agent\" or \"admin\"; found \"owner\""]
+        [
+            "target[0].allowed_roles[2]: must be \"end_user\", \"agent\" or \"admin\"; found \"owner\""
+        ]
     );
     let cfg = valid(&text.replace(", \"owner\"", ""));
     assert!(
@@ -704,9 +722,8 @@ fn trusting_unverified_emails_is_warned_about_and_jwt_defaults_are_noted() {
     let cfg = valid(&legacy(SECRET));
     let notes: Vec<String> = cfg.notes.iter().map(Problem::to_string).collect();
     assert!(
-        notes
-            .iter()
-            .any(|n| n.starts_with("source[0]: a jwt source's emails are taken as its issuer asserts them")),
+        notes.iter().any(|n| n
+            .starts_with("source[0]: a jwt source's emails are taken as its issuer asserts them")),
         "{notes:#?}"
     );
 }
@@ -714,7 +731,10 @@ fn trusting_unverified_emails_is_warned_about_and_jwt_defaults_are_noted() {
 #[test]
 fn config_values_out_of_bounds_are_refused() {
     let p = problems(&legacy(&format!("{SECRET}\nkey_refresh_interval = \"0s\"")));
-    assert_eq!(p, ["source[0].key_refresh_interval: must be from 1s to 1day; found 0s"]);
+    assert_eq!(
+        p,
+        ["source[0].key_refresh_interval: must be from 1s to 1day; found 0s"]
+    );
     let text = legacy(SECRET).replace(
         "[server]\n",
         "[server]\nmax_token_bytes = 10\nmax_body_bytes = 2000000000\nrequest_timeout = \"0s\"\n",

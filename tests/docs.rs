@@ -283,11 +283,7 @@ fn break_once(text: &str, from: &str, to: &str) -> String {
 fn broken_copy_of_the_reference_config_fails_with_every_problem_and_its_key_path() {
     let text = read(&reference_config());
     let broken = break_once(&text, r#"tags = "['staff']""#, r#"tags = "['staff'""#);
-    let broken = break_once(
-        &broken,
-        r#"sources = ["auth0", "legacy"]"#,
-        r#"sources = ["auth00", "legacy"]"#,
-    );
+    let broken = break_once(&broken, r#"sources = ["auth0"]"#, r#"sources = ["auth00"]"#);
     let broken = break_once(
         &broken,
         "ttl = \"5m\"\n# Origins whose pages",

@@ -116,7 +116,7 @@ async fn firebase_emulator_tokens_need_the_insecure_switch() {
     let t = now();
     let unsigned = raw_jwt(
         &json!({"alg": "none", "typ": "JWT"}),
-        &json!({"iss": "https://securetoken.google.com/demo-proj", "aud": "demo-proj", "sub": "emu-user", "email": "e@acme.com", "iat": t, "exp": t + 60}),
+        &json!({"iss": "https://securetoken.google.com/demo-proj", "aud": "demo-proj", "sub": "emu-user", "email": "e@acme.com", "email_verified": true, "iat": t, "exp": t + 60}),
         b"",
     );
     let source = |insecure: bool| {

@@ -248,7 +248,10 @@ async fn messaging_token_says_email_verified_only_when_the_source_vouches() {
     // partner trusts unverified emails: they pass, but are never called
     // verified in front of Zendesk.
     let (status, body) = gw
-        .exchange("messaging", &partner_token(&json!({"email_verified": false})))
+        .exchange(
+            "messaging",
+            &partner_token(&json!({"email_verified": false})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, p) = decode_jwt(body["jwt"].as_str().unwrap_or_default());
@@ -445,9 +448,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let addr = url.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connect");
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -483,11 +484,7 @@ async fn reload_mid_request_keeps_the_requests_own_source_mapping() {
         // The sources change places and the legacy source's namespace
         // changes while the request waits for the rest of its body.
         let cfg = zenbridge::config::load_str(&reordered, None).expect("reordered config");
-        let rt = zenbridge::gateway::Runtime::new(
-            cfg,
-            &state.shared().http,
-            &state.shared().keys,
-        );
+        let rt = zenbridge::gateway::Runtime::new(cfg, &state.shared().http, &state.shared().keys);
         state.replace_runtime(rt);
     })
     .await;
@@ -510,10 +507,20 @@ async fn refusals_name_no_configured_issuer_or_source_to_the_caller() {
     let got = gw.sdk("mobile", &stranger).await;
     assert_refused(&got, StatusCode::UNAUTHORIZED, "issuer_unknown");
     let text = got.1.to_string();
-    for secret_ish in [LEGACY_ISS, PARTNER_ISS, op.issuer.as_str(), "legacy", "partner"] {
+    for secret_ish in [
+        LEGACY_ISS,
+        PARTNER_ISS,
+        op.issuer.as_str(),
+        "legacy",
+        "partner",
+    ] {
         assert!(!text.contains(secret_ish), "{secret_ish} in {text}");
     }
-    let wrong_sig = signed("another-secret-0123456789abcdef0123456", LEGACY_ISS, &json!({}));
+    let wrong_sig = signed(
+        "another-secret-0123456789abcdef0123456",
+        LEGACY_ISS,
+        &json!({}),
+    );
     let got = gw.sdk("mobile", &wrong_sig).await;
     assert_refused(&got, StatusCode::UNAUTHORIZED, "signature_invalid");
     assert!(!got.1.to_string().contains("legacy"), "{}", got.1);

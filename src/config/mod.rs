@@ -297,6 +297,9 @@ impl TargetConfig {
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 
+/// `server.trust_forwarded_for` believed the last hop whoever sent it.
+const TRUST_FORWARDED_FOR_GONE: &str = "replaced by trusted_proxies: list your proxies' addresses or CIDR ranges (trusted_proxies = [\"10.0.0.0/8\"]); X-Forwarded-For is then read from the right, past those proxies only";
+
 /// `server.admin_token` unlocks `POST /explain`: as long as a cookie key.
 pub const MIN_ADMIN_TOKEN: usize = 32;
 
@@ -341,7 +344,15 @@ pub fn load_str(text: &str, base: Option<&std::path::Path>) -> Result<Config, Pr
     let mut raw_targets = Vec::new();
     for (key, value) in table {
         match key.as_str() {
-            "server" => raw_server = sift::table(&mut p, "server", value),
+            "server" => {
+                let mut value = value;
+                if let Some(t) = value.as_table_mut()
+                    && t.remove("trust_forwarded_for").is_some()
+                {
+                    p.push("server.trust_forwarded_for", TRUST_FORWARDED_FOR_GONE);
+                }
+                raw_server = sift::table(&mut p, "server", value);
+            }
             "state" => raw_state = sift::table(&mut p, "state", value),
             "source" | "target" => {
                 let toml::Value::Array(items) = value else {
@@ -496,8 +507,19 @@ fn target_keys(kind: TargetKind) -> &'static [&'static str] {
             "endpoints",
             "allowed_roles",
         ],
-        TargetKind::Sdk => &["allowed_ips", "allowed_origins", "endpoints", "allowed_roles"],
-        TargetKind::Messaging => &["key_id", "ttl", "allowed_origins", "allowed_ips", "endpoints"],
+        TargetKind::Sdk => &[
+            "allowed_ips",
+            "allowed_origins",
+            "endpoints",
+            "allowed_roles",
+        ],
+        TargetKind::Messaging => &[
+            "key_id",
+            "ttl",
+            "allowed_origins",
+            "allowed_ips",
+            "endpoints",
+        ],
         TargetKind::Chat => &["ttl", "allowed_origins", "allowed_ips", "endpoints"],
     }
 }
@@ -602,8 +624,10 @@ impl Validator {
     /// A size in bytes that must lie within `[min, max]`.
     fn size(&mut self, path: &str, n: usize, min: usize, max: usize) {
         if n < min || n > max {
-            self.p
-                .push(path, format!("must be from {min} to {max} bytes; found {n}"));
+            self.p.push(
+                path,
+                format!("must be from {min} to {max} bytes; found {n}"),
+            );
         }
     }
 
@@ -729,19 +753,18 @@ impl Validator {
         let max_token_bytes = raw.max_token_bytes.unwrap_or(16 * 1024);
         self.size("server.max_token_bytes", max_token_bytes, 1024, 1024 * 1024);
         let max_body_bytes = raw.max_body_bytes.unwrap_or(64 * 1024);
-        self.size("server.max_body_bytes", max_body_bytes, 1024, 16 * 1024 * 1024);
+        self.size(
+            "server.max_body_bytes",
+            max_body_bytes,
+            1024,
+            16 * 1024 * 1024,
+        );
         if max_body_bytes < max_token_bytes {
             self.p.push(
                 "server.max_body_bytes",
                 format!(
                     "must be at least max_token_bytes ({max_token_bytes}): a body carries a token; found {max_body_bytes}"
                 ),
-            );
-        }
-        if raw.trust_forwarded_for.is_some() {
-            self.p.push(
-                "server.trust_forwarded_for",
-                "replaced by trusted_proxies: list your proxies' addresses or CIDR ranges (trusted_proxies = [\"10.0.0.0/8\"]); X-Forwarded-For is then read from the right, past those proxies only",
             );
         }
         let trusted_proxies = self.networks(
@@ -1638,12 +1661,7 @@ impl Validator {
             return kind.default_endpoints().to_vec();
         };
         let possible = kind.possible_endpoints();
-        let names = |l: &[Endpoint]| {
-            l.iter()
-                .map(|e| e.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let names = |l: &[Endpoint]| l.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ");
         let mut out = Vec::new();
         for (j, name) in raw.iter().enumerate() {
             let key = format!("{path}.endpoints[{j}]");
@@ -1814,10 +1832,7 @@ fn literal_prefix(expr: &str) -> Option<&str> {
     if lit.is_empty() || lit.contains('\\') {
         return None;
     }
-    body[end + 1..]
-        .trim_start()
-        .starts_with('+')
-        .then_some(lit)
+    body[end + 1..].trim_start().starts_with('+').then_some(lit)
 }
 
 /// Target overrides, else source claims, else the defaults for email and

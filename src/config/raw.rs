@@ -47,8 +47,6 @@ pub struct RawServer {
     pub request_timeout: Option<String>,
     /// Requests a minute allowed per client address on the token endpoints; 0 turns it off.
     pub rate_limit_per_minute: Option<u32>,
-    /// Replaced by `trusted_proxies`; still read so its problem can say so.
-    pub trust_forwarded_for: Option<toml::Value>,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Option<Vec<String>>,
 }
@@ -63,7 +61,6 @@ impl RawTable for RawServer {
         "max_body_bytes",
         "request_timeout",
         "rate_limit_per_minute",
-        "trust_forwarded_for",
         "trusted_proxies",
     ];
 }

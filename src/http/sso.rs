@@ -31,9 +31,9 @@ use super::{AppState, ClientIp, Rt, read_body};
 use crate::config::{Refusal, SourceDetail, TargetConfig};
 use crate::gateway::{RequestInfo, Route, Runtime, Target};
 use crate::source::Source;
-use crate::target::Endpoint;
 use crate::sso::pending::{self, LastSignIn, Missing, Names, PendingLogin};
 use crate::sso::{self, LoginError, catalog, code_flow, return_to};
+use crate::target::Endpoint;
 use crate::target::Minted;
 
 pub fn router() -> Router<AppState> {
@@ -545,7 +545,11 @@ async fn dev_submit(
     }
     let Some(dev) = source.dev.as_ref() else {
         // Chosen above for having one: a dev source always does.
-        return fail(jar, LoginError::SourceUnknown(String::new()), Some(source.name()));
+        return fail(
+            jar,
+            LoginError::SourceUnknown(String::new()),
+            Some(source.name()),
+        );
     };
     let user_id = form.get("user").map(String::as_str).unwrap_or_default();
     let Some(user) = dev.user(user_id) else {
@@ -725,10 +729,11 @@ async fn callback(
         );
     };
     let http = &state.shared().oidc_http;
-    let id_token = match code_flow::redeem(&route.source, &rt.config.server, http, code, verifier).await {
-        Ok(t) => t,
-        Err(e) => return fail(jar, e.into()),
-    };
+    let id_token =
+        match code_flow::redeem(&route.source, &rt.config.server, http, code, verifier).await {
+            Ok(t) => t,
+            Err(e) => return fail(jar, e.into()),
+        };
     complete(
         &state,
         &rt,
