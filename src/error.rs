@@ -171,7 +171,9 @@ impl crate::sso::LoginError {
             L::TargetUnknown(_) => ErrorCode::TargetUnknown,
             L::SourceUnknown(_) => ErrorCode::SourceUnknown,
             L::NoneInProgress | L::Expired => ErrorCode::LoginExpired,
-            L::StateMismatch | L::NonceMismatch(_) => ErrorCode::StateMismatch,
+            L::StateMismatch | L::NonceMismatch(_) | L::IssuerMismatch(_) => {
+                ErrorCode::StateMismatch
+            }
             L::Replayed => ErrorCode::TokenReused,
             L::NotForClient { .. } => ErrorCode::AudienceMismatch,
             L::Provider { .. } | L::UnknownUser { .. } => ErrorCode::LoginFailed,

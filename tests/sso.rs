@@ -495,6 +495,7 @@ async fn expired_pending_login_is_refused_with_login_expired() {
         return_to: None,
         brand_id: None,
         locale_id: None,
+        issuer: None,
         expires_at: zenbridge::source::now() - 1,
     };
     // Sealed with the deployment's key, as the gateway would have made it
@@ -1259,4 +1260,53 @@ async fn demo_command_serves_a_sign_in_that_passes_the_sandbox() {
     let jwt = sdk["jwt"].as_str().unwrap();
     assert_zendesk_ok(jwt, "demo-sdk-secret-public-by-design", "sdk", None);
     child.kill().await.ok();
+}
+
+/// The callback URL with its `iss` parameter replaced (`Some`) or removed.
+fn with_iss(cb: &Url, iss: Option<&str>) -> Url {
+    let mut out = cb.clone();
+    let kept: Vec<(String, String)> = cb
+        .query_pairs()
+        .filter(|(k, _)| k != "iss")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    {
+        let mut q = out.query_pairs_mut();
+        q.clear();
+        for (k, v) in &kept {
+            q.append_pair(k, v);
+        }
+        if let Some(i) = iss {
+            q.append_pair("iss", i);
+        }
+    }
+    out
+}
+
+/// RFC 9207: an authorization response carrying another provider's `iss`
+/// (the mix-up attack) or, from a provider that always sends it, none.
+#[tokio::test]
+async fn mixed_up_issuer_on_the_callback_is_refused() {
+    let (op, gw) = op_gateway().await;
+    for (iss, ok) in [
+        (Some("https://evil.example"), false),
+        (None, false),
+        (Some(op.issuer.as_str()), true),
+    ] {
+        let (c, _) = client();
+        let cb = to_callback(&c, gw.at("/sso/helpcenter/login/op?login_hint=alice%40acme.com")).await;
+        assert_eq!(
+            query(&cb, "iss").as_deref(),
+            Some(op.issuer.as_str()),
+            "the reference OP sends iss (RFC 9207)"
+        );
+        let page = get(&c, with_iss(&cb, iss)).await;
+        if ok {
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        } else {
+            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{iss:?}: {}", page.body);
+            assert_eq!(page.error_code().as_deref(), Some("state_mismatch"), "{iss:?}");
+            assert!(page.body.contains("identity provider the sign-in was started with"), "{}", page.body);
+        }
+    }
 }

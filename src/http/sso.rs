@@ -356,6 +356,7 @@ async fn begin(
         return_to: ctx.return_to,
         brand_id: ctx.brand_id,
         locale_id: ctx.locale_id,
+        issuer: Some(source.config.issuer.clone()),
         expires_at: crate::source::now() + i64::try_from(pending::TTL.as_secs()).unwrap_or(600),
     };
     let metrics = &state.shared().metrics;
@@ -719,6 +720,12 @@ async fn callback(
         Ok(v) => v,
         Err(e) => return fail(jar, e),
     };
+    if let Err(e) =
+        code_flow::check_response_issuer(&route.source, login.issuer.as_deref(), p.get("iss"))
+            .await
+    {
+        return fail(jar, e);
+    }
     let (Some(code), Some(verifier)) = (
         p.get("code").filter(|c| !c.is_empty()),
         login.pkce_verifier.as_deref(),

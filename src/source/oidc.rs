@@ -23,6 +23,9 @@ pub struct Metadata {
     pub id_token_signing_alg_values_supported: Vec<String>,
     #[serde(default)]
     pub code_challenge_methods_supported: Vec<String>,
+    /// RFC 9207: the provider puts `iss` in every authorization response.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 pub struct Provider {

@@ -97,6 +97,48 @@ pub async fn start(
     })
 }
 
+/// RFC 9207: the authorization response must come from the issuer the
+/// sign-in was started with. The sealed pending login names that issuer;
+/// a provider that advertises `authorization_response_iss_parameter_supported`
+/// must send `iss`, and any `iss` sent must be it. This is what stops a
+/// mix-up attack, where a malicious provider configured beside an honest
+/// one gets the honest one's code sent to itself (or the reverse).
+pub async fn check_response_issuer(
+    source: &Source,
+    started_with: Option<&str>,
+    iss: Option<&String>,
+) -> Result<(), crate::sso::LoginError> {
+    use crate::sso::LoginError;
+    let expected = source.config.issuer.as_str();
+    if started_with.is_some_and(|s| s != expected) {
+        return Err(LoginError::IssuerMismatch(
+            "the source's issuer changed since this sign-in started",
+        ));
+    }
+    match iss {
+        Some(iss) if iss == expected => Ok(()),
+        Some(_) => Err(LoginError::IssuerMismatch(
+            "the callback's iss is not the issuer the sign-in was started with",
+        )),
+        None => {
+            let advertised = match source.provider.as_ref() {
+                Some(p) => p
+                    .metadata()
+                    .await
+                    .is_ok_and(|m| m.authorization_response_iss_parameter_supported),
+                None => false,
+            };
+            if advertised {
+                Err(LoginError::IssuerMismatch(
+                    "the provider always sends iss with its answer (RFC 9207), and this callback has none",
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Redeems `code` with the PKCE verifier; returns the raw ID token.
 pub async fn redeem(
     source: &Source,

@@ -66,6 +66,12 @@ pub enum LoginError {
     Flow(#[from] FlowError),
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    /// RFC 9207: the authorization response is not from the issuer the
+    /// sign-in was started with.
+    #[error(
+        "this answer does not come from the identity provider the sign-in was started with: {0}; start again from the sign-in link"
+    )]
+    IssuerMismatch(&'static str),
     /// The target's guard refused this route or client.
     #[error("{0}")]
     NotAllowed(String, crate::error::ErrorCode),

@@ -58,6 +58,11 @@ pub struct PendingLogin {
     pub brand_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale_id: Option<String>,
+    /// The issuer the sign-in was started with: the callback's answer must
+    /// come from it (RFC 9207's defence against a mix-up of providers), and
+    /// a reload that gives the source another issuer ends the sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     /// Unix seconds.
     pub expires_at: i64,
 }
@@ -272,6 +277,7 @@ mod tests {
             return_to: Some("/hc".into()),
             brand_id: None,
             locale_id: None,
+            issuer: None,
             expires_at,
         }
     }
