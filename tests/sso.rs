@@ -1294,7 +1294,11 @@ async fn mixed_up_issuer_on_the_callback_is_refused() {
         (Some(op.issuer.as_str()), true),
     ] {
         let (c, _) = client();
-        let cb = to_callback(&c, gw.at("/sso/helpcenter/login/op?login_hint=alice%40acme.com")).await;
+        let cb = to_callback(
+            &c,
+            gw.at("/sso/helpcenter/login/op?login_hint=alice%40acme.com"),
+        )
+        .await;
         assert_eq!(
             query(&cb, "iss").as_deref(),
             Some(op.issuer.as_str()),
@@ -1304,9 +1308,23 @@ async fn mixed_up_issuer_on_the_callback_is_refused() {
         if ok {
             assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         } else {
-            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{iss:?}: {}", page.body);
-            assert_eq!(page.error_code().as_deref(), Some("state_mismatch"), "{iss:?}");
-            assert!(page.body.contains("identity provider the sign-in was started with"), "{}", page.body);
+            assert_eq!(
+                page.status,
+                StatusCode::BAD_REQUEST,
+                "{iss:?}: {}",
+                page.body
+            );
+            assert_eq!(
+                page.error_code().as_deref(),
+                Some("state_mismatch"),
+                "{iss:?}"
+            );
+            assert!(
+                page.body
+                    .contains("identity provider the sign-in was started with"),
+                "{}",
+                page.body
+            );
         }
     }
 }

@@ -525,3 +525,48 @@ async fn refusals_name_no_configured_issuer_or_source_to_the_caller() {
     assert_refused(&got, StatusCode::UNAUTHORIZED, "signature_invalid");
     assert!(!got.1.to_string().contains("legacy"), "{}", got.1);
 }
+
+// ------------------------------------------------ the binary itself
+
+/// The same attacks against the `zenbridge` binary (`serve`), not the
+/// library in this process: what ships refuses them with the same codes.
+#[tokio::test]
+async fn the_binary_refuses_the_attacks_with_their_codes() {
+    let op = shared_op().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let text = config(&op.issuer, true, "legacy|")
+        .replace("@LISTEN@", &listen)
+        .replace("@URL@", &format!("http://{listen}"));
+    let file = dir.path().join("zenbridge.toml");
+    std::fs::write(&file, text).expect("write config");
+    let bin = common::start_binary(
+        &["serve", "--config", file.to_str().unwrap_or_default()],
+        port,
+        dir.path(),
+    )
+    .await;
+    let gw = Gateway {
+        url: bin.url.clone(),
+        state: world().await.1.state,
+        client: reqwest::Client::new(),
+    };
+    let bob = op_token(&op, &gw, "bob@example.org").await;
+    let got = gw.sdk("mobile", &bob).await;
+    assert_refused(&got, StatusCode::UNAUTHORIZED, "email_unverified");
+    let alice = op_token(&op, &gw, "alice@acme.com").await;
+    let got = gw.exchange("helpcenter", &alice).await;
+    assert_refused(&got, StatusCode::FORBIDDEN, "endpoint_not_allowed");
+    let t = legacy_token(&json!({}));
+    let got = sdk_from(&gw, "locked", &t, "203.0.113.5, unknown").await;
+    assert_refused(&got, StatusCode::FORBIDDEN, "ip_not_allowed");
+    let forged = json!({"target": "mobile", "source": "legacy", "sign": true,
+        "claims": {"sub": "victim", "email": "ceo@acme.com", "name": "CEO"}});
+    let got = explain(&gw, ADMIN_TOKEN, &forged).await;
+    assert_refused(&got, StatusCode::BAD_REQUEST, "request_invalid");
+    let got = gw
+        .sdk("mobile", &partner_token(&json!({"role": "admin"})))
+        .await;
+    assert_refused(&got, StatusCode::UNAUTHORIZED, "role_not_allowed");
+}

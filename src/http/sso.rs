@@ -721,8 +721,7 @@ async fn callback(
         Err(e) => return fail(jar, e),
     };
     if let Err(e) =
-        code_flow::check_response_issuer(&route.source, login.issuer.as_deref(), p.get("iss"))
-            .await
+        code_flow::check_response_issuer(&route.source, login.issuer.as_deref(), p.get("iss")).await
     {
         return fail(jar, e);
     }

@@ -447,3 +447,36 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod rate_key_tests {
+    use super::rate_key;
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let a = rate_key(
+            "2001:db8:1:2:aaaa::1"
+                .parse()
+                .unwrap_or(std::net::IpAddr::from([0; 16])),
+        );
+        let b = rate_key(
+            "2001:db8:1:2:ffff:1:2:3"
+                .parse()
+                .unwrap_or(std::net::IpAddr::from([0; 16])),
+        );
+        let c = rate_key(
+            "2001:db8:1:3::1"
+                .parse()
+                .unwrap_or(std::net::IpAddr::from([0; 16])),
+        );
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a, "rl:2001:db8:1:2::/64");
+        let v4 = rate_key(
+            "203.0.113.5"
+                .parse()
+                .unwrap_or(std::net::IpAddr::from([0; 4])),
+        );
+        assert_eq!(v4, "rl:203.0.113.5");
+    }
+}
