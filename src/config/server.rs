@@ -1,0 +1,229 @@
+//! `[server]` and `[state]`: where zenbridge listens and is reached, its
+//! cookie key and admin token, request limits, the proxies it believes,
+//! and the shared state store. Also the checks that need the server and
+//! the targets together.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use url::Url;
+
+use super::raw::{RawServer, RawState};
+use super::{Http, Problem, Secret, TargetConfig, Validator, is_loopback_url};
+
+#[derive(Debug)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub public_url: Url,
+    pub cookie_key: Secret,
+    pub admin_token: Option<Secret>,
+    pub max_token_bytes: usize,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub rate_limit_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` hops are believed, walked from the
+    /// right (see `http::ClientIp`). Empty: the socket peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl Server {
+    /// `{public_url}/callback`, the one OIDC redirect URI.
+    pub fn callback_url(&self) -> String {
+        format!(
+            "{}/callback",
+            self.public_url.as_str().trim_end_matches('/')
+        )
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+#[derive(Debug)]
+pub enum StateConfig {
+    Memory,
+    Redis { url: Secret, key_prefix: String },
+}
+
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+
+/// `server.admin_token` unlocks `POST /explain`: as long as a cookie key.
+pub const MIN_ADMIN_TOKEN: usize = 32;
+
+const REDIS_NO_TLS: &str = "rediss:// (TLS to Redis) is not built into zenbridge; use redis:// over a private network, or through a local TLS proxy (such as stunnel) listening on loopback";
+
+impl Validator {
+    pub(super) fn server(&mut self, raw: &RawServer) -> Option<Server> {
+        let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen = match listen_text.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.p.push(
+                    "server.listen",
+                    format!("must be an address such as \"0.0.0.0:8080\"; found {listen_text:?}"),
+                );
+                None
+            }
+        };
+        let public_url = match raw.public_url.as_deref() {
+            None => {
+                self.p.push(
+                    "server.public_url",
+                    "is required (the URL browsers reach zenbridge at)",
+                );
+                None
+            }
+            Some(u) => self.url("server.public_url", u, Http::Anywhere),
+        };
+        if let Some(u) = &public_url
+            && u.scheme() == "http"
+            && !is_loopback_url(u)
+        {
+            self.warnings.push(Problem {
+                path: "server.public_url".into(),
+                message: "plain http on a non-loopback host: cookies are not Secure".into(),
+            });
+        }
+        let cookie_key = self.secret("server.cookie_key", raw.cookie_key.as_ref(), true);
+        if let Some(k) = &cookie_key
+            && k.expose().len() < 32
+        {
+            self.p.push(
+                "server.cookie_key",
+                format!("must be at least 32 bytes; it has {}", k.expose().len()),
+            );
+        }
+        let admin_token = self.secret("server.admin_token", raw.admin_token.as_ref(), false);
+        if let Some(t) = &admin_token
+            && t.expose().len() < MIN_ADMIN_TOKEN
+        {
+            self.p.push(
+                "server.admin_token",
+                format!(
+                    "must be at least {MIN_ADMIN_TOKEN} bytes (it unlocks POST /explain); it has {}; make one with `openssl rand -hex 32`",
+                    t.expose().len()
+                ),
+            );
+        }
+        let request_timeout = self.duration(
+            "server.request_timeout",
+            raw.request_timeout.as_ref(),
+            Duration::from_secs(15),
+        );
+        self.bounded(
+            "server.request_timeout",
+            request_timeout,
+            Duration::from_secs(1),
+            Duration::from_secs(300),
+        );
+        let max_token_bytes = raw.max_token_bytes.unwrap_or(16 * 1024);
+        self.size("server.max_token_bytes", max_token_bytes, 1024, 1024 * 1024);
+        let max_body_bytes = raw.max_body_bytes.unwrap_or(64 * 1024);
+        self.size(
+            "server.max_body_bytes",
+            max_body_bytes,
+            1024,
+            16 * 1024 * 1024,
+        );
+        if max_body_bytes < max_token_bytes {
+            self.p.push(
+                "server.max_body_bytes",
+                format!(
+                    "must be at least max_token_bytes ({max_token_bytes}): a body carries a token; found {max_body_bytes}"
+                ),
+            );
+        }
+        let trusted_proxies = self.networks(
+            "server.trusted_proxies",
+            raw.trusted_proxies.as_deref().unwrap_or_default(),
+        );
+        Some(Server {
+            listen: listen?,
+            public_url: public_url?,
+            cookie_key: cookie_key?,
+            admin_token,
+            max_token_bytes,
+            max_body_bytes,
+            request_timeout,
+            rate_limit_per_minute: raw.rate_limit_per_minute.unwrap_or(0),
+            trusted_proxies,
+        })
+    }
+
+    pub(super) fn state(&mut self, raw: &RawState) -> Option<StateConfig> {
+        match raw.backend.as_deref().unwrap_or("memory") {
+            "memory" => {
+                if raw.redis_url.is_some() {
+                    self.p
+                        .push("state.redis_url", "only used with backend = \"redis\"");
+                }
+                Some(StateConfig::Memory)
+            }
+            "redis" => {
+                let url = match &raw.redis_url {
+                    None => {
+                        self.p
+                            .push("state.redis_url", "is required with backend = \"redis\"");
+                        return None;
+                    }
+                    Some(r) => match r.resolve(self.base.as_deref()) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            self.p.push("state.redis_url", e);
+                            return None;
+                        }
+                    },
+                };
+                // The URL may hold a password: the problems never show it.
+                match Url::parse(url.expose()) {
+                    Err(e) => self.p.push("state.redis_url", format!("not a URL ({e})")),
+                    Ok(u) => match u.scheme() {
+                        "redis" | "unix" | "redis+unix" => {}
+                        "rediss" | "valkeys" => self.p.push("state.redis_url", REDIS_NO_TLS),
+                        other => self.p.push(
+                            "state.redis_url",
+                            format!(
+                                "must be a redis:// (or unix://, redis+unix://) URL; found scheme {other:?}"
+                            ),
+                        ),
+                    },
+                }
+                Some(StateConfig::Redis {
+                    url,
+                    key_prefix: raw
+                        .key_prefix
+                        .clone()
+                        .unwrap_or_else(|| "zenbridge:".into()),
+                })
+            }
+            other => {
+                self.p.push(
+                    "state.backend",
+                    format!("must be \"memory\" or \"redis\"; found {other:?}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Checks that need the server and the targets together.
+    pub(super) fn server_against_targets(&mut self, server: &Server, targets: &[TargetConfig]) {
+        for (i, t) in targets.iter().enumerate() {
+            for net in &t.allowed_ips {
+                if server
+                    .trusted_proxies
+                    .iter()
+                    .any(|p| p.contains(&net.network()) || net.contains(&p.network()))
+                {
+                    self.warnings.push(Problem {
+                        path: format!("target[{i}].allowed_ips"),
+                        message: format!(
+                            "{net} overlaps server.trusted_proxies: a request whose forwarded address cannot be read counts as coming from the proxy"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+}

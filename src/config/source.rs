@@ -1,0 +1,686 @@
+//! `[[source]]`: the keys every source has, each kind's own keys (which
+//! kind accepts which is [`source_keys`]), the trust model's per-source
+//! switches (`trust_unverified_email`, `email_domains`), algorithms, and
+//! the keys of `jwt` sources read from files when the config loads.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use url::Url;
+
+use super::raw::RawSource;
+use super::{Http, Problem, Secret, Server, Validator, is_loopback_url, valid_name};
+use crate::mapping::Expression;
+use crate::source::SourceKind;
+use crate::source::keys::KeySet;
+
+#[derive(Debug)]
+pub struct SourceConfig {
+    pub name: String,
+    pub kind: SourceKind,
+    pub label: String,
+    /// The `iss` its tokens carry: routing is by this exact string.
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    pub algorithms: Vec<Algorithm>,
+    pub leeway: Duration,
+    pub domains: Vec<String>,
+    /// How far this source's `email` claim is believed.
+    pub email_trust: EmailTrust,
+    /// Lower-case domains (`acme.com`, or `*.acme.com` for its subdomains)
+    /// this source may assert an email in; empty: any.
+    pub email_domains: Vec<String>,
+    pub key_refresh_interval: Duration,
+    pub claims: BTreeMap<String, Arc<Expression>>,
+    pub rules: Vec<(Arc<Expression>, String)>,
+    pub detail: SourceDetail,
+}
+
+/// How far a source's `email` claim is believed: Zendesk finds a user by
+/// email, so an address the person does not own is an account takeover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailTrust {
+    /// Only with `email_verified: true` (the default of `oidc`, `firebase`
+    /// and `dev` sources).
+    RequireVerified,
+    /// Unless the token says `email_verified: false` (the default of `jwt`
+    /// sources: a legacy app vouches for its own users' addresses).
+    UnlessMarkedUnverified,
+    /// Whatever the token says (`trust_unverified_email = true`).
+    Any,
+}
+
+impl EmailTrust {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailTrust::RequireVerified => "only emails marked email_verified: true",
+            EmailTrust::UnlessMarkedUnverified => {
+                "emails as the issuer asserts them, unless marked email_verified: false"
+            }
+            EmailTrust::Any => "every email, verified or not (trust_unverified_email = true)",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum SourceDetail {
+    Oidc {
+        discovery_url: Url,
+        client_id: String,
+        client_secret: Option<Secret>,
+        scopes: Vec<String>,
+    },
+    Firebase {
+        project_id: String,
+        keys_url: Url,
+        insecure_emulator: bool,
+    },
+    Jwt {
+        keys: JwtKeys,
+    },
+    Dev {
+        users: Vec<DevUser>,
+        seed: Secret,
+        token_ttl: Duration,
+    },
+}
+
+#[derive(Debug)]
+pub enum JwtKeys {
+    JwksUrl(Url),
+    /// Keys read from a file when the config loads (and again on reload).
+    Static {
+        keys: Arc<KeySet>,
+        from: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct DevUser {
+    pub id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+impl SourceConfig {
+    /// Can a person sign in through this source in a browser?
+    pub fn browser_capable(&self) -> bool {
+        matches!(self.kind, SourceKind::Oidc | SourceKind::Dev)
+    }
+}
+
+/// RFC 7518 §3.2: an HMAC key at least as long as the hash's output.
+fn min_hmac_secret(alg: Algorithm) -> usize {
+    match alg {
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => 32,
+    }
+}
+
+/// Keys each source kind accepts, beyond name, kind, label, claims, rules.
+fn source_keys(kind: SourceKind) -> &'static [&'static str] {
+    match kind {
+        SourceKind::Oidc => &[
+            "issuer",
+            "discovery_url",
+            "client_id",
+            "client_secret",
+            "scopes",
+            "audiences",
+            "algorithms",
+            "leeway",
+            "domains",
+            "key_refresh_interval",
+            "trust_unverified_email",
+            "email_domains",
+        ],
+        SourceKind::Firebase => &[
+            "project_id",
+            "keys_url",
+            "insecure_emulator",
+            "leeway",
+            "key_refresh_interval",
+            "trust_unverified_email",
+            "email_domains",
+        ],
+        SourceKind::Jwt => &[
+            "issuer",
+            "audiences",
+            "algorithms",
+            "leeway",
+            "jwks_url",
+            "jwks_file",
+            "public_key_file",
+            "secret",
+            "key_refresh_interval",
+            "trust_unverified_email",
+            "email_domains",
+        ],
+        SourceKind::Dev => &[
+            "users",
+            "seed",
+            "token_ttl",
+            "domains",
+            "leeway",
+            "trust_unverified_email",
+            "email_domains",
+        ],
+    }
+}
+
+const ASYMMETRIC: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The variable that also allows `insecure_emulator` off loopback, as
+/// firebase-admin trusts unsigned tokens only when it is set.
+pub const EMULATOR_ENV: &str = "FIREBASE_AUTH_EMULATOR_HOST";
+
+const FIREBASE_KEYS_URL: &str =
+    "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
+
+impl Validator {
+    pub(super) fn source(
+        &mut self,
+        i: usize,
+        raw: RawSource,
+        server: Option<&Server>,
+    ) -> Option<SourceConfig> {
+        let path = format!("source[{i}]");
+        let kind = match raw.kind.as_str() {
+            "oidc" => Some(SourceKind::Oidc),
+            "firebase" => Some(SourceKind::Firebase),
+            "jwt" => Some(SourceKind::Jwt),
+            "dev" => Some(SourceKind::Dev),
+            other => {
+                self.p.push(
+                    format!("{path}.kind"),
+                    format!("must be oidc, firebase, jwt or dev; found {other:?}"),
+                );
+                None
+            }
+        };
+        if !valid_name(&raw.name) {
+            self.p.push(
+                format!("{path}.name"),
+                format!(
+                    "must be 1-64 letters, digits, '-' or '_'; found {:?}",
+                    raw.name
+                ),
+            );
+        }
+        let Some(kind) = kind else {
+            // The mappings are checked whatever else is wrong.
+            self.claim_exprs(&format!("{path}.claims"), &raw.claims);
+            self.rules(&format!("{path}.rules"), &raw.rules);
+            return None;
+        };
+        let present = present_source_keys(&raw);
+        for key in present {
+            if !source_keys(kind).contains(&key) {
+                self.p.push(
+                    format!("{path}.{key}"),
+                    format!("not a key of a source of kind {}", raw.kind),
+                );
+            }
+        }
+        let leeway = self.duration(
+            &format!("{path}.leeway"),
+            raw.leeway.as_ref(),
+            Duration::from_secs(60),
+        );
+        if leeway > Duration::from_secs(300) {
+            self.p.push(
+                format!("{path}.leeway"),
+                format!("at most 5m; found {}", humantime::format_duration(leeway)),
+            );
+        }
+        let key_refresh_interval = self.duration(
+            &format!("{path}.key_refresh_interval"),
+            raw.key_refresh_interval.as_ref(),
+            Duration::from_secs(60),
+        );
+        self.bounded(
+            &format!("{path}.key_refresh_interval"),
+            key_refresh_interval,
+            Duration::from_secs(1),
+            Duration::from_secs(86_400),
+        );
+        let algorithms = self.algorithms(&path, &raw, kind);
+        let email_trust = match (raw.trust_unverified_email, kind) {
+            (Some(true), _) => {
+                self.warnings.push(Problem {
+                    path: format!("{path}.trust_unverified_email"),
+                    message: "emails this source does not mark verified reach Zendesk, which finds users by email: anyone who can sign up at the provider with someone else's address can sign in as that Zendesk user".into(),
+                });
+                EmailTrust::Any
+            }
+            (None, SourceKind::Jwt) => {
+                self.notes.push(Problem {
+                    path: path.clone(),
+                    message: "a jwt source's emails are taken as its issuer asserts them, unless a token says email_verified: false; set trust_unverified_email = false to require email_verified: true".into(),
+                });
+                EmailTrust::UnlessMarkedUnverified
+            }
+            _ => EmailTrust::RequireVerified,
+        };
+        let email_domains = self.email_domains(&path, raw.email_domains.as_deref());
+        let mut audiences = raw.audiences.clone().unwrap_or_default();
+        let detail = self.source_detail(&path, kind, &raw, server, &mut audiences);
+        let issuer = match &detail {
+            Some(SourceDetail::Firebase { project_id, .. }) => {
+                format!("https://securetoken.google.com/{project_id}")
+            }
+            _ if kind == SourceKind::Dev => crate::source::dev::issuer(&raw.name),
+            _ => raw.issuer.clone().unwrap_or_default(),
+        };
+        let claims = self.claim_exprs(&format!("{path}.claims"), &raw.claims);
+        let rules = self.rules(&format!("{path}.rules"), &raw.rules);
+        Some(SourceConfig {
+            detail: detail?,
+            label: raw.label.clone().unwrap_or_else(|| raw.name.clone()),
+            name: raw.name,
+            kind,
+            issuer,
+            audiences,
+            algorithms,
+            leeway,
+            domains: raw
+                .domains
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
+            email_trust,
+            email_domains,
+            key_refresh_interval,
+            claims,
+            rules,
+        })
+    }
+
+    /// `email_domains`: `acme.com` (that domain) or `*.acme.com` (its
+    /// subdomains), lower-cased.
+    pub(super) fn email_domains(&mut self, path: &str, raw: Option<&[String]>) -> Vec<String> {
+        let Some(raw) = raw else { return Vec::new() };
+        let mut out = Vec::new();
+        for (j, d) in raw.iter().enumerate() {
+            let lower = d.trim().to_ascii_lowercase();
+            let bare = lower.strip_prefix("*.").unwrap_or(&lower);
+            let ok = !bare.is_empty()
+                && bare.contains('.')
+                && !bare.starts_with('.')
+                && !bare.ends_with('.')
+                && bare
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if ok {
+                out.push(lower);
+            } else {
+                self.p.push(
+                    format!("{path}.email_domains[{j}]"),
+                    format!(
+                        "must be a domain such as \"acme.com\" (or \"*.acme.com\" for its subdomains); found {d:?}"
+                    ),
+                );
+            }
+        }
+        if raw.is_empty() {
+            self.p.push(
+                format!("{path}.email_domains"),
+                "an empty list refuses every email; remove the key to allow any domain",
+            );
+        }
+        out
+    }
+
+    /// The kind-specific part of a source; may set its audiences.
+    #[allow(clippy::too_many_lines)]
+    pub(super) fn source_detail(
+        &mut self,
+        path: &str,
+        kind: SourceKind,
+        raw: &RawSource,
+        server: Option<&Server>,
+        audiences: &mut Vec<String>,
+    ) -> Option<SourceDetail> {
+        Some(match kind {
+            SourceKind::Oidc => {
+                let issuer = self.required(path, "issuer", raw.issuer.as_ref());
+                let client_id = self.required(path, "client_id", raw.client_id.as_ref());
+                let issuer_url = issuer
+                    .as_deref()
+                    .and_then(|i| self.url(&format!("{path}.issuer"), i, Http::LoopbackOnly));
+                let discovery_url = match (&raw.discovery_url, &issuer_url) {
+                    (Some(d), _) => {
+                        self.url(&format!("{path}.discovery_url"), d, Http::LoopbackOnly)
+                    }
+                    // Derived from a valid issuer: the issuer's problem, if
+                    // any, is not reported twice.
+                    (None, Some(_)) => self.url(
+                        &format!("{path}.discovery_url"),
+                        &format!(
+                            "{}/.well-known/openid-configuration",
+                            issuer.as_deref().unwrap_or_default().trim_end_matches('/')
+                        ),
+                        Http::LoopbackOnly,
+                    ),
+                    (None, None) => None,
+                };
+                let client_secret = self.secret(
+                    &format!("{path}.client_secret"),
+                    raw.client_secret.as_ref(),
+                    false,
+                );
+                let scopes = raw
+                    .scopes
+                    .clone()
+                    .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
+                if !scopes.iter().any(|s| s == "openid") {
+                    self.p
+                        .push(format!("{path}.scopes"), "must include \"openid\"");
+                }
+                let client_id = client_id?;
+                if audiences.is_empty() {
+                    audiences.push(client_id.clone());
+                }
+                SourceDetail::Oidc {
+                    discovery_url: discovery_url?,
+                    client_id,
+                    client_secret,
+                    scopes,
+                }
+            }
+            SourceKind::Firebase => {
+                let project_id = self.required(path, "project_id", raw.project_id.as_ref());
+                let keys_url = self.url(
+                    &format!("{path}.keys_url"),
+                    raw.keys_url.as_deref().unwrap_or(FIREBASE_KEYS_URL),
+                    Http::LoopbackOnly,
+                );
+                let insecure_emulator = raw.insecure_emulator.unwrap_or(false);
+                if insecure_emulator {
+                    let local = server.is_none_or(|s| {
+                        s.listen.ip().is_loopback() && is_loopback_url(&s.public_url)
+                    });
+                    let declared = std::env::var(EMULATOR_ENV).is_ok_and(|v| !v.trim().is_empty());
+                    if local || declared {
+                        self.warnings.push(Problem {
+                            path: format!("{path}.insecure_emulator"),
+                            message: "accepts UNSIGNED tokens from the Firebase Auth emulator: never in production".into(),
+                        });
+                    } else {
+                        self.p.push(
+                            format!("{path}.insecure_emulator"),
+                            format!(
+                                "accepts UNSIGNED tokens, so it is refused unless server.listen and server.public_url are loopback addresses, or {EMULATOR_ENV} is set (as firebase-admin requires)"
+                            ),
+                        );
+                    }
+                }
+                let project_id = project_id?;
+                *audiences = vec![project_id.clone()];
+                SourceDetail::Firebase {
+                    project_id,
+                    keys_url: keys_url?,
+                    insecure_emulator,
+                }
+            }
+            SourceKind::Jwt => {
+                let issuer = self.required(path, "issuer", raw.issuer.as_ref());
+                if audiences.is_empty() {
+                    self.p.push(
+                        format!("{path}.audiences"),
+                        "is required: the `aud` values this source's tokens carry for us",
+                    );
+                }
+                let keys = self.jwt_keys(path, raw);
+                issuer?;
+                SourceDetail::Jwt { keys: keys? }
+            }
+            SourceKind::Dev => {
+                let users = raw.users.as_deref().unwrap_or_default();
+                if users.is_empty() {
+                    self.p.push(
+                        format!("{path}.users"),
+                        "a dev source needs at least one [[source.users]]",
+                    );
+                }
+                let mut seen = HashSet::new();
+                let mut out = Vec::new();
+                for (u_i, u) in users.iter().enumerate() {
+                    if !seen.insert(u.id.clone()) {
+                        self.p.push(
+                            format!("{path}.users[{u_i}].id"),
+                            format!("user {:?} is listed twice", u.id),
+                        );
+                    }
+                    let claims = match serde_json::to_value(&u.claims) {
+                        Ok(serde_json::Value::Object(m)) => m,
+                        _ => {
+                            self.p.push(
+                                format!("{path}.users[{u_i}].claims"),
+                                "must be a table of JSON-like values",
+                            );
+                            serde_json::Map::new()
+                        }
+                    };
+                    out.push(DevUser {
+                        id: u.id.clone(),
+                        email: u.email.clone(),
+                        name: u.name.clone(),
+                        claims,
+                    });
+                }
+                let seed = match raw.seed.as_ref() {
+                    Some(_) => self.secret(&format!("{path}.seed"), raw.seed.as_ref(), true),
+                    // The server's problem is reported already.
+                    None => server.map(|s| s.cookie_key.clone()),
+                };
+                let token_ttl = self.duration(
+                    &format!("{path}.token_ttl"),
+                    raw.token_ttl.as_ref(),
+                    Duration::from_secs(3600),
+                );
+                self.bounded(
+                    &format!("{path}.token_ttl"),
+                    token_ttl,
+                    Duration::from_secs(60),
+                    Duration::from_secs(86_400),
+                );
+                *audiences = vec![crate::source::dev::AUDIENCE.to_owned()];
+                self.warnings.push(Problem {
+                    path: path.to_owned(),
+                    message: "a dev source signs in anyone listed in its config without a password: never in production".into(),
+                });
+                SourceDetail::Dev {
+                    users: out,
+                    seed: seed?,
+                    token_ttl,
+                }
+            }
+        })
+    }
+
+    pub(super) fn algorithms(
+        &mut self,
+        path: &str,
+        raw: &RawSource,
+        kind: SourceKind,
+    ) -> Vec<Algorithm> {
+        let symmetric = kind == SourceKind::Jwt && raw.secret.is_some();
+        let default: Vec<Algorithm> = match kind {
+            SourceKind::Firebase => vec![Algorithm::RS256],
+            SourceKind::Dev => vec![Algorithm::EdDSA],
+            _ if symmetric => vec![Algorithm::HS256],
+            _ => ASYMMETRIC.to_vec(),
+        };
+        let Some(names) = &raw.algorithms else {
+            return default;
+        };
+        let mut out = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let key = format!("{path}.algorithms[{i}]");
+            let Ok(alg) = name.parse::<Algorithm>() else {
+                self.p.push(
+                    key,
+                    format!("unknown algorithm {name:?} (\"none\" is never accepted)"),
+                );
+                continue;
+            };
+            let is_hmac = matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512);
+            if is_hmac && !symmetric {
+                self.p.push(
+                    key,
+                    format!("{name} needs a shared secret; this source verifies with public keys"),
+                );
+            } else if !is_hmac && symmetric {
+                self.p.push(
+                    key,
+                    format!("{name} needs public keys; this source has a shared secret"),
+                );
+            } else {
+                out.push(alg);
+            }
+        }
+        if out.is_empty() && names.is_empty() {
+            self.p.push(
+                format!("{path}.algorithms"),
+                "an empty list accepts nothing; remove the key for the default",
+            );
+        }
+        out
+    }
+
+    pub(super) fn jwt_keys(&mut self, path: &str, raw: &RawSource) -> Option<JwtKeys> {
+        let given = [
+            raw.jwks_url.is_some(),
+            raw.jwks_file.is_some(),
+            raw.public_key_file.is_some(),
+            raw.secret.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        let refused = ["jwks_url", "jwks_file", "public_key_file", "secret"]
+            .iter()
+            .any(|k| self.refused.contains(&format!("{path}.{k}")));
+        if given == 0 && refused {
+            return None;
+        }
+        if given != 1 {
+            self.p.push(
+                path,
+                "a jwt source needs exactly one of jwks_url, jwks_file, public_key_file, secret",
+            );
+            return None;
+        }
+        if let Some(u) = &raw.jwks_url {
+            return self
+                .url(&format!("{path}.jwks_url"), u, Http::LoopbackOnly)
+                .map(JwtKeys::JwksUrl);
+        }
+        if let Some(s) = &raw.secret {
+            let secret = self.secret(&format!("{path}.secret"), Some(s), true)?;
+            // The algorithms' own problems are reported by `algorithms`.
+            let need = raw
+                .algorithms
+                .iter()
+                .flatten()
+                .filter_map(|a| a.parse::<Algorithm>().ok())
+                .map(min_hmac_secret)
+                .max()
+                .unwrap_or(32);
+            if secret.expose().len() < need {
+                self.p.push(
+                    format!("{path}.secret"),
+                    format!(
+                        "an HMAC secret must be at least {need} bytes (RFC 7518 §3.2: as long as the hash) so it cannot be guessed offline from one token; it has {}",
+                        secret.expose().len()
+                    ),
+                );
+                return None;
+            }
+            let keys = KeySet::from_secret(secret.expose().as_bytes());
+            return Some(JwtKeys::Static {
+                keys: Arc::new(keys),
+                from: "secret".into(),
+            });
+        }
+        let (key, file, result) = if let Some(f) = &raw.jwks_file {
+            let p = self.file_path(f);
+            (
+                "jwks_file",
+                f,
+                std::fs::read(&p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| KeySet::from_jwks_json(&b)),
+            )
+        } else {
+            let f = raw.public_key_file.as_ref().expect("counted above");
+            let p = self.file_path(f);
+            (
+                "public_key_file",
+                f,
+                std::fs::read(&p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| KeySet::from_pem(&b)),
+            )
+        };
+        match result {
+            Ok(keys) => Some(JwtKeys::Static {
+                keys: Arc::new(keys),
+                from: file.clone(),
+            }),
+            Err(e) => {
+                self.p
+                    .push(format!("{path}.{key}"), format!("cannot use {file}: {e}"));
+                None
+            }
+        }
+    }
+}
+
+fn present_source_keys(r: &RawSource) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    let mut add = |present: bool, k: &'static str| {
+        if present {
+            v.push(k);
+        }
+    };
+    add(r.issuer.is_some(), "issuer");
+    add(r.audiences.is_some(), "audiences");
+    add(r.algorithms.is_some(), "algorithms");
+    add(r.leeway.is_some(), "leeway");
+    add(r.domains.is_some(), "domains");
+    add(r.trust_unverified_email.is_some(), "trust_unverified_email");
+    add(r.email_domains.is_some(), "email_domains");
+    add(r.key_refresh_interval.is_some(), "key_refresh_interval");
+    add(r.discovery_url.is_some(), "discovery_url");
+    add(r.client_id.is_some(), "client_id");
+    add(r.client_secret.is_some(), "client_secret");
+    add(r.scopes.is_some(), "scopes");
+    add(r.project_id.is_some(), "project_id");
+    add(r.keys_url.is_some(), "keys_url");
+    add(r.insecure_emulator.is_some(), "insecure_emulator");
+    add(r.jwks_url.is_some(), "jwks_url");
+    add(r.jwks_file.is_some(), "jwks_file");
+    add(r.public_key_file.is_some(), "public_key_file");
+    add(r.secret.is_some(), "secret");
+    add(r.users.is_some(), "users");
+    add(r.seed.is_some(), "seed");
+    add(r.token_ttl.is_some(), "token_ttl");
+    v
+}
