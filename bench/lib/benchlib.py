@@ -415,6 +415,7 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "wrk": version(["sh", "-c", "wrk --version 2>&1 | head -1"]),
         "rustc": version(["rustc", "--version"]),
+        "go": version(["go", "version"]),
     }
 
 
