@@ -7,9 +7,10 @@
 //! the victim. zenbridge must refuse such a token (`email_unverified`), and
 //! still accept the same user once the address is verified.
 //!
-//! The tests share one emulator per test process (`cargo test`: one for
-//! all; nextest: one per test), each with its own victim address. Startup
-//! takes 20 to 40 s on two shared cores (see `support::firebase`).
+//! The tests share one emulator: `scripts/test` starts one for the whole
+//! run, else one per test process (`cargo test`: one for all; nextest: one
+//! per test); each test uses addresses of its own. Startup takes 20 to 40 s
+//! on two shared cores (see `support::firebase`).
 
 mod common;
 mod support;
@@ -93,6 +94,16 @@ fn zendesk_payload(jwt: &str, secret: &str, kid: Option<&str>) -> Value {
     payload
 }
 
+/// An address no other test (or run against the same emulator) uses:
+/// `<tag>-<pid>-<nanos>@acme.test`.
+fn address(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .subsec_nanos();
+    format!("{tag}-{}-{nanos}@acme.test", std::process::id())
+}
+
 /// The emulator's sign-up token for `victim` (an address the attacker does
 /// not own), checked to be what the attack needs: that address, unverified.
 async fn attacker_token(emulator: &FirebaseEmulator, victim: &str) -> String {
@@ -140,7 +151,7 @@ fn minted_email(body: &Value) -> String {
 #[tokio::test]
 async fn firebase_sign_up_with_someone_elses_unverified_email_gets_no_zendesk_token() {
     let (emulator, gw) = world().await;
-    let token = attacker_token(emulator, "victim-sdk@acme.test").await;
+    let token = attacker_token(emulator, &address("victim-sdk")).await;
     let (status, body) = gw.sdk("mobile", &token).await;
     assert_eq!(
         (status, body["error_code"].as_str()),
@@ -152,21 +163,21 @@ async fn firebase_sign_up_with_someone_elses_unverified_email_gets_no_zendesk_to
 
 #[tokio::test]
 async fn firebase_user_with_verified_email_gets_a_zendesk_token() {
-    const EMAIL: &str = "verified-sdk@acme.test";
+    let email = address("verified-sdk");
     let (emulator, gw) = world().await;
-    let (token, uid) = verified_token(emulator, EMAIL).await;
+    let (token, uid) = verified_token(emulator, &email).await;
     let (status, body) = gw.sdk("mobile", &token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let jwt = body["jwt"].as_str().expect("an sdk answer has a jwt");
     let p = zendesk_payload(jwt, SDK_SECRET, None);
-    assert_eq!(p["email"], EMAIL, "{p}");
+    assert_eq!(p["email"], email.as_str(), "{p}");
     assert_eq!(p["external_id"], format!("fb|{uid}"), "{p}");
 }
 
 #[tokio::test]
 async fn firebase_sign_up_with_someone_elses_unverified_email_gets_no_messaging_token() {
     let (emulator, gw) = world().await;
-    let token = attacker_token(emulator, "victim-messaging@acme.test").await;
+    let token = attacker_token(emulator, &address("victim-messaging")).await;
     let (status, body) = gw.exchange("messaging", &token).await;
     assert_eq!(
         (status, body["error_code"].as_str()),
@@ -178,14 +189,14 @@ async fn firebase_sign_up_with_someone_elses_unverified_email_gets_no_messaging_
 
 #[tokio::test]
 async fn firebase_user_with_verified_email_gets_a_messaging_token_saying_so() {
-    const EMAIL: &str = "verified-messaging@acme.test";
+    let email = address("verified-messaging");
     let (emulator, gw) = world().await;
-    let (token, uid) = verified_token(emulator, EMAIL).await;
+    let (token, uid) = verified_token(emulator, &email).await;
     let (status, body) = gw.exchange("messaging", &token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let jwt = body["jwt"].as_str().expect("a messaging answer has a jwt");
     let p = zendesk_payload(jwt, MESSAGING_SECRET, Some(MESSAGING_KID));
-    assert_eq!(p["email"], EMAIL, "{p}");
+    assert_eq!(p["email"], email.as_str(), "{p}");
     assert_eq!(p["external_id"], format!("fb|{uid}"), "{p}");
     assert_eq!(p["email_verified"], true, "{p}");
 }

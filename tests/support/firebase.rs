@@ -88,6 +88,14 @@ wait "$pid"
 /// The project of [`shared_firebase_emulator`].
 pub const SHARED_FIREBASE_PROJECT: &str = "demo-zenbridge";
 
+/// Environment variable holding the URL (`http://127.0.0.1:<port>`) of an
+/// Auth emulator for [`SHARED_FIREBASE_PROJECT`] that `scripts/test` started
+/// for the whole run; see [`shared_firebase_emulator`].
+pub const SHARED_FIREBASE_ENV: &str = "ZENBRIDGE_TEST_FIREBASE_URL";
+/// Environment variable holding the console log of that emulator, shown
+/// when it does not answer.
+pub const SHARED_FIREBASE_LOG_ENV: &str = "ZENBRIDGE_TEST_FIREBASE_LOG";
+
 /// A running Firebase Auth emulator. Dropping it kills it.
 pub struct FirebaseEmulator {
     /// The project id (`aud`; `iss` is `https://securetoken.google.com/<it>`).
@@ -97,10 +105,12 @@ pub struct FirebaseEmulator {
     pub port: u16,
     /// How long it took to answer on its port.
     pub startup: Duration,
+    /// `None` for the run-wide emulator of `scripts/test`.
     child: Option<Child>,
     log: PathBuf,
     client: reqwest::Client,
-    dir: tempfile::TempDir,
+    /// Its home, tmp, config and logs; `None` when `scripts/test` owns it.
+    dir: Option<tempfile::TempDir>,
 }
 
 /// The firebase-tools entry point in `tests/support/firebase/node_modules`.
@@ -144,17 +154,65 @@ pub async fn start_firebase_emulator(project_id: &str) -> FirebaseEmulator {
     );
 }
 
-/// One emulator for the whole test process (project
-/// [`SHARED_FIREBASE_PROJECT`]), started by the first test that asks: its
-/// startup costs some 15 to 20 s of CPU, so tests in one binary share it
-/// (under `cargo test`; nextest runs each test in its own process). Tests
-/// sharing it must use their own email addresses. It stops when the test
-/// process ends (the watchdog sees its stdin close).
+/// A shared emulator for project [`SHARED_FIREBASE_PROJECT`]: its startup
+/// costs some 15 to 20 s of CPU, so tests share one. It is the one
+/// `scripts/test` started for the whole run (`$ZENBRIDGE_TEST_FIREBASE_URL`,
+/// waited for here, as it starts while the tests build), else one for this
+/// test process, started by the first test that asks (one for all tests
+/// under `cargo test`; one per test under nextest, which runs each test in
+/// its own process). Tests sharing it must use their own email addresses.
+/// An emulator of this process stops when the process ends (the watchdog
+/// sees its stdin close).
 pub async fn shared_firebase_emulator() -> &'static FirebaseEmulator {
     static SHARED: tokio::sync::OnceCell<FirebaseEmulator> = tokio::sync::OnceCell::const_new();
     SHARED
-        .get_or_init(|| start_firebase_emulator(SHARED_FIREBASE_PROJECT))
+        .get_or_init(|| async {
+            match std::env::var(SHARED_FIREBASE_ENV) {
+                Ok(url) if !url.is_empty() => run_wide_emulator(url.trim_end_matches('/')).await,
+                _ => start_firebase_emulator(SHARED_FIREBASE_PROJECT).await,
+            }
+        })
         .await
+}
+
+/// The emulator `scripts/test` started, once it answers.
+async fn run_wide_emulator(url: &str) -> FirebaseEmulator {
+    let port = url
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or_else(|| panic!("${SHARED_FIREBASE_ENV} is not http://127.0.0.1:<port>: {url}"));
+    let mut emulator = FirebaseEmulator {
+        project_id: SHARED_FIREBASE_PROJECT.to_owned(),
+        url: url.to_owned(),
+        port,
+        startup: Duration::ZERO,
+        child: None,
+        log: std::env::var_os(SHARED_FIREBASE_LOG_ENV).map_or_else(PathBuf::new, PathBuf::from),
+        client: http_client(),
+        dir: None,
+    };
+    let started = Instant::now();
+    while !emulator.ready().await {
+        assert!(
+            started.elapsed() < START_TIMEOUT,
+            "the Firebase Auth emulator of scripts/test (${SHARED_FIREBASE_ENV} = {url}) \
+             did not answer within {START_TIMEOUT:?}. Log:\n{}",
+            emulator.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    emulator.startup = started.elapsed();
+    emulator
+}
+
+/// No pooled connections: a shared emulator is called from the runtimes of
+/// several tests, and a pooled connection dies with its runtime.
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("HTTP client")
 }
 
 enum Failure {
@@ -213,13 +271,6 @@ async fn try_start(cli: &Path, project_id: &str) -> Result<FirebaseEmulator, Fai
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run sh for the Firebase emulator: {e}"));
 
-    // No pooled connections: a shared emulator is called from the runtimes
-    // of several tests, and a pooled connection dies with its runtime.
-    let client = reqwest::Client::builder()
-        .timeout(CALL_TIMEOUT)
-        .pool_max_idle_per_host(0)
-        .build()
-        .expect("HTTP client");
     let url = format!("http://127.0.0.1:{port}");
     let mut emulator = FirebaseEmulator {
         project_id: project_id.to_owned(),
@@ -228,8 +279,8 @@ async fn try_start(cli: &Path, project_id: &str) -> Result<FirebaseEmulator, Fai
         startup: Duration::ZERO,
         child: None,
         log,
-        client,
-        dir,
+        client: http_client(),
+        dir: Some(dir),
     };
     loop {
         if emulator.ready().await {
@@ -270,11 +321,16 @@ impl FirebaseEmulator {
         body["authEmulator"]["ready"] == true
     }
 
-    /// The emulator's console output and its `firebase-debug.log`.
+    /// The emulator's console output and its `firebase-debug.log` (written
+    /// beside it on errors).
     pub fn log_text(&self) -> String {
-        let console = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let debug =
-            std::fs::read_to_string(self.dir.path().join("firebase-debug.log")).unwrap_or_default();
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        let console = read(&self.log);
+        let debug = self
+            .log
+            .parent()
+            .map(|d| read(&d.join("firebase-debug.log")))
+            .unwrap_or_default();
         format!("{console}\n--- firebase-debug.log ---\n{debug}")
     }
 

@@ -29,8 +29,8 @@ mod zendesk;
 
 pub use browser::{Hop, browser, follow, form_fields, parse_post_form};
 pub use firebase::{
-    FIREBASE_API_KEY, FirebaseEmulator, SHARED_FIREBASE_PROJECT, shared_firebase_emulator,
-    start_firebase_emulator,
+    FIREBASE_API_KEY, FirebaseEmulator, SHARED_FIREBASE_ENV, SHARED_FIREBASE_LOG_ENV,
+    SHARED_FIREBASE_PROJECT, shared_firebase_emulator, start_firebase_emulator,
 };
 pub use provider::{
     CLIENT_ID, CLIENT_SECRET, Op, OpOptions, POST_CLIENT_ID, POST_CLIENT_SECRET, Pkce,
