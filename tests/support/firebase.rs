@@ -49,13 +49,12 @@
 //! accepts these tokens only from a `firebase` source with
 //! `insecure_emulator = true`, which never fetches keys for them.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use std::os::unix::process::CommandExt as _;
-use std::process::{Child, Command};
 
 use super::{free_port, manifest_dir, node_binary};
 
