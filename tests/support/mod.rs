@@ -7,10 +7,14 @@
 //! - [`verify_zendesk`]: the independent Node checker of the JWTs we mint for
 //!   Zendesk (`tests/support/verify/verify-zendesk.mjs`).
 //! - [`start_redis`]: a throwaway `redis-server`.
+//! - [`start_firebase_emulator`] / [`shared_firebase_emulator`]: the real
+//!   Firebase Auth emulator (`firebase-tools`, `tests/support/firebase`) as
+//!   an upstream identity provider.
 //! - [`browser`] / [`follow`]: a cookie-keeping HTTP client that follows
 //!   redirects and auto-submitting forms one hop at a time.
 //!
-//! Node modules and `redis-server` are installed by `scripts/test`.
+//! Node modules (`tests/support/op`, `tests/support/firebase`) and
+//! `redis-server` are installed by `scripts/test`.
 //!
 //! Only std, tokio, reqwest, serde_json, url, base64, tempfile and aws-lc-rs
 //! are used. Not every test binary uses every helper, hence the `dead_code`
@@ -18,11 +22,16 @@
 #![allow(dead_code, unused_imports)]
 
 mod browser;
+mod firebase;
 mod provider;
 mod redis_server;
 mod zendesk;
 
 pub use browser::{Hop, browser, follow, form_fields, parse_post_form};
+pub use firebase::{
+    FIREBASE_API_KEY, FirebaseEmulator, SHARED_FIREBASE_ENV, SHARED_FIREBASE_LOG_ENV,
+    SHARED_FIREBASE_PROJECT, shared_firebase_emulator, start_firebase_emulator,
+};
 pub use provider::{
     CLIENT_ID, CLIENT_SECRET, Op, OpOptions, POST_CLIENT_ID, POST_CLIENT_SECRET, Pkce,
     SHARED_OP_ENV, decode_jwt, op_authorize, op_authorize_in, op_generate_keys, op_id_token,
