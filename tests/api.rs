@@ -471,6 +471,22 @@ async fn bad_tokens_are_refused_with_their_error_codes() {
         ),
         ("no exp", legacy(&json!({"exp": null})), "claim_missing"),
         (
+            "exp i64::MIN",
+            legacy(&json!({"exp": i64::MIN})),
+            "claim_invalid",
+        ),
+        ("exp 1e300", legacy(&json!({"exp": 1e300})), "claim_invalid"),
+        (
+            "iat i64::MAX",
+            legacy(&json!({"iat": i64::MAX})),
+            "claim_invalid",
+        ),
+        (
+            "nbf -1e300",
+            legacy(&json!({"nbf": -1e300})),
+            "claim_invalid",
+        ),
+        (
             "wrong secret",
             hs256(
                 "not-the-legacy-secret-000",

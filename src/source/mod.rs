@@ -7,6 +7,10 @@
 //! rate-limited refetch when the `kid` is unknown), checks the signature,
 //! then `iss`, `aud`, `exp`, `nbf` and `iat` with the source's leeway, then
 //! the kind's own rules (Firebase's `sub` and `auth_time`).
+//!
+//! Everything in a token is the caller's, so times are whole seconds from
+//! 1970 to the year 9999 ([`time_claim`]) and are compared with saturating
+//! arithmetic: no value overflows, in debug or release.
 
 pub mod dev;
 pub mod firebase;
@@ -453,10 +457,12 @@ fn check_standard(
         claim: "exp".into(),
         why: "only expiring tokens are accepted".into(),
     })?;
+    // Token times are the caller's: every sum and difference saturates
+    // (`time_claim` already bounds them, this keeps it so if it changes).
     if now > exp.saturating_add(leeway) {
         return Err(VerifyError::Expired {
             at: rfc3339(exp),
-            ago: span(now - exp),
+            ago: span(now.saturating_sub(exp)),
             leeway: lw(),
         });
     }
@@ -465,7 +471,7 @@ fn check_standard(
     {
         return Err(VerifyError::NotYetValid {
             at: rfc3339(nbf),
-            within: span(nbf - now),
+            within: span(nbf.saturating_sub(now)),
             leeway: lw(),
         });
     }
@@ -474,7 +480,7 @@ fn check_standard(
     {
         return Err(VerifyError::IssuedInFuture {
             at: rfc3339(iat),
-            within: span(iat - now),
+            within: span(iat.saturating_sub(now)),
             leeway: lw(),
         });
     }
@@ -482,40 +488,232 @@ fn check_standard(
         format!(
             "lifetime: expires {} (in {})",
             rfc3339(exp),
-            span(exp - now)
+            span(exp.saturating_sub(now))
         )
     });
     Ok(())
 }
 
-/// A NumericDate claim (RFC 7519: seconds, possibly fractional).
+/// The latest time a token may name: 9999-12-31T23:59:59Z, the last
+/// second RFC 3339 can write.
+pub const MAX_TIME: i64 = 253_402_300_799;
+
+/// A NumericDate claim (RFC 7519: seconds since 1970, possibly
+/// fractional), as whole seconds in `0..=`[`MAX_TIME`]. Anything else (a
+/// negative time, a year past 9999, a float beyond `i64`, a string) is
+/// refused, so the times the checks subtract are small enough never to
+/// overflow.
 pub fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, VerifyError> {
+    let invalid = |detail: String| VerifyError::ClaimInvalid {
+        claim: name.into(),
+        detail,
+    };
+    let range = || format!("0 to {MAX_TIME} (the year 9999)");
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => {
-            #[allow(clippy::cast_possible_truncation)]
-            let v = n.as_i64().or_else(|| {
+            let secs = if let Some(i) = n.as_i64() {
+                Some(i)
+            } else if n.is_u64() {
+                None
+            } else {
+                // `as` saturates, and the range test below refuses what it
+                // saturated; NaN and infinities are not JSON numbers, but
+                // are refused too.
+                #[allow(clippy::cast_possible_truncation)]
                 n.as_f64()
                     .filter(|f| f.is_finite())
                     .map(|f| f.floor() as i64)
-            });
-            v.map(Some).ok_or_else(|| VerifyError::ClaimInvalid {
-                claim: name.into(),
-                detail: "is not a number of seconds".into(),
-            })
+            };
+            match secs {
+                Some(t) if (0..=MAX_TIME).contains(&t) => Ok(Some(t)),
+                Some(t) if t < 0 => Err(invalid(format!(
+                    "must be a time in seconds from {}; it is negative",
+                    range()
+                ))),
+                _ => Err(invalid(format!(
+                    "must be a time in seconds from {}; it is larger",
+                    range()
+                ))),
+            }
         }
-        Some(_) => Err(VerifyError::ClaimInvalid {
-            claim: name.into(),
-            detail: "must be a number of seconds".into(),
-        }),
+        Some(_) => Err(invalid(
+            "must be a number of seconds; it is not a number".into(),
+        )),
     }
 }
 
 pub fn rfc3339(t: i64) -> String {
-    let t = u64::try_from(t).unwrap_or(0).min(253_402_300_799);
+    let t = u64::try_from(t.clamp(0, MAX_TIME)).unwrap_or(0);
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t)).to_string()
 }
 
 fn span(secs: i64) -> String {
     humantime::format_duration(Duration::from_secs(secs.unsigned_abs())).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::json;
+
+    use super::*;
+    use crate::error::ErrorCode;
+
+    const LEGACY_ISS: &str = "https://legacy.test";
+    const LEGACY_SECRET: &str = "legacy-secret-0123456789abcdef";
+    const NOW: i64 = 1_800_000_000;
+
+    /// A `jwt` source with an HS256 secret (`legacy`) and a `dev` source
+    /// whose one key has a `kid` (`demo`).
+    fn sources() -> (Source, Source) {
+        let text = format!(
+            r#"
+[server]
+listen = "127.0.0.1:1"
+public_url = "http://127.0.0.1:1"
+cookie_key = "unit-test-cookie-key-0123456789abcdef0123"
+
+[[source]]
+name = "legacy"
+kind = "jwt"
+issuer = "{LEGACY_ISS}"
+secret = "{LEGACY_SECRET}"
+audiences = ["zendesk"]
+
+[[source]]
+name = "demo"
+kind = "dev"
+seed = "unit-test-seed-0123456789"
+
+[[source.users]]
+id = "ada"
+email = "ada@example.com"
+
+[[target]]
+name = "mobile"
+kind = "sdk"
+secret = "sdk-secret-0123456789abcdef"
+sources = ["legacy", "demo"]
+"#
+        );
+        let cfg = crate::config::load_str(&text, None).unwrap_or_else(|p| panic!("{p}"));
+        let (http, cache) = (reqwest::Client::new(), KeyCache::default());
+        (
+            build(cfg.sources[0].clone(), &http, &cache),
+            build(cfg.sources[1].clone(), &http, &cache),
+        )
+    }
+
+    /// A token with any header and claims, HS256-signed with the legacy
+    /// secret (whatever the header's `alg` says).
+    fn signed(header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, LEGACY_SECRET.as_bytes());
+        let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
+    /// Honest legacy claims, with `extra` set over them.
+    fn claims(extra: &Value) -> Value {
+        let mut c = json!({
+            "iss": LEGACY_ISS, "aud": "zendesk", "sub": "u-1", "email": "a@b.co",
+            "iat": NOW, "exp": NOW + 600,
+        });
+        if let (Some(c), Some(extra)) = (c.as_object_mut(), extra.as_object()) {
+            c.extend(extra.clone());
+        }
+        c
+    }
+
+    async fn verify(source: &Source, token: &str) -> Result<VerifiedClaims, VerifyError> {
+        source
+            .verify(unverified_decode(token, 1 << 20)?, NOW, None)
+            .await
+    }
+
+    #[tokio::test]
+    async fn hostile_token_times_are_refused_with_claim_invalid_never_a_panic() {
+        let (legacy, _) = sources();
+        let hostile = [
+            json!(9_000_000_000_000_000_000_i64),
+            json!(-9_000_000_000_000_000_000_i64),
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!(1e300),
+            json!(-1e300),
+            json!(9.3e18),
+            json!(-9.3e18),
+            json!(-1),
+            json!(-0.5),
+            json!(MAX_TIME + 1),
+            json!("1800000000"),
+            json!(null),
+        ];
+        for name in ["exp", "nbf", "iat"] {
+            for value in &hostile {
+                let token = signed(&json!({"alg": "HS256"}), &claims(&json!({ name: value })));
+                let err = verify(&legacy, &token).await.unwrap_err();
+                assert_eq!(
+                    err.code(),
+                    ErrorCode::ClaimInvalid,
+                    "{name} = {value}: {err}"
+                );
+                assert!(err.to_string().len() < 200, "{err}");
+            }
+        }
+        // In range, fractional and extreme times are read, not refused.
+        for (extra, code) in [
+            (json!({"exp": 1_800_000_600.5}), None),
+            (json!({"exp": MAX_TIME, "iat": 0, "nbf": 0}), None),
+            (json!({"exp": 0}), Some(ErrorCode::TokenExpired)),
+            (json!({"nbf": MAX_TIME}), Some(ErrorCode::TokenNotYetValid)),
+            (
+                json!({"iat": MAX_TIME}),
+                Some(ErrorCode::TokenIssuedInFuture),
+            ),
+        ] {
+            let token = signed(&json!({"alg": "HS256"}), &claims(&extra));
+            let got = verify(&legacy, &token)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.code());
+            assert_eq!(got.err(), code, "{extra}");
+        }
+    }
+
+    #[test]
+    fn hostile_firebase_auth_time_is_refused_never_a_panic() {
+        let kind = firebase::FirebaseKind {
+            insecure_emulator: false,
+        };
+        let honest = json!({"sub": "uid", "iat": NOW});
+        for value in [
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!(1e300),
+            json!(-1e300),
+            json!(-1),
+        ] {
+            let mut c = honest.as_object().cloned().unwrap_or_default();
+            c.insert("auth_time".into(), value.clone());
+            let err = kind.check_claims(&c, NOW, 60).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::ClaimInvalid, "{value}: {err}");
+        }
+        let mut c = honest.as_object().cloned().unwrap_or_default();
+        c.insert("auth_time".into(), json!(MAX_TIME));
+        assert_eq!(
+            kind.check_claims(&c, NOW, i64::MAX),
+            Ok(()),
+            "a leeway of i64::MAX saturates"
+        );
+        let err = kind.check_claims(&c, NOW, 60).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::TokenIssuedInFuture, "{err}");
+    }
 }
