@@ -934,3 +934,38 @@ async fn explain_over_http_needs_the_admin_token_and_is_absent_without_one() {
     assert!(report["jwt"].is_null(), "signs nothing unless asked");
     assert!(report["refused"].is_null(), "{report}");
 }
+
+#[tokio::test]
+async fn a_five_kilobyte_kid_is_echoed_cut_short_in_the_body_and_the_challenge() {
+    // The test config caps tokens at 8 KiB; the unit tests in
+    // src/source/mod.rs send 10 KiB.
+    let w = world().await;
+    let kid = "k".repeat(5 * 1024);
+    let t = now();
+    let token = raw_jwt(
+        &json!({"alg": "RS256", "kid": kid}),
+        &json!({"iss": "https://partner.test", "aud": "zendesk", "exp": t + 60}),
+        b"sig",
+    );
+    let resp =
+        w.gw.client
+            .post(format!("{}/sdk/mobile/jwt", w.gw.url))
+            .form(&[("user_token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let got = common::status_json(resp).await;
+    assert_refused(&got, StatusCode::UNAUTHORIZED, "key_unknown");
+    let desc = got.1["error_description"].as_str().unwrap_or_default();
+    assert!(desc.contains(&format!("kid {}…", "k".repeat(64))), "{desc}");
+    assert!(desc.len() < 200, "{} bytes: {desc}", desc.len());
+    assert!(
+        challenge.len() < 300,
+        "{} bytes: {challenge}",
+        challenge.len()
+    );
+}

@@ -8,9 +8,12 @@
 //! then `iss`, `aud`, `exp`, `nbf` and `iat` with the source's leeway, then
 //! the kind's own rules (Firebase's `sub` and `auth_time`).
 //!
-//! Everything in a token is the caller's, so times are whole seconds from
+//! Everything in a token is the caller's, so: times are whole seconds from
 //! 1970 to the year 9999 ([`time_claim`]) and are compared with saturating
-//! arithmetic: no value overflows, in debug or release.
+//! arithmetic (no value overflows, in debug or release); header values
+//! (`kid`, `alg`) are echoed in messages cut to
+//! [`ECHO_HEADER_CHARS`], other values to [`ECHO_VALUE_CHARS`], by
+//! [`clip`].
 
 pub mod dev;
 pub mod firebase;
@@ -297,6 +300,24 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// Longest header value (`kid`, `alg`) a message echoes, in
+/// characters: headers are the caller's, and messages reach the JSON error
+/// body and the `WWW-Authenticate` header.
+pub const ECHO_HEADER_CHARS: usize = 64;
+
+/// Longest other untrusted value (an issuer, an audience list) a message
+/// echoes, in characters.
+pub const ECHO_VALUE_CHARS: usize = 100;
+
+/// `s` cut to at most `max` characters, with `…` when cut: the one way an
+/// untrusted value is shortened before a message echoes it.
+pub fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &s[..cut]).into(),
+        None => s.into(),
+    }
+}
+
 pub fn now() -> i64 {
     i64::try_from(
         SystemTime::now()
@@ -350,7 +371,7 @@ impl Source {
                 .filter(|a| cfg.algorithms.contains(a))
                 .ok_or_else(|| VerifyError::AlgorithmNotAllowed {
                     allowed: allowed(),
-                    found: token.alg.clone(),
+                    found: clip(&token.alg, ECHO_HEADER_CHARS).into_owned(),
                 })?;
             note(&|| format!("algorithm: {alg:?} is allowed"));
             let kid = token.kid.as_deref();
@@ -369,7 +390,7 @@ impl Source {
                             source_name: cfg.name.clone(),
                             kid: kid.map_or_else(
                                 || "(none, and the key set has several keys)".into(),
-                                str::to_owned,
+                                |k| clip(k, ECHO_HEADER_CHARS).into_owned(),
                             ),
                             known: keys.kids().join(", "),
                         })?
@@ -390,7 +411,7 @@ impl Source {
                     kid: key
                         .kid
                         .as_ref()
-                        .map(|k| format!(" (kid {k})"))
+                        .map(|k| format!(" (kid {})", clip(k, ECHO_HEADER_CHARS)))
                         .unwrap_or_default(),
                 });
             }
@@ -436,7 +457,7 @@ fn check_standard(
     if iss != cfg.issuer {
         return Err(VerifyError::IssuerUnknown {
             expected: cfg.issuer.clone(),
-            found: iss.to_owned(),
+            found: clip(iss, ECHO_VALUE_CHARS).into_owned(),
         });
     }
     note(&|| format!("issuer: {iss}"));
@@ -448,7 +469,7 @@ fn check_standard(
     if !found.iter().any(|a| cfg.audiences.iter().any(|e| e == a)) {
         return Err(VerifyError::AudienceMismatch {
             expected: cfg.audiences.join(", "),
-            found: found.join(", "),
+            found: clip(&found.join(", "), ECHO_VALUE_CHARS).into_owned(),
         });
     }
     note(&|| format!("audience: [{}] accepted", found.join(", ")));
@@ -637,6 +658,14 @@ sources = ["legacy", "demo"]
             .await
     }
 
+    #[test]
+    fn clip_cuts_at_a_character_not_a_byte() {
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("abcd", 3), "abc…");
+        assert_eq!(clip("ééééé", 2), "éé…");
+        assert_eq!(clip("", 0), "");
+    }
+
     #[tokio::test]
     async fn hostile_token_times_are_refused_with_claim_invalid_never_a_panic() {
         let (legacy, _) = sources();
@@ -715,5 +744,34 @@ sources = ["legacy", "demo"]
         );
         let err = kind.check_claims(&c, NOW, 60).unwrap_err();
         assert_eq!(err.code(), ErrorCode::TokenIssuedInFuture, "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_ten_kilobyte_kid_or_alg_is_echoed_cut_to_64_characters() {
+        let (legacy, demo) = sources();
+        let huge = "k".repeat(10 * 1024);
+        let demo_claims = json!({
+            "iss": dev::issuer("demo"), "aud": dev::AUDIENCE, "sub": "ada", "exp": NOW + 60,
+        });
+        let token = signed(&json!({"alg": "EdDSA", "kid": huge}), &demo_claims);
+        let err = verify(&demo, &token).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::KeyUnknown, "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("kid {}…;", "k".repeat(64))),
+            "{text}"
+        );
+        assert!(text.len() < 200, "{} bytes: {text}", text.len());
+
+        let token = signed(&json!({"alg": huge}), &claims(&json!({})));
+        let err = verify(&legacy, &token).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::AlgorithmNotAllowed, "{err}");
+        assert!(err.to_string().len() < 200, "{err}");
+
+        let aud: Vec<String> = (0..500).map(|i| format!("aud-{i}")).collect();
+        let token = signed(&json!({"alg": "HS256"}), &claims(&json!({ "aud": aud })));
+        let err = verify(&legacy, &token).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::AudienceMismatch, "{err}");
+        assert!(err.to_string().len() < 200, "{err}");
     }
 }
