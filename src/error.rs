@@ -23,6 +23,7 @@ macro_rules! codes {
 codes! {
     TokenMalformed => "token_malformed",
     TokenTooLarge => "token_too_large",
+    TokenTypeMismatch => "token_type_mismatch",
     TokenExpired => "token_expired",
     TokenNotYetValid => "token_not_yet_valid",
     TokenIssuedInFuture => "token_issued_in_future",
@@ -64,6 +65,7 @@ impl VerifyError {
         match self {
             VerifyError::TooLarge { .. } => ErrorCode::TokenTooLarge,
             VerifyError::Malformed(_) => ErrorCode::TokenMalformed,
+            VerifyError::TokenTypeMismatch { .. } => ErrorCode::TokenTypeMismatch,
             VerifyError::IssuerUnknown { .. } => ErrorCode::IssuerUnknown,
             VerifyError::IssuerNotAllowed { .. } => ErrorCode::IssuerNotAllowed,
             VerifyError::AlgorithmNotAllowed { .. } => ErrorCode::AlgorithmNotAllowed,

@@ -127,6 +127,22 @@ async fn world() -> World {
 }
 
 fn legacy(overrides: &Value) -> String {
+    hs256(LEGACY_SECRET, &legacy_claims(overrides))
+}
+
+/// A legacy token whose header says `typ`.
+fn legacy_typed(typ: &str, overrides: &Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.typ = Some(typ.to_owned());
+    jsonwebtoken::encode(
+        &header,
+        &legacy_claims(overrides),
+        &jsonwebtoken::EncodingKey::from_secret(LEGACY_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn legacy_claims(overrides: &Value) -> Value {
     let t = now();
     let mut claims = json!({
         "iss": LEGACY_ISS, "aud": "zendesk", "sub": "u-42", "email": "dana@acme.com",
@@ -139,7 +155,7 @@ fn legacy(overrides: &Value) -> String {
             claims[k] = v.clone();
         }
     }
-    hs256(LEGACY_SECRET, &claims)
+    claims
 }
 
 fn firebase_claims(t: i64) -> Value {
@@ -968,4 +984,51 @@ async fn a_five_kilobyte_kid_is_echoed_cut_short_in_the_body_and_the_challenge()
         "{} bytes: {challenge}",
         challenge.len()
     );
+}
+
+#[tokio::test]
+async fn access_logout_and_event_tokens_from_a_trusted_issuer_never_become_a_sign_in() {
+    let w = world().await;
+    let logout = json!({"events": {"http://schemas.openid.net/event/backchannel-logout": {}}});
+    let refused = [
+        legacy_typed("at+jwt", &json!({})),
+        legacy_typed("application/at+jwt", &json!({})),
+        legacy_typed("logout+jwt", &logout),
+        legacy_typed("secevent+jwt", &logout),
+        legacy_typed("dpop+jwt", &json!({})),
+        legacy_typed("JWE", &json!({})),
+        legacy(&logout),
+    ];
+    for token in &refused {
+        let got = w.gw.sdk("mobile", token).await;
+        assert_refused(&got, StatusCode::UNAUTHORIZED, "token_type_mismatch");
+        let got = w.gw.exchange("messaging", token).await;
+        assert_refused(&got, StatusCode::UNAUTHORIZED, "token_type_mismatch");
+    }
+    let at = legacy_typed("at+jwt", &json!({}));
+    let got = common::status_json(
+        w.gw.client
+            .post(format!("{}/token", w.gw.url))
+            .form(&[
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
+                ),
+                ("subject_token", at.as_str()),
+                (
+                    "subject_token_type",
+                    "urn:ietf:params:oauth:token-type:id_token",
+                ),
+                ("audience", "mobile"),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_refused(&got, StatusCode::BAD_REQUEST, "token_type_mismatch");
+    assert_eq!(got.1["error"], "invalid_grant");
+    // The same claims typed as a plain JWT are an ID token.
+    let ok = w.gw.sdk("mobile", &legacy_typed("JWT", &json!({}))).await;
+    assert_eq!(ok.0, StatusCode::OK, "{}", ok.1);
 }

@@ -1,17 +1,20 @@
 //! Upstream identity sources: one module per kind behind the [`Kind`] trait,
 //! and the verification every kind shares.
 //!
-//! [`Source::verify`] is the only way to get [`VerifiedClaims`]: it checks
-//! the algorithm against the source's allow-list (never `none`, never HMAC
-//! for a public-key source), finds the key by `kid` (one coalesced,
-//! rate-limited refetch when the `kid` is unknown), checks the signature,
-//! then `iss`, `aud`, `exp`, `nbf` and `iat` with the source's leeway, then
-//! the kind's own rules (Firebase's `sub` and `auth_time`).
+//! [`Source::verify`] is the only way to get [`VerifiedClaims`]: it first
+//! checks the token is of the kind the caller takes (an ID token unless
+//! told otherwise: never an `at+jwt` access token, a logout token or
+//! another kind of JWT; see [`unverified`]), then the algorithm against
+//! the source's allow-list (never `none`, never HMAC for a public-key
+//! source), finds the key by `kid` (one coalesced, rate-limited refetch
+//! when the `kid` is unknown), checks the signature, then `iss`, `aud`,
+//! `exp`, `nbf` and `iat` with the source's leeway, then the kind's own
+//! rules (Firebase's `sub` and `auth_time`).
 //!
 //! Everything in a token is the caller's, so: times are whole seconds from
 //! 1970 to the year 9999 ([`time_claim`]) and are compared with saturating
 //! arithmetic (no value overflows, in debug or release); header values
-//! (`kid`, `alg`) are echoed in messages cut to
+//! (`kid`, `alg`, `typ`) are echoed in messages cut to
 //! [`ECHO_HEADER_CHARS`], other values to [`ECHO_VALUE_CHARS`], by
 //! [`clip`].
 
@@ -30,7 +33,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{SourceConfig, SourceDetail};
 use keys::{Family, KeyCache, Keys};
-pub use unverified::{UnverifiedToken, unverified_decode};
+pub use unverified::{TokenType, TokenUse, UnverifiedToken, unverified_decode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
@@ -59,6 +62,8 @@ pub enum VerifyError {
     TooLarge { len: usize, max: usize },
     #[error("the token is malformed: {0}")]
     Malformed(String),
+    #[error("{expected} is expected; the token has {found}")]
+    TokenTypeMismatch { expected: String, found: String },
     #[error("issuer must be one of [{expected}]; the token has {found}")]
     IssuerUnknown { expected: String, found: String },
     #[error(
@@ -300,7 +305,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Longest header value (`kid`, `alg`) a message echoes, in
+/// Longest header value (`kid`, `alg`, `typ`) a message echoes, in
 /// characters: headers are the caller's, and messages reach the JSON error
 /// body and the `WWW-Authenticate` header.
 pub const ECHO_HEADER_CHARS: usize = 64;
@@ -348,6 +353,7 @@ impl Source {
             }
         };
         let leeway = i64::try_from(cfg.leeway.as_secs()).unwrap_or(300);
+        token.check_use()?;
         let allowed = || {
             cfg.algorithms
                 .iter()
@@ -768,10 +774,72 @@ sources = ["legacy", "demo"]
         assert_eq!(err.code(), ErrorCode::AlgorithmNotAllowed, "{err}");
         assert!(err.to_string().len() < 200, "{err}");
 
+        let token = signed(&json!({"alg": "HS256", "typ": huge}), &claims(&json!({})));
+        let err = verify(&legacy, &token).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::TokenTypeMismatch, "{err}");
+        assert!(err.to_string().len() < 250, "{err}");
+
         let aud: Vec<String> = (0..500).map(|i| format!("aud-{i}")).collect();
         let token = signed(&json!({"alg": "HS256"}), &claims(&json!({ "aud": aud })));
         let err = verify(&legacy, &token).await.unwrap_err();
         assert_eq!(err.code(), ErrorCode::AudienceMismatch, "{err}");
         assert!(err.to_string().len() < 200, "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_signed_access_token_logout_token_or_security_event_never_passes_as_an_id_token() {
+        let (legacy, _) = sources();
+        let honest = claims(&json!({}));
+        for typ in ["JWT", "jwt", "application/JWT", "JOSE"] {
+            let token = signed(&json!({"alg": "HS256", "typ": typ}), &honest);
+            verify(&legacy, &token)
+                .await
+                .unwrap_or_else(|e| panic!("{typ}: {e}"));
+        }
+        for typ in [
+            "at+jwt",
+            "AT+JWT",
+            "application/at+jwt",
+            "logout+jwt",
+            "secevent+jwt",
+            "dpop+jwt",
+            "JWE",
+            "token-introspection+jwt",
+            "",
+        ] {
+            let token = signed(&json!({"alg": "HS256", "typ": typ}), &honest);
+            let err = verify(&legacy, &token).await.unwrap_err();
+            assert_eq!(err.code(), ErrorCode::TokenTypeMismatch, "{typ}: {err}");
+            assert!(err.to_string().starts_with("an ID token"), "{err}");
+        }
+        let logout = claims(&json!({
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+            "sid": "s-1",
+        }));
+        for header in [
+            json!({"alg": "HS256"}),
+            json!({"alg": "HS256", "typ": "JWT"}),
+        ] {
+            let err = verify(&legacy, &signed(&header, &logout))
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), ErrorCode::TokenTypeMismatch, "{err}");
+            assert!(err.to_string().contains("`events`"), "{err}");
+        }
+        let not_a_string = signed(&json!({"alg": "HS256", "typ": 1}), &honest);
+        let err = verify(&legacy, &not_a_string).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::TokenMalformed, "{err}");
+
+        // Taken as an access token (`/token` with subject_token_type
+        // access_token), at+jwt passes; other kinds still do not.
+        for (typ, passes) in [("at+jwt", true), ("JWT", true), ("logout+jwt", false)] {
+            let token = signed(&json!({"alg": "HS256", "typ": typ}), &honest);
+            let parsed = unverified_decode(&token, 1 << 20)
+                .unwrap()
+                .presented_as(TokenUse::AccessToken);
+            assert_eq!(parsed.is_access_token(), typ == "at+jwt");
+            let got = legacy.verify(parsed, NOW, None).await;
+            assert_eq!(got.is_ok(), passes, "{typ}: {got:?}");
+        }
     }
 }
