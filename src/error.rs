@@ -86,9 +86,9 @@ impl MappingError {
     pub fn code(&self) -> ErrorCode {
         match self {
             MappingError::ClaimMissing { .. } => ErrorCode::ClaimMissing,
-            MappingError::ClaimInvalid { .. } | MappingError::Evaluation { .. } => {
-                ErrorCode::ClaimInvalid
-            }
+            MappingError::ClaimInvalid { .. }
+            | MappingError::Evaluation { .. }
+            | MappingError::ClaimsTooLarge { .. } => ErrorCode::ClaimInvalid,
             MappingError::RuleFailed { .. } | MappingError::RuleError { .. } => {
                 ErrorCode::RuleFailed
             }

@@ -1032,3 +1032,17 @@ async fn access_logout_and_event_tokens_from_a_trusted_issuer_never_become_a_sig
     let ok = w.gw.sdk("mobile", &legacy_typed("JWT", &json!({}))).await;
     assert_eq!(ok.0, StatusCode::OK, "{}", ok.1);
 }
+
+#[tokio::test]
+async fn a_token_with_a_list_over_256_items_is_refused_before_any_expression_runs() {
+    let w = world().await;
+    let groups: Vec<String> = (0..300).map(|i| format!("g{i}")).collect();
+    let got =
+        w.gw.sdk("mobile", &legacy(&json!({"groups": groups})))
+            .await;
+    assert_refused(&got, StatusCode::UNAUTHORIZED, "claim_invalid");
+    assert_eq!(
+        got.1["error_description"],
+        "the upstream claim `groups` is a list of 300 items; a list may have at most 256"
+    );
+}
