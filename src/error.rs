@@ -23,6 +23,7 @@ macro_rules! codes {
 codes! {
     TokenMalformed => "token_malformed",
     TokenTooLarge => "token_too_large",
+    TokenTypeMismatch => "token_type_mismatch",
     TokenExpired => "token_expired",
     TokenNotYetValid => "token_not_yet_valid",
     TokenIssuedInFuture => "token_issued_in_future",
@@ -68,6 +69,7 @@ impl VerifyError {
         match self {
             VerifyError::TooLarge { .. } => ErrorCode::TokenTooLarge,
             VerifyError::Malformed(_) => ErrorCode::TokenMalformed,
+            VerifyError::TokenTypeMismatch { .. } => ErrorCode::TokenTypeMismatch,
             VerifyError::IssuerUnknown { .. } => ErrorCode::IssuerUnknown,
             VerifyError::IssuerNotAllowed { .. } => ErrorCode::IssuerNotAllowed,
             VerifyError::AlgorithmNotAllowed { .. } => ErrorCode::AlgorithmNotAllowed,
@@ -114,9 +116,9 @@ impl MappingError {
     pub fn code(&self) -> ErrorCode {
         match self {
             MappingError::ClaimMissing { .. } => ErrorCode::ClaimMissing,
-            MappingError::ClaimInvalid { .. } | MappingError::Evaluation { .. } => {
-                ErrorCode::ClaimInvalid
-            }
+            MappingError::ClaimInvalid { .. }
+            | MappingError::Evaluation { .. }
+            | MappingError::ClaimsTooLarge { .. } => ErrorCode::ClaimInvalid,
             MappingError::RuleFailed { .. } | MappingError::RuleError { .. } => {
                 ErrorCode::RuleFailed
             }

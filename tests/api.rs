@@ -127,6 +127,22 @@ async fn world() -> World {
 }
 
 fn legacy(overrides: &Value) -> String {
+    hs256(LEGACY_SECRET, &legacy_claims(overrides))
+}
+
+/// A legacy token whose header says `typ`.
+fn legacy_typed(typ: &str, overrides: &Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.typ = Some(typ.to_owned());
+    jsonwebtoken::encode(
+        &header,
+        &legacy_claims(overrides),
+        &jsonwebtoken::EncodingKey::from_secret(LEGACY_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn legacy_claims(overrides: &Value) -> Value {
     let t = now();
     let mut claims = json!({
         "iss": LEGACY_ISS, "aud": "zendesk", "sub": "u-42", "email": "dana@acme.com",
@@ -139,7 +155,7 @@ fn legacy(overrides: &Value) -> String {
             claims[k] = v.clone();
         }
     }
-    hs256(LEGACY_SECRET, &claims)
+    claims
 }
 
 fn firebase_claims(t: i64) -> Value {
@@ -472,6 +488,22 @@ async fn bad_tokens_are_refused_with_their_error_codes() {
             "audience_mismatch",
         ),
         ("no exp", legacy(&json!({"exp": null})), "claim_missing"),
+        (
+            "exp i64::MIN",
+            legacy(&json!({"exp": i64::MIN})),
+            "claim_invalid",
+        ),
+        ("exp 1e300", legacy(&json!({"exp": 1e300})), "claim_invalid"),
+        (
+            "iat i64::MAX",
+            legacy(&json!({"iat": i64::MAX})),
+            "claim_invalid",
+        ),
+        (
+            "nbf -1e300",
+            legacy(&json!({"nbf": -1e300})),
+            "claim_invalid",
+        ),
         (
             "wrong secret",
             hs256(
@@ -919,4 +951,100 @@ async fn explain_over_http_needs_the_admin_token_and_is_absent_without_one() {
     assert_eq!(report["payload"]["email"], "dana@acme.com");
     assert!(report["jwt"].is_null(), "signs nothing unless asked");
     assert!(report["refused"].is_null(), "{report}");
+}
+
+#[tokio::test]
+async fn a_five_kilobyte_kid_is_echoed_cut_short_in_the_body_and_the_challenge() {
+    // The test config caps tokens at 8 KiB; the unit tests in
+    // src/source/mod.rs send 10 KiB.
+    let w = world().await;
+    let kid = "k".repeat(5 * 1024);
+    let t = now();
+    let token = raw_jwt(
+        &json!({"alg": "RS256", "kid": kid}),
+        &json!({"iss": "https://partner.test", "aud": "zendesk", "exp": t + 60}),
+        b"sig",
+    );
+    let resp =
+        w.gw.client
+            .post(format!("{}/sdk/mobile/jwt", w.gw.url))
+            .form(&[("user_token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let got = common::status_json(resp).await;
+    assert_refused(&got, StatusCode::UNAUTHORIZED, "key_unknown");
+    let desc = got.1["error_description"].as_str().unwrap_or_default();
+    assert!(desc.contains(&format!("kid {}…", "k".repeat(64))), "{desc}");
+    assert!(desc.len() < 200, "{} bytes: {desc}", desc.len());
+    assert!(
+        challenge.len() < 300,
+        "{} bytes: {challenge}",
+        challenge.len()
+    );
+}
+
+#[tokio::test]
+async fn access_logout_and_event_tokens_from_a_trusted_issuer_never_become_a_sign_in() {
+    let w = world().await;
+    let logout = json!({"events": {"http://schemas.openid.net/event/backchannel-logout": {}}});
+    let refused = [
+        legacy_typed("at+jwt", &json!({})),
+        legacy_typed("application/at+jwt", &json!({})),
+        legacy_typed("logout+jwt", &logout),
+        legacy_typed("secevent+jwt", &logout),
+        legacy_typed("dpop+jwt", &json!({})),
+        legacy_typed("JWE", &json!({})),
+        legacy(&logout),
+    ];
+    for token in &refused {
+        let got = w.gw.sdk("mobile", token).await;
+        assert_refused(&got, StatusCode::UNAUTHORIZED, "token_type_mismatch");
+        let got = w.gw.exchange("messaging", token).await;
+        assert_refused(&got, StatusCode::UNAUTHORIZED, "token_type_mismatch");
+    }
+    let at = legacy_typed("at+jwt", &json!({}));
+    let got = common::status_json(
+        w.gw.client
+            .post(format!("{}/token", w.gw.url))
+            .form(&[
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
+                ),
+                ("subject_token", at.as_str()),
+                (
+                    "subject_token_type",
+                    "urn:ietf:params:oauth:token-type:id_token",
+                ),
+                ("audience", "mobile"),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_refused(&got, StatusCode::BAD_REQUEST, "token_type_mismatch");
+    assert_eq!(got.1["error"], "invalid_grant");
+    // The same claims typed as a plain JWT are an ID token.
+    let ok = w.gw.sdk("mobile", &legacy_typed("JWT", &json!({}))).await;
+    assert_eq!(ok.0, StatusCode::OK, "{}", ok.1);
+}
+
+#[tokio::test]
+async fn a_token_with_a_list_over_256_items_is_refused_before_any_expression_runs() {
+    let w = world().await;
+    let groups: Vec<String> = (0..300).map(|i| format!("g{i}")).collect();
+    let got =
+        w.gw.sdk("mobile", &legacy(&json!({"groups": groups})))
+            .await;
+    assert_refused(&got, StatusCode::UNAUTHORIZED, "claim_invalid");
+    assert_eq!(
+        got.1["error_description"],
+        "the upstream claim `groups` is a list of 300 items; a list may have at most 256"
+    );
 }

@@ -62,6 +62,7 @@ pub fn status_of(code: ErrorCode, dialect: Dialect) -> (StatusCode, &'static str
     match code {
         C::TokenMalformed
         | C::TokenTooLarge
+        | C::TokenTypeMismatch
         | C::TokenExpired
         | C::TokenNotYetValid
         | C::TokenIssuedInFuture

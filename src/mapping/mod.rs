@@ -12,7 +12,17 @@
 //! `has()`) is [`MappingError::ClaimMissing`], a result of the wrong type is
 //! [`MappingError::ClaimInvalid`], any other runtime error of an expression
 //! is [`MappingError::Evaluation`]. Nothing panics on upstream data.
+//!
+//! The `cel` crate has no cost budget, so the claims are bounded before
+//! anything is evaluated ([`bounds`]): at most
+//! [`bounds::MAX_LIST_ITEMS`] (256) items in a list,
+//! [`bounds::MAX_STRING_BYTES`] (8 KiB) in a string or key,
+//! [`bounds::MAX_DEPTH`] (8) levels of nesting and [`bounds::MAX_VALUES`]
+//! (1024) values in all; past one, [`MappingError::ClaimsTooLarge`] names
+//! the claim and the limit. So an expression quadratic in a list costs at
+//! most 65 536 steps.
 
+pub mod bounds;
 pub mod cel;
 pub mod claims;
 
@@ -39,6 +49,10 @@ pub enum MappingError {
     RuleFailed { message: String },
     #[error("a rule could not be checked: {detail} (rule: {message})")]
     RuleError { message: String, detail: String },
+    /// The upstream claims pass a limit of [`bounds`]; nothing was
+    /// evaluated.
+    #[error("the upstream claim `{claim}` {detail}")]
+    ClaimsTooLarge { claim: String, detail: String },
 }
 
 /// Where a claim's expression came from, for `explain`.
@@ -131,6 +145,8 @@ impl Mapping {
         vars: &Vars<'v>,
         shortcuts: bool,
     ) -> Result<serde_json::Map<String, serde_json::Value>, MappingError> {
+        // Before anything, shortcut or CEL, so both refuse alike.
+        bounds::check(claims)?;
         let mut ctx: Option<Context<'v, 'v>> = None;
         for rule in &self.rules {
             check_rule(ctx.get_or_insert_with(|| context(claims, vars)), rule)?;
@@ -159,6 +175,11 @@ impl Mapping {
         claims: &'v serde_json::Map<String, serde_json::Value>,
         vars: &Vars<'v>,
     ) -> Vec<Step<'m>> {
+        if let Err(e) = bounds::check(claims) {
+            let rules = self.rules.iter().map(|r| Step::Rule(r, Err(e.clone())));
+            let mapped = self.claims.iter().map(|c| Step::Claim(c, Err(e.clone())));
+            return rules.chain(mapped).collect();
+        }
         let ctx = context(claims, vars);
         let rules = self
             .rules
@@ -497,5 +518,42 @@ mod tests {
         );
         let err = m.evaluate(&obj(&json!({})), &Vars::default()).unwrap_err();
         assert!(matches!(err, MappingError::RuleError { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_quadratic_rule_over_ten_thousand_groups_is_refused_before_cel_runs() {
+        // Unbounded, this rule makes 10⁸ CEL steps: seconds per request.
+        let quadratic = "claims.groups.all(g, claims.groups.exists(h, h == g))";
+        let m = Mapping {
+            claims: defaults().into(),
+            rules: vec![Rule {
+                expr: Arc::new(Expression::compile(quadratic).unwrap()),
+                message: "groups are consistent".into(),
+                origin: Origin::Target,
+            }],
+        };
+        let hostile: Vec<String> = (0..10_000).map(|i| format!("group-{i}")).collect();
+        let claims = obj(&json!({"sub": "x", "email": "a@b.co", "groups": hostile}));
+        let err = m.evaluate(&claims, &Vars::default()).unwrap_err();
+        assert_eq!(err.code(), crate::error::ErrorCode::ClaimInvalid, "{err}");
+        assert_eq!(
+            err.to_string(),
+            "the upstream claim `groups` is a list of 10000 items; a list may have at most 256"
+        );
+        // `explain` shows the same refusal on every step.
+        for step in m.evaluate_all(&claims, &Vars::default()) {
+            let refused = match &step {
+                Step::Rule(_, r) => r.as_ref().err(),
+                Step::Claim(_, r) => r.as_ref().err(),
+            };
+            assert_eq!(refused, Some(&err), "{step:?}");
+        }
+        // The same rule over an honest list is evaluated as before.
+        let honest: Vec<String> = (0..bounds::MAX_LIST_ITEMS)
+            .map(|i| format!("group-{i}"))
+            .collect();
+        let claims = obj(&json!({"sub": "x", "email": "a@b.co", "groups": honest}));
+        let out = m.evaluate(&claims, &Vars::default()).unwrap();
+        assert_eq!(out.get("email"), Some(&json!("a@b.co")));
     }
 }

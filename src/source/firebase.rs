@@ -3,7 +3,9 @@
 //! refreshed by `Cache-Control: max-age`. Besides the common checks
 //! (`iss` = `https://securetoken.google.com/<project>`, `aud` = project,
 //! RS256 only), Firebase requires a non-empty `sub` of at most 128
-//! characters, and `iat` and `auth_time` not in the future.
+//! characters, and `iat` and `auth_time` not in the future (times are
+//! read by [`super::time_claim`], and compared with saturating arithmetic:
+//! a hostile `auth_time` is refused, never an overflow).
 
 use serde_json::{Map, Value};
 
@@ -47,13 +49,17 @@ impl Kind for FirebaseKind {
                 why: "Firebase ID tokens always have it".into(),
             });
         };
-        debug_assert!(iat <= now + leeway, "checked by the common checks");
+        debug_assert!(
+            iat <= now.saturating_add(leeway),
+            "checked by the common checks"
+        );
+        // `auth_time` is the caller's: saturate (`time_claim` bounds it too).
         if let Some(auth_time) = time_claim(claims, "auth_time")?
-            && auth_time > now + leeway
+            && auth_time > now.saturating_add(leeway)
         {
             return Err(VerifyError::IssuedInFuture {
                 at: rfc3339(auth_time),
-                within: format!("{}s", auth_time - now),
+                within: format!("{}s", auth_time.saturating_sub(now)),
                 leeway: format!("{leeway}s"),
             });
         }

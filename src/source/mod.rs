@@ -1,12 +1,22 @@
 //! Upstream identity sources: one module per kind behind the [`Kind`] trait,
 //! and the verification every kind shares.
 //!
-//! [`Source::verify`] is the only way to get [`VerifiedClaims`]: it checks
-//! the algorithm against the source's allow-list (never `none`, never HMAC
-//! for a public-key source), finds the key by `kid` (one coalesced,
-//! rate-limited refetch when the `kid` is unknown), checks the signature,
-//! then `iss`, `aud`, `exp`, `nbf` and `iat` with the source's leeway, then
-//! the kind's own rules (Firebase's `sub` and `auth_time`).
+//! [`Source::verify`] is the only way to get [`VerifiedClaims`]: it first
+//! checks the token is of the kind the caller takes (an ID token unless
+//! told otherwise: never an `at+jwt` access token, a logout token or
+//! another kind of JWT; see [`unverified`]), then the algorithm against
+//! the source's allow-list (never `none`, never HMAC for a public-key
+//! source), finds the key by `kid` (one coalesced, rate-limited refetch
+//! when the `kid` is unknown), checks the signature, then `iss`, `aud`,
+//! `exp`, `nbf` and `iat` with the source's leeway, then the kind's own
+//! rules (Firebase's `sub` and `auth_time`).
+//!
+//! Everything in a token is the caller's, so: times are whole seconds from
+//! 1970 to the year 9999 ([`time_claim`]) and are compared with saturating
+//! arithmetic (no value overflows, in debug or release); header values
+//! (`kid`, `alg`, `typ`) are echoed in messages cut to
+//! [`ECHO_HEADER_CHARS`], other values to [`ECHO_VALUE_CHARS`], by
+//! [`clip`].
 
 pub mod dev;
 pub mod firebase;
@@ -23,7 +33,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{SourceConfig, SourceDetail};
 use keys::{Family, KeyCache, Keys};
-pub use unverified::{UnverifiedToken, unverified_decode};
+pub use unverified::{TokenType, TokenUse, UnverifiedToken, unverified_decode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
@@ -52,6 +62,8 @@ pub enum VerifyError {
     TooLarge { len: usize, max: usize },
     #[error("the token is malformed: {0}")]
     Malformed(String),
+    #[error("{expected} is expected; the token has {found}")]
+    TokenTypeMismatch { expected: String, found: String },
     #[error("issuer must be one of [{expected}]; the token has {found}")]
     IssuerUnknown { expected: String, found: String },
     #[error(
@@ -293,6 +305,24 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// Longest header value (`kid`, `alg`, `typ`) a message echoes, in
+/// characters: headers are the caller's, and messages reach the JSON error
+/// body and the `WWW-Authenticate` header.
+pub const ECHO_HEADER_CHARS: usize = 64;
+
+/// Longest other untrusted value (an issuer, an audience list) a message
+/// echoes, in characters.
+pub const ECHO_VALUE_CHARS: usize = 100;
+
+/// `s` cut to at most `max` characters, with `…` when cut: the one way an
+/// untrusted value is shortened before a message echoes it.
+pub fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &s[..cut]).into(),
+        None => s.into(),
+    }
+}
+
 pub fn now() -> i64 {
     i64::try_from(
         SystemTime::now()
@@ -323,6 +353,7 @@ impl Source {
             }
         };
         let leeway = i64::try_from(cfg.leeway.as_secs()).unwrap_or(300);
+        token.check_use()?;
         let allowed = || {
             cfg.algorithms
                 .iter()
@@ -346,7 +377,7 @@ impl Source {
                 .filter(|a| cfg.algorithms.contains(a))
                 .ok_or_else(|| VerifyError::AlgorithmNotAllowed {
                     allowed: allowed(),
-                    found: token.alg.clone(),
+                    found: clip(&token.alg, ECHO_HEADER_CHARS).into_owned(),
                 })?;
             note(&|| format!("algorithm: {alg:?} is allowed"));
             let kid = token.kid.as_deref();
@@ -365,7 +396,7 @@ impl Source {
                             source_name: cfg.name.clone(),
                             kid: kid.map_or_else(
                                 || "(none, and the key set has several keys)".into(),
-                                str::to_owned,
+                                |k| clip(k, ECHO_HEADER_CHARS).into_owned(),
                             ),
                             known: keys.kids().join(", "),
                         })?
@@ -386,7 +417,7 @@ impl Source {
                     kid: key
                         .kid
                         .as_ref()
-                        .map(|k| format!(" (kid {k})"))
+                        .map(|k| format!(" (kid {})", clip(k, ECHO_HEADER_CHARS)))
                         .unwrap_or_default(),
                 });
             }
@@ -432,7 +463,7 @@ fn check_standard(
     if iss != cfg.issuer {
         return Err(VerifyError::IssuerUnknown {
             expected: cfg.issuer.clone(),
-            found: iss.to_owned(),
+            found: clip(iss, ECHO_VALUE_CHARS).into_owned(),
         });
     }
     note(&|| format!("issuer: {iss}"));
@@ -444,7 +475,7 @@ fn check_standard(
     if !found.iter().any(|a| cfg.audiences.iter().any(|e| e == a)) {
         return Err(VerifyError::AudienceMismatch {
             expected: cfg.audiences.join(", "),
-            found: found.join(", "),
+            found: clip(&found.join(", "), ECHO_VALUE_CHARS).into_owned(),
         });
     }
     note(&|| format!("audience: [{}] accepted", found.join(", ")));
@@ -453,10 +484,12 @@ fn check_standard(
         claim: "exp".into(),
         why: "only expiring tokens are accepted".into(),
     })?;
+    // Token times are the caller's: every sum and difference saturates
+    // (`time_claim` already bounds them, this keeps it so if it changes).
     if now > exp.saturating_add(leeway) {
         return Err(VerifyError::Expired {
             at: rfc3339(exp),
-            ago: span(now - exp),
+            ago: span(now.saturating_sub(exp)),
             leeway: lw(),
         });
     }
@@ -465,7 +498,7 @@ fn check_standard(
     {
         return Err(VerifyError::NotYetValid {
             at: rfc3339(nbf),
-            within: span(nbf - now),
+            within: span(nbf.saturating_sub(now)),
             leeway: lw(),
         });
     }
@@ -474,7 +507,7 @@ fn check_standard(
     {
         return Err(VerifyError::IssuedInFuture {
             at: rfc3339(iat),
-            within: span(iat - now),
+            within: span(iat.saturating_sub(now)),
             leeway: lw(),
         });
     }
@@ -482,40 +515,331 @@ fn check_standard(
         format!(
             "lifetime: expires {} (in {})",
             rfc3339(exp),
-            span(exp - now)
+            span(exp.saturating_sub(now))
         )
     });
     Ok(())
 }
 
-/// A NumericDate claim (RFC 7519: seconds, possibly fractional).
+/// The latest time a token may name: 9999-12-31T23:59:59Z, the last
+/// second RFC 3339 can write.
+pub const MAX_TIME: i64 = 253_402_300_799;
+
+/// A NumericDate claim (RFC 7519: seconds since 1970, possibly
+/// fractional), as whole seconds in `0..=`[`MAX_TIME`]. Anything else (a
+/// negative time, a year past 9999, a float beyond `i64`, a string) is
+/// refused, so the times the checks subtract are small enough never to
+/// overflow.
 pub fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, VerifyError> {
+    let invalid = |detail: String| VerifyError::ClaimInvalid {
+        claim: name.into(),
+        detail,
+    };
+    let range = || format!("0 to {MAX_TIME} (the year 9999)");
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => {
-            #[allow(clippy::cast_possible_truncation)]
-            let v = n.as_i64().or_else(|| {
+            let secs = if let Some(i) = n.as_i64() {
+                Some(i)
+            } else if n.is_u64() {
+                None
+            } else {
+                // `as` saturates, and the range test below refuses what it
+                // saturated; NaN and infinities are not JSON numbers, but
+                // are refused too.
+                #[allow(clippy::cast_possible_truncation)]
                 n.as_f64()
                     .filter(|f| f.is_finite())
                     .map(|f| f.floor() as i64)
-            });
-            v.map(Some).ok_or_else(|| VerifyError::ClaimInvalid {
-                claim: name.into(),
-                detail: "is not a number of seconds".into(),
-            })
+            };
+            match secs {
+                Some(t) if (0..=MAX_TIME).contains(&t) => Ok(Some(t)),
+                Some(t) if t < 0 => Err(invalid(format!(
+                    "must be a time in seconds from {}; it is negative",
+                    range()
+                ))),
+                _ => Err(invalid(format!(
+                    "must be a time in seconds from {}; it is larger",
+                    range()
+                ))),
+            }
         }
-        Some(_) => Err(VerifyError::ClaimInvalid {
-            claim: name.into(),
-            detail: "must be a number of seconds".into(),
-        }),
+        Some(_) => Err(invalid(
+            "must be a number of seconds; it is not a number".into(),
+        )),
     }
 }
 
 pub fn rfc3339(t: i64) -> String {
-    let t = u64::try_from(t).unwrap_or(0).min(253_402_300_799);
+    let t = u64::try_from(t.clamp(0, MAX_TIME)).unwrap_or(0);
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t)).to_string()
 }
 
 fn span(secs: i64) -> String {
     humantime::format_duration(Duration::from_secs(secs.unsigned_abs())).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::json;
+
+    use super::*;
+    use crate::error::ErrorCode;
+
+    const LEGACY_ISS: &str = "https://legacy.test";
+    const LEGACY_SECRET: &str = "legacy-secret-0123456789abcdef";
+    const NOW: i64 = 1_800_000_000;
+
+    /// A `jwt` source with an HS256 secret (`legacy`) and a `dev` source
+    /// whose one key has a `kid` (`demo`).
+    fn sources() -> (Source, Source) {
+        let text = format!(
+            r#"
+[server]
+listen = "127.0.0.1:1"
+public_url = "http://127.0.0.1:1"
+cookie_key = "unit-test-cookie-key-0123456789abcdef0123"
+
+[[source]]
+name = "legacy"
+kind = "jwt"
+issuer = "{LEGACY_ISS}"
+secret = "{LEGACY_SECRET}"
+audiences = ["zendesk"]
+
+[[source]]
+name = "demo"
+kind = "dev"
+seed = "unit-test-seed-0123456789"
+
+[[source.users]]
+id = "ada"
+email = "ada@example.com"
+
+[[target]]
+name = "mobile"
+kind = "sdk"
+secret = "sdk-secret-0123456789abcdef"
+sources = ["legacy", "demo"]
+"#
+        );
+        let cfg = crate::config::load_str(&text, None).unwrap_or_else(|p| panic!("{p}"));
+        let (http, cache) = (reqwest::Client::new(), KeyCache::default());
+        (
+            build(cfg.sources[0].clone(), &http, &cache),
+            build(cfg.sources[1].clone(), &http, &cache),
+        )
+    }
+
+    /// A token with any header and claims, HS256-signed with the legacy
+    /// secret (whatever the header's `alg` says).
+    fn signed(header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, LEGACY_SECRET.as_bytes());
+        let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
+    /// Honest legacy claims, with `extra` set over them.
+    fn claims(extra: &Value) -> Value {
+        let mut c = json!({
+            "iss": LEGACY_ISS, "aud": "zendesk", "sub": "u-1", "email": "a@b.co",
+            "iat": NOW, "exp": NOW + 600,
+        });
+        if let (Some(c), Some(extra)) = (c.as_object_mut(), extra.as_object()) {
+            c.extend(extra.clone());
+        }
+        c
+    }
+
+    async fn verify(source: &Source, token: &str) -> Result<VerifiedClaims, VerifyError> {
+        source
+            .verify(unverified_decode(token, 1 << 20)?, NOW, None)
+            .await
+    }
+
+    #[test]
+    fn clip_cuts_at_a_character_not_a_byte() {
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("abcd", 3), "abc…");
+        assert_eq!(clip("ééééé", 2), "éé…");
+        assert_eq!(clip("", 0), "");
+    }
+
+    #[tokio::test]
+    async fn hostile_token_times_are_refused_with_claim_invalid_never_a_panic() {
+        let (legacy, _) = sources();
+        let hostile = [
+            json!(9_000_000_000_000_000_000_i64),
+            json!(-9_000_000_000_000_000_000_i64),
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!(1e300),
+            json!(-1e300),
+            json!(9.3e18),
+            json!(-9.3e18),
+            json!(-1),
+            json!(-0.5),
+            json!(MAX_TIME + 1),
+            json!("1800000000"),
+            json!(null),
+        ];
+        for name in ["exp", "nbf", "iat"] {
+            for value in &hostile {
+                let token = signed(&json!({"alg": "HS256"}), &claims(&json!({ name: value })));
+                let err = verify(&legacy, &token).await.unwrap_err();
+                assert_eq!(
+                    err.code(),
+                    ErrorCode::ClaimInvalid,
+                    "{name} = {value}: {err}"
+                );
+                assert!(err.to_string().len() < 200, "{err}");
+            }
+        }
+        // In range, fractional and extreme times are read, not refused.
+        for (extra, code) in [
+            (json!({"exp": 1_800_000_600.5}), None),
+            (json!({"exp": MAX_TIME, "iat": 0, "nbf": 0}), None),
+            (json!({"exp": 0}), Some(ErrorCode::TokenExpired)),
+            (json!({"nbf": MAX_TIME}), Some(ErrorCode::TokenNotYetValid)),
+            (
+                json!({"iat": MAX_TIME}),
+                Some(ErrorCode::TokenIssuedInFuture),
+            ),
+        ] {
+            let token = signed(&json!({"alg": "HS256"}), &claims(&extra));
+            let got = verify(&legacy, &token)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.code());
+            assert_eq!(got.err(), code, "{extra}");
+        }
+    }
+
+    #[test]
+    fn hostile_firebase_auth_time_is_refused_never_a_panic() {
+        let kind = firebase::FirebaseKind {
+            insecure_emulator: false,
+        };
+        let honest = json!({"sub": "uid", "iat": NOW});
+        for value in [
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!(1e300),
+            json!(-1e300),
+            json!(-1),
+        ] {
+            let mut c = honest.as_object().cloned().unwrap_or_default();
+            c.insert("auth_time".into(), value.clone());
+            let err = kind.check_claims(&c, NOW, 60).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::ClaimInvalid, "{value}: {err}");
+        }
+        let mut c = honest.as_object().cloned().unwrap_or_default();
+        c.insert("auth_time".into(), json!(MAX_TIME));
+        assert_eq!(
+            kind.check_claims(&c, NOW, i64::MAX),
+            Ok(()),
+            "a leeway of i64::MAX saturates"
+        );
+        let err = kind.check_claims(&c, NOW, 60).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::TokenIssuedInFuture, "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_ten_kilobyte_kid_or_alg_is_echoed_cut_to_64_characters() {
+        let (legacy, demo) = sources();
+        let huge = "k".repeat(10 * 1024);
+        let demo_claims = json!({
+            "iss": dev::issuer("demo"), "aud": dev::AUDIENCE, "sub": "ada", "exp": NOW + 60,
+        });
+        let token = signed(&json!({"alg": "EdDSA", "kid": huge}), &demo_claims);
+        let err = verify(&demo, &token).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::KeyUnknown, "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("kid {}…;", "k".repeat(64))),
+            "{text}"
+        );
+        assert!(text.len() < 200, "{} bytes: {text}", text.len());
+
+        let token = signed(&json!({"alg": huge}), &claims(&json!({})));
+        let err = verify(&legacy, &token).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::AlgorithmNotAllowed, "{err}");
+        assert!(err.to_string().len() < 200, "{err}");
+
+        let token = signed(&json!({"alg": "HS256", "typ": huge}), &claims(&json!({})));
+        let err = verify(&legacy, &token).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::TokenTypeMismatch, "{err}");
+        assert!(err.to_string().len() < 250, "{err}");
+
+        let aud: Vec<String> = (0..500).map(|i| format!("aud-{i}")).collect();
+        let token = signed(&json!({"alg": "HS256"}), &claims(&json!({ "aud": aud })));
+        let err = verify(&legacy, &token).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::AudienceMismatch, "{err}");
+        assert!(err.to_string().len() < 200, "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_signed_access_token_logout_token_or_security_event_never_passes_as_an_id_token() {
+        let (legacy, _) = sources();
+        let honest = claims(&json!({}));
+        for typ in ["JWT", "jwt", "application/JWT", "JOSE"] {
+            let token = signed(&json!({"alg": "HS256", "typ": typ}), &honest);
+            verify(&legacy, &token)
+                .await
+                .unwrap_or_else(|e| panic!("{typ}: {e}"));
+        }
+        for typ in [
+            "at+jwt",
+            "AT+JWT",
+            "application/at+jwt",
+            "logout+jwt",
+            "secevent+jwt",
+            "dpop+jwt",
+            "JWE",
+            "token-introspection+jwt",
+            "",
+        ] {
+            let token = signed(&json!({"alg": "HS256", "typ": typ}), &honest);
+            let err = verify(&legacy, &token).await.unwrap_err();
+            assert_eq!(err.code(), ErrorCode::TokenTypeMismatch, "{typ}: {err}");
+            assert!(err.to_string().starts_with("an ID token"), "{err}");
+        }
+        let logout = claims(&json!({
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+            "sid": "s-1",
+        }));
+        for header in [
+            json!({"alg": "HS256"}),
+            json!({"alg": "HS256", "typ": "JWT"}),
+        ] {
+            let err = verify(&legacy, &signed(&header, &logout))
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), ErrorCode::TokenTypeMismatch, "{err}");
+            assert!(err.to_string().contains("`events`"), "{err}");
+        }
+        let not_a_string = signed(&json!({"alg": "HS256", "typ": 1}), &honest);
+        let err = verify(&legacy, &not_a_string).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::TokenMalformed, "{err}");
+
+        // Taken as an access token (`/token` with subject_token_type
+        // access_token), at+jwt passes; other kinds still do not.
+        for (typ, passes) in [("at+jwt", true), ("JWT", true), ("logout+jwt", false)] {
+            let token = signed(&json!({"alg": "HS256", "typ": typ}), &honest);
+            let parsed = unverified_decode(&token, 1 << 20)
+                .unwrap()
+                .presented_as(TokenUse::AccessToken);
+            assert_eq!(parsed.is_access_token(), typ == "at+jwt");
+            let got = legacy.verify(parsed, NOW, None).await;
+            assert_eq!(got.is_ok(), passes, "{typ}: {got:?}");
+        }
+    }
 }

@@ -5,18 +5,79 @@
 //! result is an [`UnverifiedToken`]: nothing in it may be trusted, and the
 //! only way to turn its claims into trusted ones is
 //! [`super::Source::verify`].
+//!
+//! The header's `typ` is read too ([`TokenType`]): an OAuth access token
+//! (`at+jwt`, RFC 9068) or a JWT of another kind (a logout token, a
+//! security event, a DPoP proof) is not an ID token, and
+//! [`UnverifiedToken::check_use`] says whether the token may be taken as
+//! the kind the caller wants (RFC 8725 §3.11, explicit typing). A payload
+//! with `events` (RFC 8417 security events, OIDC back-channel logout
+//! tokens) is never taken for an ID token, whatever its `typ` says.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
-use super::VerifyError;
+use super::{ECHO_HEADER_CHARS, VerifyError, clip};
+
+/// What the header's `typ` says a token is. Media types compare without
+/// case and with or without `application/` (RFC 7515 §4.1.9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenType {
+    /// No `typ`, `JWT` or `JOSE`: a JWT of no stated kind, as ID tokens are.
+    Jwt,
+    /// `at+jwt`: an OAuth 2.0 access token (RFC 9068).
+    AccessToken,
+    /// Any other `typ` (`logout+jwt`, `secevent+jwt`, `dpop+jwt`, `JWE`, …),
+    /// as the header spells it.
+    Other(String),
+}
+
+impl TokenType {
+    fn of(typ: Option<&str>) -> Self {
+        let Some(typ) = typ else {
+            return TokenType::Jwt;
+        };
+        let bare = typ
+            .get(..12)
+            .zip(typ.get(12..))
+            .filter(|(prefix, _)| prefix.eq_ignore_ascii_case("application/"))
+            .map_or(typ, |(_, rest)| rest);
+        if bare.eq_ignore_ascii_case("jwt") || bare.eq_ignore_ascii_case("jose") {
+            TokenType::Jwt
+        } else if bare.eq_ignore_ascii_case("at+jwt") {
+            TokenType::AccessToken
+        } else {
+            TokenType::Other(typ.to_owned())
+        }
+    }
+}
+
+/// The kind of token a caller takes: what [`UnverifiedToken::check_use`]
+/// checks the token against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenUse {
+    /// An OpenID Connect ID token (or a JWT of no stated kind): the browser
+    /// flow, `/sdk`, `/exchange`, and `/token` unless told otherwise.
+    #[default]
+    IdToken,
+    /// An OAuth access token (`/token` with `subject_token_type` …
+    /// `access_token`): `at+jwt` is taken, and so is a JWT of no stated
+    /// kind, since an access token that is not RFC 9068 cannot be told
+    /// from one.
+    AccessToken,
+}
 
 /// A parsed JWS compact token whose signature has not been checked.
 #[derive(Debug)]
 pub struct UnverifiedToken<'t> {
     pub alg: String,
     pub kid: Option<String>,
+    /// What the header's `typ` says the token is.
+    pub typ: TokenType,
+    /// The kind the caller takes the token as; [`TokenUse::IdToken`]
+    /// unless [`UnverifiedToken::presented_as`] says otherwise.
+    pub wanted: TokenUse,
     /// `header.payload`, the bytes the signature covers.
     pub signing_input: &'t str,
     pub signature: &'t str,
@@ -27,6 +88,7 @@ pub struct UnverifiedToken<'t> {
 struct Header {
     alg: Option<String>,
     kid: Option<String>,
+    typ: Option<serde_json::Value>,
     crit: Option<serde_json::Value>,
     enc: Option<serde_json::Value>,
 }
@@ -38,13 +100,58 @@ impl UnverifiedToken<'_> {
             .get("iss")
             .and_then(serde_json::Value::as_str)
     }
+
+    /// Whether the header says this is an OAuth access token (`typ:
+    /// at+jwt`, RFC 9068), not an ID token.
+    pub fn is_access_token(&self) -> bool {
+        self.typ == TokenType::AccessToken
+    }
+
+    /// Says which kind of token the caller takes this one as (by default an
+    /// ID token); [`super::Source::verify`] then checks it with
+    /// [`Self::check_use`].
+    #[must_use]
+    pub fn presented_as(mut self, wanted: TokenUse) -> Self {
+        self.wanted = wanted;
+        self
+    }
+
+    /// Refuses a token that is not of the kind `wanted`: an access
+    /// token (`at+jwt`) where an ID token is wanted; a `typ` of another
+    /// kind of JWT, or a payload with `events` (a security event or logout
+    /// token), always.
+    pub fn check_use(&self) -> Result<(), VerifyError> {
+        let expected = match self.wanted {
+            TokenUse::IdToken => "an ID token (header typ JWT, or none)",
+            TokenUse::AccessToken => "an access token (header typ at+jwt or JWT, or none)",
+        };
+        let found = match (&self.typ, self.wanted) {
+            (TokenType::Other(t), _) => format!(
+                "header typ {:?}, a kind of JWT that is never a sign-in",
+                clip(t, ECHO_HEADER_CHARS)
+            ),
+            (TokenType::AccessToken, TokenUse::IdToken) => {
+                "header typ \"at+jwt\", an OAuth access token (RFC 9068)".into()
+            }
+            (TokenType::Jwt | TokenType::AccessToken, _)
+                if self.unverified_claims.contains_key("events") =>
+            {
+                "an `events` claim: a security event or logout token".into()
+            }
+            _ => return Ok(()),
+        };
+        Err(VerifyError::TokenTypeMismatch {
+            expected: expected.into(),
+            found,
+        })
+    }
 }
 
 /// Splits and decodes a compact JWS without checking it. Refuses tokens
 /// over `max_bytes`, anything but three base64url parts, headers and
-/// payloads that are not JSON objects, and headers with `crit` (no
-/// extension is understood, so RFC 7515 says refuse) or `enc` (an
-/// encrypted token is not something we can verify).
+/// payloads that are not JSON objects, a `typ` that is not a string, and
+/// headers with `crit` (no extension is understood, so RFC 7515 says
+/// refuse) or `enc` (an encrypted token is not something we can verify).
 pub fn unverified_decode(
     token: &str,
     max_bytes: usize,
@@ -87,6 +194,15 @@ pub fn unverified_decode(
     let alg = header
         .alg
         .ok_or_else(|| VerifyError::Malformed("the header has no `alg`".into()))?;
+    let typ = match &header.typ {
+        None => TokenType::of(None),
+        Some(serde_json::Value::String(typ)) => TokenType::of(Some(typ)),
+        Some(_) => {
+            return Err(VerifyError::Malformed(
+                "the header's `typ` must be a string; it is not".into(),
+            ));
+        }
+    };
     let claims: serde_json::Value = decode_json(p, "payload")?;
     let serde_json::Value::Object(unverified_claims) = claims else {
         return Err(VerifyError::Malformed(
@@ -100,6 +216,8 @@ pub fn unverified_decode(
     Ok(UnverifiedToken {
         alg,
         kid: header.kid,
+        typ,
+        wanted: TokenUse::default(),
         signing_input,
         signature: s,
         unverified_claims,
@@ -157,5 +275,28 @@ mod tests {
             unverified_decode(&big, 1000),
             Err(VerifyError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn typ_is_read_without_case_or_application_prefix() {
+        for (typ, want) in [
+            (None, TokenType::Jwt),
+            (Some("JWT"), TokenType::Jwt),
+            (Some("application/jwt"), TokenType::Jwt),
+            (Some("JOSE"), TokenType::Jwt),
+            (Some("at+jwt"), TokenType::AccessToken),
+            (Some("Application/AT+JWT"), TokenType::AccessToken),
+            (Some("logout+jwt"), TokenType::Other("logout+jwt".into())),
+            (
+                Some("application/"),
+                TokenType::Other("application/".into()),
+            ),
+            (
+                Some("applicatioñ/jwt"),
+                TokenType::Other("applicatioñ/jwt".into()),
+            ),
+        ] {
+            assert_eq!(TokenType::of(typ), want, "{typ:?}");
+        }
     }
 }

@@ -208,9 +208,10 @@ fn check_iat(v: Option<&Value>, now: i64) -> Result<String, String> {
     let Some(iat) = n.as_i64() else {
         return Err(format!("must be whole seconds; found {n}"));
     };
-    let off = now - iat;
-    let window = i64::try_from(IAT_WINDOW_SECS).unwrap_or(180);
-    if off.abs() <= window {
+    // `iat` is whoever posted here: saturate, never overflow.
+    let off = now.saturating_sub(iat);
+    let window = IAT_WINDOW_SECS;
+    if off.unsigned_abs() <= window {
         Ok(format!(
             "{} ({off} s from now; within ±{window} s)",
             crate::source::rfc3339(iat)
@@ -219,7 +220,7 @@ fn check_iat(v: Option<&Value>, now: i64) -> Result<String, String> {
         Err(format!(
             "{} is {} s {} Zendesk's clock; at most {window} s are accepted",
             crate::source::rfc3339(iat),
-            off.abs(),
+            off.unsigned_abs(),
             if off > 0 { "behind" } else { "ahead of" }
         ))
     }
@@ -345,5 +346,14 @@ mod tests {
         );
         let garbage = inspect("not a jwt", b"x", 0, &store, "t").await;
         assert_eq!(failed(&garbage), ["format"]);
+    }
+
+    #[test]
+    fn a_hostile_iat_is_a_failed_rule_not_an_overflow() {
+        for iat in [i64::MIN, i64::MAX, -1] {
+            let got = check_iat(Some(&json!(iat)), 1100);
+            assert!(got.is_err(), "{iat}: {got:?}");
+        }
+        assert!(check_iat(Some(&json!(1000)), 1100).is_ok());
     }
 }
