@@ -171,9 +171,14 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
                 discovery_url.clone(),
                 config.issuer.clone(),
             ));
-            let id = format!("oidc:{}:{discovery_url}", config.name);
             (
-                Keys::fetched(&id, provider.clone(), cache.clone(), interval),
+                Keys::fetched(
+                    &format!("oidc:{}", config.name),
+                    discovery_url,
+                    provider.clone(),
+                    cache.clone(),
+                    interval,
+                ),
                 Box::new(oidc::OidcKind),
                 Some(provider),
                 None,
@@ -184,7 +189,6 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
             insecure_emulator,
             ..
         } => {
-            let id = format!("firebase:{}:{keys_url}", config.name);
             let fetch = Arc::new(UrlFetcher {
                 http: http.clone(),
                 url: keys_url.clone(),
@@ -194,7 +198,13 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
                 insecure_emulator: *insecure_emulator,
             };
             (
-                Keys::fetched(&id, fetch, cache.clone(), interval),
+                Keys::fetched(
+                    &format!("firebase:{}", config.name),
+                    keys_url,
+                    fetch,
+                    cache.clone(),
+                    interval,
+                ),
                 Box::new(kind),
                 None,
                 None,
