@@ -170,6 +170,7 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
                 http.clone(),
                 discovery_url.clone(),
                 config.issuer.clone(),
+                interval,
             ));
             (
                 Keys::fetched(
