@@ -282,6 +282,28 @@ async fn chunked_jwks_larger_than_the_cap_is_refused_without_buffering_it() {
 }
 
 #[tokio::test]
+async fn chunked_jwks_under_the_cap_is_read_whole() {
+    let key = rsa_key("k1");
+    let doc = serde_json::to_vec(&json!({"keys": [key.jwk]})).unwrap();
+    let url = serve(Router::new().route(
+        "/jwks",
+        get(move || {
+            let chunks: Vec<Result<bytes::Bytes, std::convert::Infallible>> = doc
+                .chunks(100)
+                .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+                .collect();
+            async move { axum::body::Body::from_stream(futures_util::stream::iter(chunks)) }
+        }),
+    ))
+    .await;
+    let gw = gateway(&jwks_sources(&[("chunked", &format!("{url}/jwks"))], "1m")).await;
+    let (status, body) = gw
+        .sdk("mobile", &key.sign(&claims("https://chunked.test")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
 async fn endless_token_endpoint_answer_is_refused_without_buffering_it() {
     let op = FakeOp::start(Duration::ZERO, discovery_doc, &[]).await;
     let gw = gateway(&oidc_source(&op.url, "1m")).await;
