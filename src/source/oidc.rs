@@ -83,7 +83,6 @@ pub struct Provider {
     metadata: RwLock<Option<Arc<Metadata>>>,
     /// Held while a discovery runs; what the last one found.
     last: tokio::sync::Mutex<LastDiscovery>,
-    discoveries: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -107,13 +106,7 @@ impl Provider {
             retry_after,
             metadata: RwLock::new(None),
             last: tokio::sync::Mutex::default(),
-            discoveries: std::sync::atomic::AtomicU64::new(0),
         }
-    }
-
-    /// Number of discovery fetches made (for tests).
-    pub fn discovery_count(&self) -> u64 {
-        self.discoveries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The last discovered metadata, discovering now if there is none.
@@ -158,8 +151,6 @@ impl Provider {
                 return Ok(m);
             }
         }
-        self.discoveries
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let outcome = self.discover_now().await;
         last.finished = Some(Instant::now());
         last.failure = outcome.as_ref().err().cloned();
