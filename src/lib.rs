@@ -24,6 +24,9 @@
 //! - [`http`]: the routes; [`error`]: the stable `error_code`s.
 //! - [`state`]: replay and rate-limit stores (memory, Redis).
 //! - [`explain`]: the dry run behind `zenbridge explain` and `POST /explain`.
+//! - [`upstream`]: what every fetch from an upstream server promises (a
+//!   1 MiB cap read chunk by chunk, no redirect to plain http, URLs
+//!   redacted in messages).
 
 pub mod cli;
 pub mod config;
@@ -38,6 +41,7 @@ pub mod sso;
 pub mod state;
 pub mod target;
 pub mod trust;
+pub mod upstream;
 
 use axum::Router;
 
@@ -54,13 +58,14 @@ pub fn demo_app(state: AppState) -> Router {
 }
 
 /// The HTTP client for discovery and key fetches: rustls, short timeouts,
-/// a few redirects.
+/// a few redirects and never one to plain http off loopback
+/// ([`upstream::redirect_policy`]).
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .user_agent(concat!("zenbridge/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(std::time::Duration::from_secs(3))
         .timeout(std::time::Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::limited(3))
+        .redirect(upstream::redirect_policy())
         .build()
         .expect("the TLS backend initialises")
 }

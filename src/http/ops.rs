@@ -1,6 +1,16 @@
 //! Operations: `/healthz` (the process serves), `/readyz` (config loaded and
 //! every source has usable keys), `/metrics` (Prometheus text), and
 //! `POST /explain` (the `explain` command, only with `server.admin_token`).
+//!
+//! `/readyz` reads the key cache's state ([`crate::source::keys::Keys::status`]);
+//! a probe fetches nothing itself. For a source without keys it starts a
+//! warm-up in the background, which is the cache's own `get`: coalesced
+//! with any fetch in flight and, after a failure, held back for the
+//! source's `key_refresh_interval`. So probes add at most one fetch per
+//! source per interval, and a gateway whose provider comes back turns
+//! ready without waiting for a request. The probe waits for a warm-up at
+//! most [`WARM_UP_WAIT`], so a fresh gateway answers green at once when
+//! its providers answer.
 
 use std::time::Duration;
 
@@ -15,6 +25,10 @@ use super::error::{ApiError, Dialect};
 use super::tokens::rate_key;
 use super::{AppState, ClientIp, Rt, read_body};
 use crate::error::ErrorCode;
+use crate::source::keys::KeyStatus;
+
+/// How long `/readyz` waits for the warm-up of sources without keys.
+pub const WARM_UP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,14 +39,37 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn readyz(State(state): State<AppState>, rt: Rt) -> Response {
+    let warming: Vec<_> = rt
+        .sources
+        .iter()
+        .filter(|s| s.keys.status() != KeyStatus::Ready)
+        .map(|s| {
+            let s = s.clone();
+            // Spawned: a probe that gives up does not cancel the fetch.
+            tokio::spawn(async move {
+                let _ = s.keys.get().await;
+            })
+        })
+        .collect();
+    if !warming.is_empty() {
+        let _ = tokio::time::timeout(WARM_UP_WAIT, async {
+            for w in warming {
+                let _ = w.await;
+            }
+        })
+        .await;
+    }
     let mut not_ready = Vec::new();
     for s in &rt.sources {
-        // The reason (URLs, connection errors) goes to the log, not to
-        // whoever can reach this port.
-        if let Err(e) = s.keys.get().await {
-            tracing::warn!(source = %s.name(), error = %e.0, "not ready: no keys");
-            not_ready.push(json!({"source": s.name(), "error": "no usable keys yet"}));
-        }
+        // The reason (URLs redacted, connection errors) goes to the log,
+        // not to whoever can reach this port.
+        let why = match s.keys.status() {
+            KeyStatus::Ready => continue,
+            KeyStatus::Failing(why) => why,
+            KeyStatus::NotFetched => "the first key fetch has not finished".to_owned(),
+        };
+        tracing::warn!(source = %s.name(), error = %why, "not ready: no keys");
+        not_ready.push(json!({"source": s.name(), "error": "no usable keys yet"}));
     }
     if let Err(e) = state.shared().store.ping().await {
         tracing::warn!(error = %e, "not ready: state store");

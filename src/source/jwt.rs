@@ -24,7 +24,7 @@ pub fn keys(
                 url: url.clone(),
                 parse: KeySet::from_jwks_json,
             });
-            Keys::fetched(&format!("jwt:{name}:{url}"), fetch, cache.clone(), interval)
+            Keys::fetched(&format!("jwt:{name}"), url, fetch, cache.clone(), interval)
         }
         JwtKeys::Static { keys, .. } => Keys::fixed(&format!("jwt:{name}"), keys.clone()),
     }

@@ -10,7 +10,13 @@
 //!   (default one minute); requests that arrive while it runs wait for it;
 //! - when a fetch fails, the last good keys keep serving (re-inserted for
 //!   one refresh interval, so a down provider is not hammered and requests
-//!   are not slowed by failing fetches).
+//!   are not slowed by failing fetches);
+//! - when a fetch fails and there are no last good keys (a provider never
+//!   reached), the failure is remembered for one refresh interval: requests
+//!   in that time are refused with its reason and fetch nothing;
+//! - [`Keys::status`] tells whether keys are at hand without fetching (for
+//!   `/readyz`);
+//! - logs name a source's keys by [`Keys::label`], whose URL is redacted.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -433,12 +439,26 @@ impl Default for KeyCache {
 #[derive(Debug, Clone)]
 pub struct Unavailable(pub String);
 
+/// What a source's keys are like now, read without fetching (`/readyz`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Keys are at hand: static ones, cached ones, or the last good ones.
+    Ready,
+    /// No keys yet, and the last fetch failed for this reason.
+    Failing(String),
+    /// No fetch has finished yet.
+    NotFetched,
+}
+
 /// The keys of one source: fetched ones through the shared cache, static
 /// ones held directly.
 pub struct Keys {
     /// Cache key: the source name and everything that decides its keys, so
     /// a reload that changes a source's URL does not reuse its old keys.
+    /// It may hold credentials, so it is never printed: see `label`.
     id: Arc<str>,
+    /// `id` with its URL redacted, for logs.
+    label: Arc<str>,
     inner: KeysInner,
 }
 
@@ -453,36 +473,66 @@ struct Fetched {
     refresh_interval: Duration,
     last_forced: Mutex<Option<Instant>>,
     last_good: RwLock<Option<Arc<KeySet>>>,
-    last_error: RwLock<Option<String>>,
+    /// The last failed fetch (when, why); cleared by a good one.
+    last_failure: RwLock<Option<(Instant, String)>>,
     fetches: AtomicU64,
+}
+
+impl Fetched {
+    /// The failure to answer with instead of fetching: one within the last
+    /// refresh interval, when there are no last good keys to serve.
+    fn backing_off(&self) -> Option<String> {
+        if self.last_good.read().expect("lock").is_some() {
+            return None;
+        }
+        let failure = self.last_failure.read().expect("lock");
+        let (at, why) = failure.as_ref()?;
+        let ago = at.elapsed();
+        let left = self.refresh_interval.checked_sub(ago)?;
+        Some(format!(
+            "{why} (the last fetch failed {} ago; the next is allowed in {})",
+            humantime::format_duration(Duration::from_secs(ago.as_secs())),
+            humantime::format_duration(Duration::from_secs(left.as_secs().max(1)))
+        ))
+    }
 }
 
 impl Keys {
     pub fn fixed(id: &str, keys: Arc<KeySet>) -> Self {
         Self {
             id: id.into(),
+            label: id.into(),
             inner: KeysInner::Static(keys),
         }
     }
 
+    /// Keys fetched from `url` by `fetcher`; `what` names the source
+    /// (`firebase:app`), and with the URL makes the cache key.
     pub fn fetched(
-        id: &str,
+        what: &str,
+        url: &url::Url,
         fetcher: Arc<dyn Fetch>,
         cache: KeyCache,
         refresh_interval: Duration,
     ) -> Self {
         Self {
-            id: id.into(),
+            id: format!("{what}:{url}").into(),
+            label: format!("{what}:{}", crate::upstream::redact_url(url)).into(),
             inner: KeysInner::Fetched(Box::new(Fetched {
                 fetcher,
                 cache,
                 refresh_interval,
                 last_forced: Mutex::new(None),
                 last_good: RwLock::new(None),
-                last_error: RwLock::new(None),
+                last_failure: RwLock::new(None),
                 fetches: AtomicU64::new(0),
             })),
         }
+    }
+
+    /// What the keys are, for logs: the source and its URL, redacted.
+    pub fn label(&self) -> &str {
+        &self.label
     }
 
     /// Number of fetches attempted (for metrics and tests).
@@ -493,15 +543,39 @@ impl Keys {
         }
     }
 
+    /// Why the last fetch failed, if it did (URLs redacted).
     pub fn last_error(&self) -> Option<String> {
         match &self.inner {
             KeysInner::Static(_) => None,
-            KeysInner::Fetched(f) => f.last_error.read().expect("lock").clone(),
+            KeysInner::Fetched(f) => f
+                .last_failure
+                .read()
+                .expect("lock")
+                .as_ref()
+                .map(|(_, why)| why.clone()),
+        }
+    }
+
+    /// Whether keys are at hand, read from the cache's state: never
+    /// fetches, never waits.
+    pub fn status(&self) -> KeyStatus {
+        let f = match &self.inner {
+            KeysInner::Static(_) => return KeyStatus::Ready,
+            KeysInner::Fetched(f) => f,
+        };
+        if f.last_good.read().expect("lock").is_some() || f.cache.cache.contains_key(&self.id) {
+            return KeyStatus::Ready;
+        }
+        match f.last_failure.read().expect("lock").as_ref() {
+            Some((_, why)) => KeyStatus::Failing(why.clone()),
+            None => KeyStatus::NotFetched,
         }
     }
 
     /// The current keys: cached, or fetched now (coalesced with any fetch
-    /// in flight), or the last good ones if the fetch fails.
+    /// in flight), or the last good ones if the fetch fails. With no last
+    /// good keys, a failed fetch is remembered for one refresh interval:
+    /// requests in that time get its error without a new fetch.
     pub async fn get(&self) -> Result<Arc<KeySet>, Unavailable> {
         let f = match &self.inner {
             KeysInner::Static(k) => return Ok(k.clone()),
@@ -514,18 +588,24 @@ impl Keys {
             .cache
             .cache
             .try_get_with(self.id.clone(), async {
+                // Checked here, by the one caller that would fetch, so
+                // callers that queued behind a failed fetch do not fetch
+                // again either.
+                if let Some(why) = f.backing_off() {
+                    return Err(why);
+                }
                 f.fetches.fetch_add(1, Ordering::Relaxed);
                 match f.fetcher.fetch().await {
                     Ok(keys) => {
                         let keys = Arc::new(keys);
                         *f.last_good.write().expect("lock") = Some(keys.clone());
-                        *f.last_error.write().expect("lock") = None;
+                        *f.last_failure.write().expect("lock") = None;
                         let ttl = keys.max_age.unwrap_or(Duration::from_secs(3600));
                         Ok(Entry { keys, ttl })
                     }
                     Err(e) => {
-                        tracing::warn!(keys = %self.id, error = %e, "key fetch failed");
-                        *f.last_error.write().expect("lock") = Some(e.clone());
+                        tracing::warn!(keys = %self.label, error = %e, "key fetch failed");
+                        *f.last_failure.write().expect("lock") = Some((Instant::now(), e.clone()));
                         let last = f.last_good.read().expect("lock").clone();
                         match last {
                             Some(keys) => Ok(Entry {

@@ -32,6 +32,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use crate::config::{SourceConfig, SourceDetail};
+use crate::upstream::{MAX_DOCUMENT, error_chain, read_capped, redact_url};
 use keys::{Family, KeyCache, Keys};
 pub use unverified::{TokenType, TokenUse, UnverifiedToken, unverified_decode};
 
@@ -181,10 +182,16 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
                 http.clone(),
                 discovery_url.clone(),
                 config.issuer.clone(),
+                interval,
             ));
-            let id = format!("oidc:{}:{discovery_url}", config.name);
             (
-                Keys::fetched(&id, provider.clone(), cache.clone(), interval),
+                Keys::fetched(
+                    &format!("oidc:{}", config.name),
+                    discovery_url,
+                    provider.clone(),
+                    cache.clone(),
+                    interval,
+                ),
                 Box::new(oidc::OidcKind),
                 Some(provider),
                 None,
@@ -195,7 +202,6 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
             insecure_emulator,
             ..
         } => {
-            let id = format!("firebase:{}:{keys_url}", config.name);
             let fetch = Arc::new(UrlFetcher {
                 http: http.clone(),
                 url: keys_url.clone(),
@@ -205,7 +211,13 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
                 insecure_emulator: *insecure_emulator,
             };
             (
-                Keys::fetched(&id, fetch, cache.clone(), interval),
+                Keys::fetched(
+                    &format!("firebase:{}", config.name),
+                    keys_url,
+                    fetch,
+                    cache.clone(),
+                    interval,
+                ),
                 Box::new(kind),
                 None,
                 None,
@@ -253,56 +265,39 @@ impl keys::Fetch for UrlFetcher {
     fn fetch(&self) -> futures_util::future::BoxFuture<'_, Result<keys::KeySet, String>> {
         Box::pin(async move {
             let (body, max_age) = get_bytes(&self.http, &self.url).await?;
-            let mut set = (self.parse)(&body).map_err(|e| format!("{}: {e}", self.url))?;
+            let mut set =
+                (self.parse)(&body).map_err(|e| format!("{}: {e}", redact_url(&self.url)))?;
             set.max_age = Some(max_age);
             Ok(set)
         })
     }
 }
 
-/// Largest key or discovery document read.
-const MAX_DOCUMENT: usize = 1024 * 1024;
-
-/// GETs a document, refusing non-2xx answers and bodies over 1 MiB.
+/// GETs a document, refusing non-2xx answers and bodies over
+/// [`MAX_DOCUMENT`] (read chunk by chunk: a huge chunked body is cut off,
+/// not buffered). Errors name the URL redacted ([`redact_url`]).
 pub async fn get_bytes(
     http: &reqwest::Client,
     url: &url::Url,
 ) -> Result<(bytes::Bytes, Duration), String> {
+    let shown = || redact_url(url);
     let resp = http
         .get(url.clone())
         .send()
         .await
-        .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+        .map_err(|e| format!("{}: {}", shown(), error_chain(e)))?;
     let status = resp.status();
     if !status.is_success() {
-        return Err(format!("{url}: HTTP {status}"));
-    }
-    if resp
-        .content_length()
-        .is_some_and(|l| l > MAX_DOCUMENT as u64)
-    {
-        return Err(format!("{url}: document larger than 1 MiB"));
+        return Err(format!(
+            "{}: expected a 2xx answer; the server answered HTTP {status}",
+            shown()
+        ));
     }
     let max_age = keys::max_age(resp.headers());
-    let body = resp
-        .bytes()
+    let body = read_capped(resp, MAX_DOCUMENT)
         .await
-        .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
-    if body.len() > MAX_DOCUMENT {
-        return Err(format!("{url}: document larger than 1 MiB"));
-    }
+        .map_err(|e| format!("{}: {e}", shown()))?;
     Ok((body, max_age))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// Longest header value (`kid`, `alg`, `typ`) a message echoes, in

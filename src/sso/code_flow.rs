@@ -6,6 +6,10 @@
 //! The ID token in the token response is not trusted here: the caller
 //! hands it to the source's own [`crate::source::Source::verify`] (the same
 //! key cache and checks as every presented token), then checks `nonce`.
+//!
+//! The token endpoint is called through [`send_capped`]: no redirect is
+//! followed, and its answer is read chunk by chunk and refused past 1 MiB
+//! ([`crate::upstream::read_capped`]), as key documents are.
 
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreErrorResponseType};
 use openidconnect::{
@@ -17,6 +21,7 @@ use url::Url;
 
 use crate::config::{Server, SourceDetail};
 use crate::source::Source;
+use crate::upstream::{MAX_DOCUMENT, error_chain, read_capped};
 
 /// Why the provider's side of the flow did not give an ID token.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -152,7 +157,7 @@ pub async fn redeem(
     let response = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
-        .request_async(http)
+        .request_async(&Capped(http))
         .await
         .map_err(|e| match e {
             RequestTokenError::ServerResponse(r) => FlowError::Refused {
@@ -240,6 +245,61 @@ async fn client(source: &Source, server: &Server) -> Result<(Client, Vec<String>
         client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
     }
     Ok((client, scopes.clone()))
+}
+
+/// Why the token endpoint gave no answer to parse: a sentence without its
+/// URL.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TokenEndpointError(String);
+
+/// The token endpoint's HTTP client for `openidconnect`: [`send_capped`].
+struct Capped<'a>(&'a reqwest::Client);
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Capped<'_> {
+    type Error = TokenEndpointError;
+    type Future = std::pin::Pin<
+        Box<
+            dyn Future<Output = Result<openidconnect::HttpResponse, TokenEndpointError>>
+                + Send
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(send_capped(self.0, request))
+    }
+}
+
+/// Sends a token request through `http` (built by [`http_client`], so no
+/// redirect is followed) and reads the answer with the 1 MiB cap of every
+/// upstream document.
+pub async fn send_capped(
+    http: &reqwest::Client,
+    request: openidconnect::HttpRequest,
+) -> Result<openidconnect::HttpResponse, TokenEndpointError> {
+    let request = reqwest::Request::try_from(request).map_err(|e| {
+        TokenEndpointError(format!(
+            "the token request cannot be sent ({})",
+            error_chain(e)
+        ))
+    })?;
+    let resp = http
+        .execute(request)
+        .await
+        .map_err(|e| TokenEndpointError(format!("the token endpoint: {}", error_chain(e))))?;
+    let mut answer = http::Response::builder()
+        .status(resp.status())
+        .version(resp.version());
+    for (name, value) in resp.headers() {
+        answer = answer.header(name, value);
+    }
+    let body = read_capped(resp, MAX_DOCUMENT)
+        .await
+        .map_err(|e| TokenEndpointError(format!("the token endpoint's answer: {e}")))?;
+    answer
+        .body(body.to_vec())
+        .map_err(|e| TokenEndpointError(format!("the token endpoint's answer: {e}")))
 }
 
 /// The HTTP client for the token endpoint. `openidconnect` requires that

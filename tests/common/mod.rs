@@ -1,6 +1,8 @@
 //! Harness for tests that run the gateway in-process on a real loopback
-//! socket, and a small upstream key server (Firebase certificate map and
-//! JWKS) with a key made per test.
+//! socket, a small upstream key server (Firebase certificate map and
+//! JWKS) with a key made per test, and hostile upstreams: [`serve`] any
+//! router, [`endless_body`], and [`FakeOp`], an OpenID Provider stand-in
+//! whose discovery can be slow, down or name any endpoints.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -202,6 +204,113 @@ impl KeyServer {
 
     pub fn fetch_count(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+/// Serves `app` on a free loopback port; returns its base URL.
+pub async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// A chunked body that never ends (64 KiB chunks of spaces), adding each
+/// chunk's size to `sent` as the server hands it to the socket.
+pub fn endless_body(sent: Arc<AtomicUsize>) -> axum::response::Response {
+    let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
+    let stream = futures_util::stream::repeat_with(move || {
+        sent.fetch_add(chunk.len(), Ordering::SeqCst);
+        Ok::<_, std::convert::Infallible>(chunk.clone())
+    });
+    axum::body::Body::from_stream(stream).into_response()
+}
+
+/// An OpenID Provider stand-in on loopback: its discovery document (made
+/// by `doc` from its base URL) answers after `delay`, or HTTP 500 while
+/// `down`; `/jwks` serves its keys; `/token` streams an endless body.
+/// Every answer is counted.
+pub struct FakeOp {
+    pub url: String,
+    pub discoveries: Arc<AtomicUsize>,
+    pub jwks_fetches: Arc<AtomicUsize>,
+    pub token_bytes: Arc<AtomicUsize>,
+    pub down: Arc<AtomicBool>,
+}
+
+/// A minimal discovery document whose endpoints are all on `base`.
+pub fn discovery_doc(base: &str) -> Value {
+    json!({
+        "issuer": base,
+        "jwks_uri": format!("{base}/jwks"),
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    })
+}
+
+impl FakeOp {
+    pub async fn start(
+        delay: std::time::Duration,
+        doc: fn(&str) -> Value,
+        keys: &[&TestKey],
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let op = FakeOp {
+            url: url.clone(),
+            discoveries: Arc::default(),
+            jwks_fetches: Arc::default(),
+            token_bytes: Arc::default(),
+            down: Arc::default(),
+        };
+        let doc = doc(&url);
+        let jwks = JwkSet {
+            keys: keys.iter().map(|k| k.jwk.clone()).collect(),
+        };
+        let (hits, down) = (op.discoveries.clone(), op.down.clone());
+        let jwks_hits = op.jwks_fetches.clone();
+        let token_bytes = op.token_bytes.clone();
+        let app = Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || {
+                    let (hits, down, doc) = (hits.clone(), down.clone(), doc.clone());
+                    async move {
+                        hits.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(delay).await;
+                        if down.load(Ordering::SeqCst) {
+                            return (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response();
+                        }
+                        axum::Json(doc).into_response()
+                    }
+                }),
+            )
+            .route(
+                "/jwks",
+                get(move || {
+                    let (hits, jwks) = (jwks_hits.clone(), jwks.clone());
+                    async move {
+                        hits.fetch_add(1, Ordering::SeqCst);
+                        axum::Json(jwks).into_response()
+                    }
+                }),
+            )
+            .route(
+                "/token",
+                axum::routing::post(move || {
+                    let sent = token_bytes.clone();
+                    async move { endless_body(sent) }
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        op
+    }
+
+    pub fn discovery_count(&self) -> usize {
+        self.discoveries.load(Ordering::SeqCst)
     }
 }
 
