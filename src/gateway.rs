@@ -13,7 +13,7 @@ use crate::error::ErrorCode;
 use crate::mapping::{Mapping, MappingError, Vars};
 use crate::source::keys::KeyCache;
 use crate::source::{
-    self, Source, UnverifiedToken, VerifiedClaims, VerifyError, unverified_decode,
+    self, Source, TokenUse, UnverifiedToken, VerifiedClaims, VerifyError, unverified_decode,
 };
 use crate::target::{self, MintError, Minted};
 use crate::trust::{self, TrustError};
@@ -216,16 +216,19 @@ impl Runtime {
         }
     }
 
-    /// The whole pipeline for an app-presented token.
+    /// The whole pipeline for an app-presented token, taken as `wanted`
+    /// (an ID token, unless `/token` was told it is an access token).
     pub async fn exchange(
         &self,
         target: &Target,
         token: &str,
+        wanted: TokenUse,
         req: &RequestInfo,
     ) -> Result<Exchanged, (GatewayError, Option<Arc<Source>>)> {
         let now = source::now();
         let parsed = unverified_decode(token, self.config.server.max_token_bytes)
-            .map_err(|e| (e.into(), None))?;
+            .map_err(|e| (e.into(), None))?
+            .presented_as(wanted);
         let route = self.route(target, &parsed).map_err(|e| (e.into(), None))?;
         let source = route.source.clone();
         let verified = source

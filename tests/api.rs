@@ -1021,7 +1021,7 @@ async fn access_logout_and_event_tokens_from_a_trusted_issuer_never_become_a_sig
                     "subject_token_type",
                     "urn:ietf:params:oauth:token-type:id_token",
                 ),
-                ("audience", "mobile"),
+                ("audience", "chat"),
             ])
             .send()
             .await

@@ -496,7 +496,7 @@ async fn discovered_plain_http_endpoint_off_loopback_is_refused() {
 
 fn token_for(key: &TestKey, iss: &str) -> String {
     let t = now();
-    key.sign(&json!({"iss": iss, "aud": "zb", "sub": "s", "email": "s@acme.com", "exp": t + 60, "iat": t}))
+    key.sign(&json!({"iss": iss, "aud": "zb", "sub": "s", "email": "s@acme.com", "email_verified": true, "exp": t + 60, "iat": t}))
 }
 
 #[tokio::test]

@@ -570,3 +570,47 @@ async fn the_binary_refuses_the_attacks_with_their_codes() {
         .await;
     assert_refused(&got, StatusCode::UNAUTHORIZED, "role_not_allowed");
 }
+
+/// RFC 8693's `subject_token_type` is checked against the token's own
+/// `typ`: an RFC 9068 access token is not an ID token, and is taken only
+/// when the caller says it is one (its issuer's `audiences` still apply).
+#[tokio::test]
+async fn access_token_declared_as_an_id_token_is_refused_on_token() {
+    let (_op, gw) = world().await;
+    let t = now();
+    let at = common::raw_hs256_with_header(
+        LEGACY_SECRET,
+        &json!({"alg": "HS256", "typ": "at+jwt"}),
+        &json!({"iss": LEGACY_ISS, "aud": "zendesk", "sub": "u-1", "email": "dana@acme.com",
+                "name": "Dana", "iat": t, "exp": t + 600}),
+    );
+    let post = |typ: &'static str| {
+        let at = at.clone();
+        let gw = &gw;
+        async move {
+            let resp = gw
+                .client
+                .post(format!("{}/token", gw.url))
+                .form(&[
+                    (
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:token-exchange",
+                    ),
+                    ("subject_token", at.as_str()),
+                    ("subject_token_type", typ),
+                    ("audience", "messaging"),
+                ])
+                .send()
+                .await
+                .expect("POST /token");
+            common::status_json(resp).await
+        }
+    };
+    let got = post("urn:ietf:params:oauth:token-type:id_token").await;
+    assert_refused(&got, StatusCode::BAD_REQUEST, "token_type_mismatch");
+    let got = post("urn:ietf:params:oauth:token-type:access_token").await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    // The app endpoints take ID tokens only.
+    let got = gw.exchange("messaging", &at).await;
+    assert_refused(&got, StatusCode::UNAUTHORIZED, "token_type_mismatch");
+}

@@ -25,14 +25,16 @@ use super::{AppState, ClientIp, Rt, read_body};
 use crate::config::Refusal;
 use crate::error::ErrorCode;
 use crate::gateway::{Exchanged, GatewayError, RequestInfo, Runtime, Target, token_hash};
+use crate::source::TokenUse;
 use crate::target::Endpoint;
 
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const TYPE_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
+const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 const SUBJECT_TYPES: [&str; 3] = [
     "urn:ietf:params:oauth:token-type:id_token",
     TYPE_JWT,
-    "urn:ietf:params:oauth:token-type:access_token",
+    ACCESS_TOKEN,
 ];
 
 pub fn router() -> Router<AppState> {
@@ -181,11 +183,13 @@ async fn rate_limit(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     state: &AppState,
     rt: &Runtime,
     target: &Target,
     token: &str,
+    wanted: TokenUse,
     ip: ClientIp,
     route: &'static str,
     dialect: Dialect,
@@ -195,7 +199,7 @@ async fn run(
         ip: ip.0.map(|i| i.to_string()),
         ..RequestInfo::default()
     };
-    let result = rt.exchange(target, token, &req).await;
+    let result = rt.exchange(target, token, wanted, &req).await;
     let metrics = &state.shared().metrics;
     match result {
         Ok(ok) => {
@@ -264,7 +268,17 @@ async fn sdk_jwt(
             d,
         ));
     };
-    let ok = run(&state, &rt, &target, &token, ip, "sdk", d).await?;
+    let ok = run(
+        &state,
+        &rt,
+        &target,
+        &token,
+        TokenUse::IdToken,
+        ip,
+        "sdk",
+        d,
+    )
+    .await?;
     Ok(jwt_json(&ok.minted.jwt))
 }
 
@@ -302,7 +316,17 @@ async fn exchange(
             d,
         )
     })?;
-    let ok = run(&state, &rt, &target, token, ip, "exchange", d).await?;
+    let ok = run(
+        &state,
+        &rt,
+        &target,
+        token,
+        TokenUse::IdToken,
+        ip,
+        "exchange",
+        d,
+    )
+    .await?;
     Ok(Json(json!({"jwt": ok.minted.jwt, "expires_in": ok.minted.expires_in})).into_response())
 }
 
@@ -353,8 +377,11 @@ async fn token_exchange(
             d,
         ));
     };
-    match f.get("subject_token_type").map(AsRef::as_ref) {
-        Some(t) if SUBJECT_TYPES.contains(&t) => {}
+    // The declared type is enforced against the token's own `typ`: an
+    // access token (RFC 9068 `at+jwt`) is never taken as an ID token.
+    let wanted = match f.get("subject_token_type").map(AsRef::as_ref) {
+        Some(ACCESS_TOKEN) => TokenUse::AccessToken,
+        Some(t) if SUBJECT_TYPES.contains(&t) => TokenUse::IdToken,
         Some(t) => {
             return Err(ApiError::new(
                 ErrorCode::TokenTypeUnsupported,
@@ -373,7 +400,7 @@ async fn token_exchange(
                 d,
             ));
         }
-    }
+    };
     if let Some(t) = f.get("requested_token_type")
         && t != TYPE_JWT
     {
@@ -406,7 +433,7 @@ async fn token_exchange(
         }
     };
     guard(&target, Endpoint::Token, ip, d)?;
-    let ok = run(&state, &rt, &target, token, ip, "token", d).await?;
+    let ok = run(&state, &rt, &target, token, wanted, ip, "token", d).await?;
     let mut resp = Json(json!({
         "access_token": ok.minted.jwt,
         "issued_token_type": TYPE_JWT,

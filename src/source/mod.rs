@@ -584,7 +584,7 @@ mod tests {
     use crate::error::ErrorCode;
 
     const LEGACY_ISS: &str = "https://legacy.test";
-    const LEGACY_SECRET: &str = "legacy-secret-0123456789abcdef";
+    const LEGACY_SECRET: &str = "legacy-secret-0123456789abcdef0123456789";
     const NOW: i64 = 1_800_000_000;
 
     /// A `jwt` source with an HS256 secret (`legacy`) and a `dev` source

@@ -333,6 +333,20 @@ pub fn hs256(secret: &str, claims: &Value) -> String {
     .unwrap()
 }
 
+/// An HS256 token with any header (`typ` and all), signed for real.
+pub fn raw_hs256_with_header(secret: &str, header: &Value, claims: &Value) -> String {
+    use base64::Engine;
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let input = format!(
+        "{}.{}",
+        e.encode(header.to_string()),
+        e.encode(claims.to_string())
+    );
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+    format!("{input}.{}", e.encode(tag.as_ref()))
+}
+
 /// A compact JWS with any header, payload and signature bytes (for tokens
 /// no honest library would make).
 pub fn raw_jwt(header: &Value, payload: &Value, signature: &[u8]) -> String {
