@@ -295,9 +295,5 @@ pub fn token_hash(token: &str) -> String {
 
 /// Caps an untrusted string echoed in a message.
 pub fn shorten(s: &str) -> String {
-    if s.chars().count() <= 100 {
-        format!("{s:?}")
-    } else {
-        format!("{:?}…", s.chars().take(100).collect::<String>())
-    }
+    format!("{:?}", source::clip(s, source::ECHO_VALUE_CHARS))
 }

@@ -90,6 +90,19 @@ pub struct Config {
 /// `server.trust_forwarded_for` believed the last hop whoever sent it.
 const TRUST_FORWARDED_FOR_GONE: &str = "replaced by trusted_proxies: list your proxies' addresses or CIDR ranges (trusted_proxies = [\"10.0.0.0/8\"]); X-Forwarded-For is then read from the right, past those proxies only";
 
+/// The known keys written in a table (unknown ones are `sift`'s to
+/// report), for the check of which keys a source's or target's kind takes.
+fn written_keys<T: raw::RawTable>(item: &toml::Value) -> Vec<String> {
+    item.as_table()
+        .map(|t| {
+            t.keys()
+                .filter(|k| T::KEYS.contains(&k.as_str()))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Reads and validates a config file.
 pub fn load_file(path: &std::path::Path) -> Result<Config, Problems> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -147,9 +160,11 @@ pub fn load_str(text: &str, base: Option<&std::path::Path>) -> Result<Config, Pr
                                 .and_then(toml::Value::as_str)
                                 .map(str::to_owned),
                         );
-                        raw_sources.push(sift::table::<RawSource>(&mut p, &path, item));
+                        let written = written_keys::<RawSource>(&item);
+                        raw_sources.push((sift::table::<RawSource>(&mut p, &path, item), written));
                     } else {
-                        raw_targets.push(sift::table::<RawTarget>(&mut p, &path, item));
+                        let written = written_keys::<RawTarget>(&item);
+                        raw_targets.push((sift::table::<RawTarget>(&mut p, &path, item), written));
                     }
                 }
             }
@@ -178,8 +193,8 @@ pub fn load_str(text: &str, base: Option<&std::path::Path>) -> Result<Config, Pr
     let sources: Vec<Option<Arc<SourceConfig>>> = raw_sources
         .into_iter()
         .enumerate()
-        .map(|(i, s)| {
-            s.and_then(|s| v.source(i, s, server.as_ref()))
+        .map(|(i, (s, written))| {
+            s.and_then(|s| v.source(i, s, &written, server.as_ref()))
                 .map(Arc::new)
         })
         .collect();

@@ -121,8 +121,11 @@ fn min_hmac_secret(alg: Algorithm) -> usize {
     }
 }
 
-/// Keys each source kind accepts, beyond name, kind, label, claims, rules.
-fn source_keys(kind: SourceKind) -> &'static [&'static str] {
+/// Keys every source kind accepts.
+pub(super) const COMMON_SOURCE_KEYS: [&str; 5] = ["name", "kind", "label", "claims", "rules"];
+
+/// Keys each source kind accepts, beyond [`COMMON_SOURCE_KEYS`].
+pub(super) fn source_keys(kind: SourceKind) -> &'static [&'static str] {
     match kind {
         SourceKind::Oidc => &[
             "issuer",
@@ -196,6 +199,7 @@ impl Validator {
         &mut self,
         i: usize,
         raw: RawSource,
+        written: &[String],
         server: Option<&Server>,
     ) -> Option<SourceConfig> {
         let path = format!("source[{i}]");
@@ -227,9 +231,10 @@ impl Validator {
             self.rules(&format!("{path}.rules"), &raw.rules);
             return None;
         };
-        let present = present_source_keys(&raw);
-        for key in present {
-            if !source_keys(kind).contains(&key) {
+        for key in written {
+            if !COMMON_SOURCE_KEYS.contains(&key.as_str())
+                && !source_keys(kind).contains(&key.as_str())
+            {
                 self.p.push(
                     format!("{path}.{key}"),
                     format!("not a key of a source of kind {}", raw.kind),
@@ -651,36 +656,4 @@ impl Validator {
             }
         }
     }
-}
-
-fn present_source_keys(r: &RawSource) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    let mut add = |present: bool, k: &'static str| {
-        if present {
-            v.push(k);
-        }
-    };
-    add(r.issuer.is_some(), "issuer");
-    add(r.audiences.is_some(), "audiences");
-    add(r.algorithms.is_some(), "algorithms");
-    add(r.leeway.is_some(), "leeway");
-    add(r.domains.is_some(), "domains");
-    add(r.trust_unverified_email.is_some(), "trust_unverified_email");
-    add(r.email_domains.is_some(), "email_domains");
-    add(r.key_refresh_interval.is_some(), "key_refresh_interval");
-    add(r.discovery_url.is_some(), "discovery_url");
-    add(r.client_id.is_some(), "client_id");
-    add(r.client_secret.is_some(), "client_secret");
-    add(r.scopes.is_some(), "scopes");
-    add(r.project_id.is_some(), "project_id");
-    add(r.keys_url.is_some(), "keys_url");
-    add(r.insecure_emulator.is_some(), "insecure_emulator");
-    add(r.jwks_url.is_some(), "jwks_url");
-    add(r.jwks_file.is_some(), "jwks_file");
-    add(r.public_key_file.is_some(), "public_key_file");
-    add(r.secret.is_some(), "secret");
-    add(r.users.is_some(), "users");
-    add(r.seed.is_some(), "seed");
-    add(r.token_ttl.is_some(), "token_ttl");
-    v
 }

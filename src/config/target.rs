@@ -100,6 +100,10 @@ impl TargetConfig {
     }
 }
 
+/// Keys every target kind accepts.
+const COMMON_TARGET_KEYS: [&str; 6] = ["name", "kind", "secret", "sources", "claims", "rules"];
+
+/// Keys each target kind accepts, beyond [`COMMON_TARGET_KEYS`].
 fn target_keys(kind: TargetKind) -> &'static [&'static str] {
     match kind {
         TargetKind::Sso => &[
@@ -137,7 +141,7 @@ impl Validator {
     /// of each `[[source]]` as written, built or not.
     pub(super) fn targets(
         &mut self,
-        raw: Vec<Option<RawTarget>>,
+        raw: Vec<(Option<RawTarget>, Vec<String>)>,
         sources: &[Option<Arc<SourceConfig>>],
         configured: &[Option<String>],
     ) -> Vec<TargetConfig> {
@@ -171,7 +175,7 @@ impl Validator {
                 );
             }
         }
-        for (i, raw) in raw.into_iter().enumerate() {
+        for (i, (raw, written)) in raw.into_iter().enumerate() {
             let Some(raw) = raw else { continue };
             let path = format!("target[{i}]");
             let kind = match raw.kind.as_str() {
@@ -202,8 +206,10 @@ impl Validator {
                     format!("another target is named {:?}", raw.name),
                 );
             }
-            for key in present_target_keys(&raw) {
-                if !target_keys(kind).contains(&key) {
+            for key in written {
+                if !COMMON_TARGET_KEYS.contains(&key.as_str())
+                    && !target_keys(kind).contains(&key.as_str())
+                {
                     self.p.push(
                         format!("{path}.{key}"),
                         format!("not a key of a target of kind {}", raw.kind),
@@ -639,24 +645,41 @@ fn valid_subdomain(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
-fn present_target_keys(r: &RawTarget) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    let mut add = |present: bool, k: &'static str| {
-        if present {
-            v.push(k);
+#[cfg(test)]
+mod tests {
+    use super::super::raw::{RawSource, RawTable, RawTarget};
+    use super::super::source::{COMMON_SOURCE_KEYS, source_keys};
+    use super::{COMMON_TARGET_KEYS, target_keys};
+    use crate::source::SourceKind;
+    use crate::target::TargetKind;
+
+    /// Every key the parser knows is common or some kind's own: none can
+    /// be written and then refused by every kind.
+    #[test]
+    fn every_known_key_belongs_to_some_kind() {
+        for key in RawSource::KEYS {
+            let used = COMMON_SOURCE_KEYS.contains(key)
+                || [
+                    SourceKind::Oidc,
+                    SourceKind::Firebase,
+                    SourceKind::Jwt,
+                    SourceKind::Dev,
+                ]
+                .iter()
+                .any(|k| source_keys(*k).contains(key));
+            assert!(used, "source key {key}");
         }
-    };
-    add(r.endpoints.is_some(), "endpoints");
-    add(r.allowed_roles.is_some(), "allowed_roles");
-    add(r.subdomain.is_some(), "subdomain");
-    add(r.return_to_hosts.is_some(), "return_to_hosts");
-    add(r.after_logout_url.is_some(), "after_logout_url");
-    add(r.access_url.is_some(), "access_url");
-    add(r.sandbox.is_some(), "sandbox");
-    add(r.upstream_logout.is_some(), "upstream_logout");
-    add(r.allowed_ips.is_some(), "allowed_ips");
-    add(r.key_id.is_some(), "key_id");
-    add(r.ttl.is_some(), "ttl");
-    add(r.allowed_origins.is_some(), "allowed_origins");
-    v
+        for key in RawTarget::KEYS {
+            let used = COMMON_TARGET_KEYS.contains(key)
+                || [
+                    TargetKind::Sso,
+                    TargetKind::Sdk,
+                    TargetKind::Messaging,
+                    TargetKind::Chat,
+                ]
+                .iter()
+                .any(|k| target_keys(*k).contains(key));
+            assert!(used, "target key {key}");
+        }
+    }
 }
