@@ -1055,3 +1055,21 @@ static WARN_BUDGET: LogBudget = LogBudget {
     window: std::sync::Mutex::new((0, 0)),
     per_minute: 20,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::LogBudget;
+
+    /// A link anyone can send cannot flood the log: the WARN lines about
+    /// Zendesk's messages stop at the budget within a minute.
+    #[test]
+    fn zendesk_error_links_cannot_flood_the_warn_log() {
+        let budget = LogBudget {
+            window: std::sync::Mutex::new((0, 0)),
+            per_minute: 20,
+        };
+        let written = (0..10_000).filter(|_| budget.take()).count();
+        // 20 a minute; 40 if the minute turned during the loop.
+        assert!((20..=40).contains(&written), "{written}");
+    }
+}
