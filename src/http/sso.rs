@@ -28,11 +28,13 @@ use axum_extra::extract::cookie::{Key, PrivateCookieJar};
 
 use super::pages::{Html, Page, origin_of};
 use super::{AppState, ClientIp, Rt, read_body};
-use crate::config::{Refusal, SourceDetail, TargetConfig};
+use crate::config::DevUser;
+use crate::config::{Refusal, TargetConfig};
 use crate::gateway::{RequestInfo, Route, Runtime, Target};
 use crate::source::Source;
 use crate::sso::pending::{self, LastSignIn, Missing, Names, PendingLogin};
-use crate::sso::{self, LoginError, catalog, code_flow, return_to};
+use crate::sso::signin::{Answer, Begun, SignIn};
+use crate::sso::{self, LoginError, catalog, return_to};
 use crate::target::Endpoint;
 use crate::target::Minted;
 
@@ -359,62 +361,50 @@ async fn begin(
         issuer: Some(source.config.issuer.clone()),
         expires_at: crate::source::now() + i64::try_from(pending::TTL.as_secs()).unwrap_or(600),
     };
-    let metrics = &state.shared().metrics;
-    match &source.config.detail {
-        SourceDetail::Dev { .. } => {
-            let jar = pending::store(jar, names, &login);
-            metrics.request(
+    let again = login_url(
+        rt,
+        &target.name,
+        login.return_to.as_deref(),
+        login.brand_id.as_deref(),
+    );
+    let begun = match SignIn::of(source) {
+        Some(sign_in) => {
+            sign_in
+                .start(&rt.config.server, &mut login, ctx.login_hint.as_deref())
+                .await
+        }
+        None => Err(LoginError::SourceUnknown(format!(
+            "source {:?} has no browser sign-in",
+            source.name()
+        ))),
+    };
+    let page = match begun {
+        Ok(Begun::Redirect(to)) => redirect(StatusCode::SEE_OTHER, to.as_str()),
+        Ok(Begun::ChooseUser(users)) => {
+            dev_users_page(rt, target, source, users, &login).into_response()
+        }
+        Err(e) => {
+            return refuse(
+                state,
                 "sso_login",
-                &target.name,
-                source.name(),
-                "started",
-                started.elapsed(),
-            );
-            (jar, dev_users_page(rt, target, source, &login)).into_response()
-        }
-        _ => {
-            let flow = code_flow::start(
-                source,
-                &rt.config.server,
-                &login.state,
-                &login.nonce,
-                ctx.login_hint.as_deref(),
+                Some(&target.name),
+                Some(source.name()),
+                &e,
+                started,
+                Some(&again),
             )
-            .await;
-            match flow {
-                Ok(flow) => {
-                    login.pkce_verifier = Some(flow.pkce_verifier);
-                    let jar = pending::store(jar, names, &login);
-                    metrics.request(
-                        "sso_login",
-                        &target.name,
-                        source.name(),
-                        "started",
-                        started.elapsed(),
-                    );
-                    (jar, redirect(StatusCode::SEE_OTHER, flow.url.as_str())).into_response()
-                }
-                Err(e) => {
-                    let again = login_url(
-                        rt,
-                        &target.name,
-                        login.return_to.as_deref(),
-                        login.brand_id.as_deref(),
-                    );
-                    refuse(
-                        state,
-                        "sso_login",
-                        Some(&target.name),
-                        Some(source.name()),
-                        &e.into(),
-                        started,
-                        Some(&again),
-                    )
-                    .into_response()
-                }
-            }
+            .into_response();
         }
-    }
+    };
+    let jar = pending::store(jar, names, &login);
+    state.shared().metrics.request(
+        "sso_login",
+        &target.name,
+        source.name(),
+        "started",
+        started.elapsed(),
+    );
+    (jar, page).into_response()
 }
 
 /// A redirect to `location` exactly as given (fragments and all); a value
@@ -435,13 +425,9 @@ fn dev_users_page(
     rt: &Runtime,
     target: &TargetConfig,
     source: &Source,
+    users: &[DevUser],
     login: &PendingLogin,
 ) -> Page {
-    let users = source
-        .dev
-        .as_ref()
-        .map(|d| d.users.as_slice())
-        .unwrap_or_default();
     let mut b = Html::new();
     b.raw("<h1>Sign in as…</h1><p class=\"muted\">")
         .text(&source.config.label)
@@ -506,7 +492,7 @@ async fn dev_submit(
             .into_response()
     };
     let route = match sso::browser_source(&target, &source_name) {
-        Ok(r) if r.source.dev.is_some() => r,
+        Ok(r) if SignIn::of(&r.source).is_some_and(|s| s.has_user_list()) => r,
         Ok(_) => {
             let e = LoginError::SourceUnknown(format!(
                 "source {source_name:?} has no sign-in form: it is not a dev source"
@@ -544,35 +530,34 @@ async fn dev_submit(
         )
             .into_response();
     }
-    let Some(dev) = source.dev.as_ref() else {
-        // Chosen above for having one: a dev source always does.
-        return fail(
-            jar,
-            LoginError::SourceUnknown(String::new()),
-            Some(source.name()),
-        );
-    };
     let user_id = form.get("user").map(String::as_str).unwrap_or_default();
-    let Some(user) = dev.user(user_id) else {
-        let e = LoginError::UnknownUser {
-            source_name: source.name().to_owned(),
-            user: crate::gateway::shorten(user_id),
-        };
-        return (
-            jar,
-            refuse(
-                &state,
-                "sso_dev_login",
-                Some(&target.name),
-                Some(source.name()),
-                &e,
-                started,
-                Some(&again),
-            ),
-        )
-            .into_response();
+    let finished = match SignIn::of(source) {
+        Some(sign_in) => {
+            let http = &state.shared().oidc_http;
+            sign_in
+                .finish(&rt.config.server, http, &login, &Answer::User(user_id))
+                .await
+        }
+        None => Err(LoginError::StateMismatch),
     };
-    let token = dev.mint(user, crate::source::now(), Some(&login.nonce));
+    let token = match finished {
+        Ok(t) => t,
+        Err(e) => {
+            return (
+                jar,
+                refuse(
+                    &state,
+                    "sso_dev_login",
+                    Some(&target.name),
+                    Some(source.name()),
+                    &e,
+                    started,
+                    Some(&again),
+                ),
+            )
+                .into_response();
+        }
+    };
     complete(
         &state,
         &rt,
@@ -720,26 +705,23 @@ async fn callback(
         Ok(v) => v,
         Err(e) => return fail(jar, e),
     };
-    if let Err(e) =
-        code_flow::check_response_issuer(&route.source, login.issuer.as_deref(), p.get("iss")).await
-    {
-        return fail(jar, e);
-    }
-    let (Some(code), Some(verifier)) = (
-        p.get("code").filter(|c| !c.is_empty()),
-        login.pkce_verifier.as_deref(),
-    ) else {
-        return fail(
-            jar,
-            LoginError::Incomplete("the callback carries no authorization code"),
-        );
+    let answer = Answer::Callback {
+        code: p.get("code").map(String::as_str),
+        iss: p.get("iss"),
     };
     let http = &state.shared().oidc_http;
-    let id_token =
-        match code_flow::redeem(&route.source, &rt.config.server, http, code, verifier).await {
-            Ok(t) => t,
-            Err(e) => return fail(jar, e.into()),
-        };
+    let finished = match SignIn::of(&route.source) {
+        Some(sign_in) => {
+            sign_in
+                .finish(&rt.config.server, http, &login, &answer)
+                .await
+        }
+        None => Err(LoginError::StateMismatch),
+    };
+    let id_token = match finished {
+        Ok(t) => t,
+        Err(e) => return fail(jar, e),
+    };
     complete(
         &state,
         &rt,
@@ -969,7 +951,10 @@ async fn logout(
     if target.upstream_logout
         && let Some(last) = last.filter(|l| l.target == target.name)
         && let Ok(route) = sso::browser_source(&target, &last.source)
-        && let Some(to) = end_session_url(&route.source, target.after_logout_url.as_deref()).await
+        && let Some(sign_in) = SignIn::of(&route.source)
+        && let Some(to) = sign_in
+            .end_session_url(target.after_logout_url.as_deref())
+            .await
     {
         return (jar, redirect(StatusCode::SEE_OTHER, &to)).into_response();
     }
@@ -983,24 +968,6 @@ async fn logout(
             (jar, Page::new("Signed out", b)).into_response()
         }
     }
-}
-
-/// The provider's `end_session_endpoint` with `client_id` and, when there
-/// is one, `post_logout_redirect_uri` (OpenID Connect RP-Initiated Logout).
-async fn end_session_url(source: &Source, after: Option<&str>) -> Option<String> {
-    let SourceDetail::Oidc { client_id, .. } = &source.config.detail else {
-        return None;
-    };
-    let meta = source.provider.as_ref()?.metadata().await.ok()?;
-    let mut url = meta.end_session_endpoint.clone()?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("client_id", client_id);
-        if let Some(a) = after {
-            q.append_pair("post_logout_redirect_uri", a);
-        }
-    }
-    Some(url.into())
 }
 
 /// The page after Zendesk refused a sign-in. Only the catalog's own words

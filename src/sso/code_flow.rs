@@ -144,6 +144,24 @@ pub async fn check_response_issuer(
     }
 }
 
+/// The provider's `end_session_endpoint` with `client_id` and, when there
+/// is one, `post_logout_redirect_uri` (OpenID Connect RP-Initiated Logout).
+pub async fn end_session_url(source: &Source, after: Option<&str>) -> Option<String> {
+    let SourceDetail::Oidc { client_id, .. } = &source.config.detail else {
+        return None;
+    };
+    let meta = source.provider.as_ref()?.metadata().await.ok()?;
+    let mut url = meta.end_session_endpoint.clone()?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("client_id", client_id);
+        if let Some(a) = after {
+            q.append_pair("post_logout_redirect_uri", a);
+        }
+    }
+    Some(url.into())
+}
+
 /// Redeems `code` with the PKCE verifier; returns the raw ID token.
 pub async fn redeem(
     source: &Source,

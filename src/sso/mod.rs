@@ -6,6 +6,9 @@
 //! - [`code_flow`]: the OpenID Connect code flow (PKCE S256, `nonce`).
 //! - [`catalog`]: Zendesk's known failure messages in plain words.
 //! - [`sandbox`]: the stand-in for Zendesk's `/access/jwt` checks.
+//! - [`signin`]: each source's browser sign-in as one typed value, with
+//!   `start` and `finish`; the HTTP handlers call it without knowing the
+//!   source's kind.
 //!
 //! A sign-in ends in [`finish`], the same for every source kind: the
 //! upstream ID token (from the provider's token endpoint, or minted by a
@@ -18,6 +21,7 @@ pub mod code_flow;
 pub mod pending;
 pub mod return_to;
 pub mod sandbox;
+pub mod signin;
 
 use std::sync::Arc;
 
@@ -100,7 +104,7 @@ pub fn browser_sources(target: &Target) -> Vec<Arc<Route>> {
     target
         .routes
         .iter()
-        .filter(|r| r.source.config.browser_capable())
+        .filter(|r| signin::SignIn::of(&r.source).is_some())
         .cloned()
         .collect()
 }

@@ -1,0 +1,124 @@
+//! A source's browser sign-in as one typed value: [`SignIn`], with
+//! [`SignIn::start`] (what the browser is sent to, or shown) and
+//! [`SignIn::finish`] (what came back, turned into the upstream ID token
+//! that `Source::verify` then checks like any other). The HTTP handlers
+//! call these blind, as oauth2-proxy's handlers call a provider's
+//! `GetLoginURL` and `Redeem`: which kinds have a sign-in, and how each
+//! works, is decided here and in the kind's own module, never in `http/`.
+//!
+//! - `oidc`: the authorization-code flow with PKCE and `nonce`
+//!   ([`super::code_flow`]); the answer is the callback's `code` (and its
+//!   RFC 9207 `iss`), redeemed at the token endpoint.
+//! - `dev`: the source's user list; the answer is the user chosen, for
+//!   whom the dev issuer signs an ID token carrying the sign-in's `nonce`.
+
+use url::Url;
+
+use super::code_flow;
+use super::{LoginError, PendingLogin};
+use crate::config::{DevUser, Server};
+use crate::source::Source;
+use crate::source::dev::DevIssuer;
+
+/// The browser sign-in of one source.
+pub enum SignIn<'s> {
+    Oidc(&'s Source),
+    Dev(&'s Source, &'s DevIssuer),
+}
+
+/// What starting a sign-in asks of the browser.
+pub enum Begun<'s> {
+    /// Send the browser there (`303`).
+    Redirect(Url),
+    /// Show the person these users to choose from; the choice comes back
+    /// as [`Answer::User`].
+    ChooseUser(&'s [DevUser]),
+}
+
+/// What came back to finish a sign-in.
+pub enum Answer<'a> {
+    /// The OIDC redirect URI's `code` and `iss`.
+    Callback {
+        code: Option<&'a str>,
+        iss: Option<&'a String>,
+    },
+    /// The user chosen from the list.
+    User(&'a str),
+}
+
+impl<'s> SignIn<'s> {
+    /// The source's browser sign-in, if a person can sign in through it.
+    pub fn of(source: &'s Source) -> Option<Self> {
+        if let Some(dev) = source.dev.as_deref() {
+            return Some(SignIn::Dev(source, dev));
+        }
+        source.provider.as_ref().map(|_| SignIn::Oidc(source))
+    }
+
+    /// Whether the sign-in is answered by a form of users ([`Answer::User`]).
+    pub fn has_user_list(&self) -> bool {
+        matches!(self, SignIn::Dev(..))
+    }
+
+    /// Starts a sign-in for `login` (fresh `state` and `nonce`), filling in
+    /// what the pending login must keep (the PKCE verifier).
+    pub async fn start(
+        &self,
+        server: &Server,
+        login: &mut PendingLogin,
+        login_hint: Option<&str>,
+    ) -> Result<Begun<'s>, LoginError> {
+        match self {
+            SignIn::Oidc(source) => {
+                let flow = code_flow::start(source, server, &login.state, &login.nonce, login_hint)
+                    .await?;
+                login.pkce_verifier = Some(flow.pkce_verifier);
+                Ok(Begun::Redirect(flow.url))
+            }
+            SignIn::Dev(_, dev) => Ok(Begun::ChooseUser(&dev.users)),
+        }
+    }
+
+    /// The upstream ID token of a sign-in that came back with `answer`.
+    /// The token is not trusted yet: the caller verifies it.
+    pub async fn finish(
+        &self,
+        server: &Server,
+        http: &reqwest::Client,
+        login: &PendingLogin,
+        answer: &Answer<'_>,
+    ) -> Result<String, LoginError> {
+        match (self, answer) {
+            (SignIn::Oidc(source), Answer::Callback { code, iss }) => {
+                code_flow::check_response_issuer(source, login.issuer.as_deref(), *iss).await?;
+                let (Some(code), Some(verifier)) = (
+                    code.filter(|c| !c.is_empty()),
+                    login.pkce_verifier.as_deref(),
+                ) else {
+                    return Err(LoginError::Incomplete(
+                        "the callback carries no authorization code",
+                    ));
+                };
+                Ok(code_flow::redeem(source, server, http, code, verifier).await?)
+            }
+            (SignIn::Dev(source, dev), Answer::User(id)) => {
+                let user = dev.user(id).ok_or_else(|| LoginError::UnknownUser {
+                    source_name: source.name().to_owned(),
+                    user: crate::gateway::shorten(id),
+                })?;
+                Ok(dev.mint(user, crate::source::now(), Some(&login.nonce)))
+            }
+            // An answer of another kind's shape: not this sign-in's.
+            _ => Err(LoginError::StateMismatch),
+        }
+    }
+
+    /// Where the browser ends the provider's own session on logout
+    /// (OpenID Connect RP-Initiated Logout), when the source has one.
+    pub async fn end_session_url(&self, after: Option<&str>) -> Option<String> {
+        match self {
+            SignIn::Oidc(source) => code_flow::end_session_url(source, after).await,
+            SignIn::Dev(..) => None,
+        }
+    }
+}
