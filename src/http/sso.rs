@@ -26,17 +26,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::{Key, PrivateCookieJar};
 
-use super::pages::{Html, Page, origin_of};
+use super::pages::{self, Page};
 use super::{AppState, ClientIp, Rt, read_body};
-use crate::config::DevUser;
-use crate::config::{Refusal, TargetConfig};
+use crate::config::Refusal;
 use crate::gateway::{RequestInfo, Route, Runtime, Target};
 use crate::source::Source;
 use crate::sso::pending::{self, LastSignIn, Missing, Names, PendingLogin};
 use crate::sso::signin::{Answer, Begun, SignIn};
 use crate::sso::{self, LoginError, catalog, return_to};
 use crate::target::Endpoint;
-use crate::target::Minted;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -245,32 +243,27 @@ async fn login(
         }
     }
     let q = q.finish();
-    let mut b = Html::new();
-    b.raw("<h1>Sign in</h1><p class=\"muted\">Choose how you sign in to continue to the help center.</p><ul class=\"choices\">");
-    for s in sources.iter().map(|r| &r.source) {
-        let mut href = url(&rt, &format!("/sso/{}/login/{}", target.name, s.name()));
-        if !q.is_empty() {
-            href = format!("{href}?{q}");
-        }
-        b.raw("<li><a class=\"button\" id=\"source-")
-            .text(s.name())
-            .raw("\" href=\"")
-            .text(&href)
-            .raw("\">")
-            .text(&s.config.label);
-        if !s.config.domains.is_empty() {
-            b.raw("<small>")
-                .text(&s.config.domains.join(", "))
-                .raw("</small>");
-        }
-        b.raw("</a></li>");
-    }
-    b.raw("</ul>");
+    let choices: Vec<(&Source, String)> = sources
+        .iter()
+        .map(|r| {
+            let href = url(
+                &rt,
+                &format!("/sso/{}/login/{}", target.name, r.source.name()),
+            );
+            let href = if q.is_empty() {
+                href
+            } else {
+                format!("{href}?{q}")
+            };
+            (r.source.as_ref(), href)
+        })
+        .collect();
+    let page = pages::chooser(&choices);
     state
         .shared()
         .metrics
         .request("sso_login", &target.name, "", "chooser", started.elapsed());
-    Page::new("Sign in", b).into_response()
+    page.into_response()
 }
 
 /// What the login URL hands to the source's start.
@@ -380,9 +373,13 @@ async fn begin(
     };
     let page = match begun {
         Ok(Begun::Redirect(to)) => redirect(StatusCode::SEE_OTHER, to.as_str()),
-        Ok(Begun::ChooseUser(users)) => {
-            dev_users_page(rt, target, source, users, &login).into_response()
-        }
+        Ok(Begun::ChooseUser(users)) => pages::dev_users(
+            &url(rt, &format!("/sso/{}/login/{}", target.name, source.name())),
+            source,
+            users,
+            &login,
+        )
+        .into_response(),
         Err(e) => {
             return refuse(
                 state,
@@ -419,36 +416,6 @@ fn redirect(status: StatusCode, location: &str) -> Response {
         Some(v) => (status, [(header::LOCATION, v)]).into_response(),
         None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
-}
-
-fn dev_users_page(
-    rt: &Runtime,
-    target: &TargetConfig,
-    source: &Source,
-    users: &[DevUser],
-    login: &PendingLogin,
-) -> Page {
-    let mut b = Html::new();
-    b.raw("<h1>Sign in as…</h1><p class=\"muted\">")
-        .text(&source.config.label)
-        .raw(": a development source with no passwords. Never use it in production.</p><form method=\"post\" action=\"")
-        .text(&url(rt, &format!("/sso/{}/login/{}", target.name, source.name())))
-        .raw("\"><input type=\"hidden\" name=\"state\" value=\"")
-        .text(&login.state)
-        .raw("\"><ul class=\"choices\">");
-    for u in users {
-        b.raw("<li><button type=\"submit\" name=\"user\" id=\"user-")
-            .text(&u.id)
-            .raw("\" value=\"")
-            .text(&u.id)
-            .raw("\">")
-            .text(u.name.as_deref().unwrap_or(&u.id))
-            .raw("<small>")
-            .text(u.email.as_deref().unwrap_or("no email"))
-            .raw("</small></button></li>");
-    }
-    b.raw("</ul></form>");
-    Page::new("Sign in", b)
 }
 
 async fn dev_submit(
@@ -789,7 +756,12 @@ async fn complete(
             );
             (
                 jar,
-                post_to_zendesk(rt, target, &minted, login.return_to.as_deref()),
+                pages::post_to_zendesk(
+                    target,
+                    &target.access_url(&rt.config.server),
+                    &minted,
+                    login.return_to.as_deref(),
+                ),
             )
                 .into_response()
         }
@@ -815,55 +787,6 @@ async fn complete(
                 .into_response()
         }
     }
-}
-
-/// Submits the form by itself; the button is there for browsers without
-/// script.
-const AUTO_SUBMIT: &str = "document.getElementById('zendesk-post').submit();";
-
-/// The page that POSTs `jwt` (and `return_to`) to Zendesk's `/access/jwt`
-/// (or `access_url`, or the sandbox). The token is in the form body only.
-fn post_to_zendesk(
-    rt: &Runtime,
-    target: &TargetConfig,
-    minted: &Minted,
-    return_to: Option<&str>,
-) -> Page {
-    let action = target.access_url(&rt.config.server);
-    let mut b = Html::new();
-    b.raw("<h1>Signing you in…</h1><form method=\"post\" id=\"zendesk-post\" action=\"")
-        .text(&action)
-        .raw("\"><input type=\"hidden\" name=\"jwt\" value=\"")
-        .text(&minted.jwt)
-        .raw("\">");
-    if let Some(r) = return_to {
-        b.raw("<input type=\"hidden\" name=\"return_to\" value=\"")
-            .text(r)
-            .raw("\">");
-    }
-    b.raw("<p class=\"muted\">You are being sent on to Zendesk. If nothing happens, press the button.</p><p><button type=\"submit\">Continue to Zendesk</button></p></form>");
-    let mut page = Page::new("Signing you in", b);
-    page.script = Some(AUTO_SUBMIT);
-    page.form_action = form_origins(target, &action);
-    page
-}
-
-/// Where the POST to Zendesk may go, and where Zendesk may redirect it:
-/// the access URL, the account's Zendesk host, and the `return_to_hosts`.
-fn form_origins(target: &TargetConfig, action: &str) -> Vec<String> {
-    let mut out: Vec<String> = origin_of(action).into_iter().collect();
-    if let Some(s) = &target.subdomain {
-        out.push(format!("https://{s}.zendesk.com"));
-    }
-    out.extend(
-        target
-            .return_to_hosts
-            .iter()
-            .map(|h| format!("https://{h}")),
-    );
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// An OAuth error code from a callback (RFC 6749 §4.1.2.1, OpenID Connect
@@ -941,7 +864,7 @@ async fn logout(
             return_to.as_deref(),
             small_id(p.get("brand_id")).as_deref(),
         );
-        return zendesk_error_page(entry, &again).into_response();
+        return pages::zendesk_error(entry, &again).into_response();
     }
     let (key, names) = cookies(&rt);
     let jar = PrivateCookieJar::from_headers(&headers, key);
@@ -960,40 +883,12 @@ async fn logout(
     }
     match &target.after_logout_url {
         Some(to) => (jar, redirect(StatusCode::SEE_OTHER, to)).into_response(),
-        None => {
-            let mut b = Html::new();
-            b.raw("<h1>You are signed out</h1><p><a class=\"button\" href=\"")
-                .text(&login_url(&rt, &target.name, None, None))
-                .raw("\">Sign in again</a></p>");
-            (jar, Page::new("Signed out", b)).into_response()
-        }
+        None => (
+            jar,
+            pages::signed_out(&login_url(&rt, &target.name, None, None)),
+        )
+            .into_response(),
     }
-}
-
-/// The page after Zendesk refused a sign-in. Only the catalog's own words
-/// are shown: the `message` comes from a link anyone can write, so it is
-/// never put in front of the person (the log has it).
-fn zendesk_error_page(entry: Option<&catalog::Entry>, again: &str) -> Page {
-    let mut b = Html::new();
-    b.raw("<h1>Zendesk did not sign you in</h1><p class=\"sentence\" id=\"summary\">");
-    match entry {
-        Some(e) => b.text(e.summary),
-        None => b.raw(
-            "Zendesk refused the sign-in with a reason zenbridge does not recognise. Your administrator finds it in zenbridge's log.",
-        ),
-    };
-    b.raw("</p>");
-    if let Some(e) = entry {
-        b.raw("<h2>For the administrator</h2><p id=\"fix\">")
-            .text(e.fix)
-            .raw("</p>");
-    }
-    b.raw("<p class=\"code\">error_code: <code id=\"error-code\">")
-        .text(crate::error::ErrorCode::LoginFailed.as_str())
-        .raw("</code></p><p><a class=\"button\" id=\"try-again\" href=\"")
-        .text(again)
-        .raw("\">Try again</a></p>");
-    Page::new("Sign-in failed", b)
 }
 
 /// A few log lines a minute, for events anyone can cause at will.
