@@ -105,6 +105,9 @@ impl Target {
 /// another, and a request keeps the one it started with.
 pub struct Runtime {
     pub config: Arc<Config>,
+    /// The key and names of the browser sign-in's sealed cookies, derived
+    /// from `server.cookie_key` once per config load.
+    pub cookies: (axum_extra::extract::cookie::Key, crate::sso::pending::Names),
     /// In the order configured.
     pub sources: Vec<Arc<Source>>,
     by_issuer: HashMap<String, Arc<Source>>,
@@ -163,8 +166,15 @@ impl Runtime {
                 (t.name.clone(), Arc::new(target))
             })
             .collect();
+        let cookies = (
+            crate::sso::pending::cookie_key(&config.server.cookie_key),
+            crate::sso::pending::Names {
+                secure: config.server.is_https(),
+            },
+        );
         Self {
             config: Arc::new(config),
+            cookies,
             sources,
             by_issuer,
             targets,

@@ -44,15 +44,10 @@ pub fn router() -> Router<AppState> {
         .route("/sso/{target}/logout", get(logout))
 }
 
-/// The cookie key and names of the current config.
+/// The cookie key (derived once per config load) and names of the
+/// request's config.
 fn cookies(rt: &Runtime) -> (Key, Names) {
-    let server = &rt.config.server;
-    (
-        pending::cookie_key(&server.cookie_key),
-        Names {
-            secure: server.is_https(),
-        },
-    )
+    rt.cookies.clone()
 }
 
 /// `{public_url}{path}`: links and redirects work behind a path prefix.
