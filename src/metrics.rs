@@ -54,8 +54,38 @@ thread_local! {
     static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
+/// The `route` label of `zenbridge_requests_total`: one value per route
+/// group that counts requests (docs/ARCHITECTURE.md#metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Sdk,
+    Exchange,
+    Token,
+    SsoLogin,
+    SsoCallback,
+    SsoDevLogin,
+    SsoLogout,
+    Sandbox,
+}
+
+impl Route {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Sdk => "sdk",
+            Route::Exchange => "exchange",
+            Route::Token => "token",
+            Route::SsoLogin => "sso_login",
+            Route::SsoCallback => "sso_callback",
+            Route::SsoDevLogin => "sso_dev_login",
+            Route::SsoLogout => "sso_logout",
+            Route::Sandbox => "sandbox",
+        }
+    }
+}
+
 impl Metrics {
-    pub fn request(&self, route: &str, target: &str, source: &str, outcome: &str, took: Duration) {
+    pub fn request(&self, route: Route, target: &str, source: &str, outcome: &str, took: Duration) {
+        let route = route.as_str();
         KEY.with_borrow_mut(|key| {
             key.clear();
             for (i, part) in [route, target, source, outcome].into_iter().enumerate() {

@@ -17,6 +17,7 @@ use super::pages::{Html, Page};
 use super::sso::params;
 use super::{AppState, read_body};
 use crate::error::ErrorCode;
+use crate::metrics::Route;
 use crate::sso::{return_to, sandbox};
 use crate::target::TargetKind;
 
@@ -79,7 +80,7 @@ async fn access(
     .await;
     let passed = report.passed();
     state.shared().metrics.request(
-        "sandbox",
+        Route::Sandbox,
         &target.name,
         "",
         if passed { "ok" } else { "refused" },

@@ -30,6 +30,7 @@ use super::pages::{self, Page};
 use super::{AppState, ClientIp, Rt, read_body};
 use crate::config::Refusal;
 use crate::gateway::{RequestInfo, Route, Runtime, Target};
+use crate::metrics::Route as Label;
 use crate::source::Source;
 use crate::sso::pending::{self, LastSignIn, Missing, Names, PendingLogin};
 use crate::sso::signin::{Answer, Begun, SignIn};
@@ -131,7 +132,7 @@ fn admit(target: &Target, ip: ClientIp) -> Result<(), LoginError> {
 /// Records and renders a refusal.
 fn refuse(
     state: &AppState,
-    route: &'static str,
+    route: Label,
     target: Option<&str>,
     source: Option<&str>,
     e: &LoginError,
@@ -149,7 +150,7 @@ fn refuse(
     );
     metrics.failure(code);
     tracing::info!(
-        route,
+        route = route.as_str(),
         target = target.unwrap_or_default(),
         source = source.unwrap_or_default(),
         code = %code,
@@ -171,7 +172,7 @@ async fn login(
     let target = match sso::sso_target(&rt, &target_name) {
         Ok(t) => t,
         Err(e) => {
-            return refuse(&state, "sso_login", None, None, &e, started, None).into_response();
+            return refuse(&state, Label::SsoLogin, None, None, &e, started, None).into_response();
         }
     };
     let sources = sso::browser_sources(&target);
@@ -182,7 +183,7 @@ async fn login(
             Err(e) => {
                 return refuse(
                     &state,
-                    "sso_login",
+                    Label::SsoLogin,
                     Some(&target.name),
                     None,
                     &e,
@@ -205,7 +206,7 @@ async fn login(
         ));
         return refuse(
             &state,
-            "sso_login",
+            Label::SsoLogin,
             Some(&target.name),
             None,
             &e,
@@ -254,10 +255,13 @@ async fn login(
         })
         .collect();
     let page = pages::chooser(&choices);
-    state
-        .shared()
-        .metrics
-        .request("sso_login", &target.name, "", "chooser", started.elapsed());
+    state.shared().metrics.request(
+        Label::SsoLogin,
+        &target.name,
+        "",
+        "chooser",
+        started.elapsed(),
+    );
     page.into_response()
 }
 
@@ -282,7 +286,7 @@ async fn start(
     let target = match sso::sso_target(&rt, &target_name) {
         Ok(t) => t,
         Err(e) => {
-            return refuse(&state, "sso_login", None, None, &e, started, None).into_response();
+            return refuse(&state, Label::SsoLogin, None, None, &e, started, None).into_response();
         }
     };
     let source = match sso::browser_source(&target, &source_name) {
@@ -290,7 +294,7 @@ async fn start(
         Err(e) => {
             return refuse(
                 &state,
-                "sso_login",
+                Label::SsoLogin,
                 Some(&target.name),
                 None,
                 &e,
@@ -326,7 +330,7 @@ async fn begin(
     if let Err(e) = admit(target, ip) {
         return refuse(
             state,
-            "sso_login",
+            Label::SsoLogin,
             Some(&target.name),
             Some(source.name()),
             &e,
@@ -378,7 +382,7 @@ async fn begin(
         Err(e) => {
             return refuse(
                 state,
-                "sso_login",
+                Label::SsoLogin,
                 Some(&target.name),
                 Some(source.name()),
                 &e,
@@ -390,7 +394,7 @@ async fn begin(
     };
     let jar = pending::store(jar, names, &login);
     state.shared().metrics.request(
-        "sso_login",
+        Label::SsoLogin,
         &target.name,
         source.name(),
         "started",
@@ -434,7 +438,8 @@ async fn dev_submit(
     let target = match sso::sso_target(&rt, &target_name) {
         Ok(t) => t,
         Err(e) => {
-            return refuse(&state, "sso_dev_login", None, None, &e, started, None).into_response();
+            return refuse(&state, Label::SsoDevLogin, None, None, &e, started, None)
+                .into_response();
         }
     };
     let again = login_url(&rt, &target.name, None, None);
@@ -443,7 +448,7 @@ async fn dev_submit(
             jar,
             refuse(
                 &state,
-                "sso_dev_login",
+                Label::SsoDevLogin,
                 Some(&target.name),
                 source,
                 &e,
@@ -482,7 +487,7 @@ async fn dev_submit(
             jar,
             refuse(
                 &state,
-                "sso_dev_login",
+                Label::SsoDevLogin,
                 Some(&target.name),
                 Some(source.name()),
                 &LoginError::StateMismatch,
@@ -509,7 +514,7 @@ async fn dev_submit(
                 jar,
                 refuse(
                     &state,
-                    "sso_dev_login",
+                    Label::SsoDevLogin,
                     Some(&target.name),
                     Some(source.name()),
                     &e,
@@ -530,7 +535,7 @@ async fn dev_submit(
         &login,
         &token,
         ip,
-        "sso_dev_login",
+        Label::SsoDevLogin,
         started,
     )
     .await
@@ -609,7 +614,7 @@ async fn callback(
         });
         let page = refuse(
             &state,
-            "sso_callback",
+            Label::SsoCallback,
             login.as_ref().map(|l| l.target.as_str()),
             login.as_ref().map(|l| l.source.as_str()),
             &e,
@@ -621,7 +626,7 @@ async fn callback(
     let Some(state_param) = state_param else {
         return refuse(
             &state,
-            "sso_callback",
+            Label::SsoCallback,
             None,
             None,
             &LoginError::StateMismatch,
@@ -635,7 +640,7 @@ async fn callback(
         Err((jar, e)) => {
             return (
                 jar,
-                refuse(&state, "sso_callback", None, None, &e, started, None),
+                refuse(&state, Label::SsoCallback, None, None, &e, started, None),
             )
                 .into_response();
         }
@@ -651,7 +656,7 @@ async fn callback(
             jar,
             refuse(
                 &state,
-                "sso_callback",
+                Label::SsoCallback,
                 Some(&login.target),
                 Some(&login.source),
                 &e,
@@ -694,7 +699,7 @@ async fn callback(
         &login,
         &id_token,
         ip,
-        "sso_callback",
+        Label::SsoCallback,
         started,
     )
     .await
@@ -712,7 +717,7 @@ async fn complete(
     login: &PendingLogin,
     id_token: &str,
     ip: ClientIp,
-    route: &'static str,
+    route: Label,
     started: Instant,
 ) -> Response {
     let source = &source_route.source;
@@ -828,7 +833,7 @@ async fn logout(
     let target = match sso::sso_target(&rt, &target_name) {
         Ok(t) => t,
         Err(e) => {
-            return refuse(&state, "sso_logout", None, None, &e, started, None).into_response();
+            return refuse(&state, Label::SsoLogout, None, None, &e, started, None).into_response();
         }
     };
     let metrics = &state.shared().metrics;
@@ -846,7 +851,7 @@ async fn logout(
             );
         }
         metrics.request(
-            "sso_logout",
+            Label::SsoLogout,
             &target.name,
             "",
             "zendesk_error",
@@ -865,7 +870,7 @@ async fn logout(
     let jar = PrivateCookieJar::from_headers(&headers, key);
     let last = pending::last(&jar, names);
     let jar = pending::clear(jar, names);
-    metrics.request("sso_logout", &target.name, "", "ok", started.elapsed());
+    metrics.request(Label::SsoLogout, &target.name, "", "ok", started.elapsed());
     if target.upstream_logout
         && let Some(last) = last.filter(|l| l.target == target.name)
         && let Ok(route) = sso::browser_source(&target, &last.source)

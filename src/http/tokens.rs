@@ -25,6 +25,7 @@ use super::{AppState, ClientIp, Rt, read_body};
 use crate::config::Refusal;
 use crate::error::ErrorCode;
 use crate::gateway::{Exchanged, GatewayError, RequestInfo, Runtime, Target, token_hash};
+use crate::metrics::Route;
 use crate::source::TokenUse;
 use crate::target::Endpoint;
 
@@ -191,7 +192,7 @@ async fn run(
     token: &str,
     wanted: TokenUse,
     ip: ClientIp,
-    route: &'static str,
+    route: Route,
     dialect: Dialect,
 ) -> Result<Exchanged, ApiError> {
     let started = std::time::Instant::now();
@@ -275,7 +276,7 @@ async fn sdk_jwt(
         &token,
         TokenUse::IdToken,
         ip,
-        "sdk",
+        Route::Sdk,
         d,
     )
     .await?;
@@ -323,7 +324,7 @@ async fn exchange(
         token,
         TokenUse::IdToken,
         ip,
-        "exchange",
+        Route::Exchange,
         d,
     )
     .await?;
@@ -433,7 +434,7 @@ async fn token_exchange(
         }
     };
     guard(&target, Endpoint::Token, ip, d)?;
-    let ok = run(&state, &rt, &target, token, wanted, ip, "token", d).await?;
+    let ok = run(&state, &rt, &target, token, wanted, ip, Route::Token, d).await?;
     let mut resp = Json(json!({
         "access_token": ok.minted.jwt,
         "issued_token_type": TYPE_JWT,
