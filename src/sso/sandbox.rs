@@ -136,7 +136,7 @@ pub async fn inspect(
     out.rule(
         "email",
         match payload.get("email") {
-            Some(Value::String(e)) if looks_like_email(e) => Ok(e.clone()),
+            Some(Value::String(e)) if crate::target::looks_like_email(e) => Ok(e.clone()),
             other => Err(format!(
                 "required: an email address; found {}",
                 shown(other)
@@ -159,8 +159,12 @@ pub async fn inspect(
         }
         match catalog(TargetKind::Sso).iter().find(|(n, _)| n == claim) {
             Some(&(_, ty)) => {
-                let result = check_type(ty, value)
-                    .and_then(|d| extra_rules(claim, value, &payload).map(|()| d));
+                let result = check_type(ty, value).and_then(|d| {
+                    match crate::target::sso::claim_problem(claim, value, &payload) {
+                        Some(problem) => Err(problem),
+                        None => Ok(d),
+                    }
+                });
                 out.rule(format!("claim {claim}"), result);
             }
             None if claim == "exp" => out
@@ -213,8 +217,13 @@ fn check_iat(v: Option<&Value>, now: i64) -> Result<String, String> {
     let window = IAT_WINDOW_SECS;
     if off.unsigned_abs() <= window {
         Ok(format!(
-            "{} ({off} s from now; within ±{window} s)",
-            crate::source::rfc3339(iat)
+            "{} ({}; within ±{window} s)",
+            crate::source::rfc3339(iat),
+            match off {
+                0 => "now".to_owned(),
+                o if o > 0 => format!("{o} s ago"),
+                o => format!("{} s from now", o.unsigned_abs()),
+            }
         ))
     } else {
         Err(format!(
@@ -244,30 +253,6 @@ fn check_type(ty: ClaimType, v: &Value) -> Result<String, String> {
     } else {
         Err(format!("must be {}; found {}", ty.describe(), short(v)))
     }
-}
-
-/// Zendesk's rules that involve more than one claim or the content.
-fn extra_rules(claim: &str, v: &Value, payload: &Map<String, Value>) -> Result<(), String> {
-    match claim {
-        "custom_role_id" if payload.get("role").and_then(Value::as_str) != Some("agent") => {
-            Err("is only accepted with role \"agent\"".into())
-        }
-        "tags" => match v.as_array().and_then(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .find(|t| t.is_empty() || t.contains(' '))
-        }) {
-            Some(bad) => Err(format!("tag {bad:?} has a space or is empty")),
-            None => Ok(()),
-        },
-        _ => Ok(()),
-    }
-}
-
-fn looks_like_email(e: &str) -> bool {
-    e.rsplit_once('@').is_some_and(|(l, d)| {
-        !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
-    }) && !e.chars().any(char::is_whitespace)
 }
 
 fn shown(v: Option<&Value>) -> String {
@@ -346,6 +331,30 @@ mod tests {
         );
         let garbage = inspect("not a jwt", b"x", 0, &store, "t").await;
         assert_eq!(failed(&garbage), ["format"]);
+    }
+
+    /// The sandbox and the minter share Zendesk's rules: a tag with a tab
+    /// (which the minter always refused) fails here too, and a past `iat`
+    /// reads as past.
+    #[tokio::test]
+    async fn the_sandbox_applies_the_minters_rules() {
+        let store = Store::Memory(MemoryStore::default());
+        let t = sign(
+            &json!({"alg": "HS256", "typ": "JWT"}),
+            &json!({"iat": 1000, "jti": "j3", "email": "a@b.co", "name": "A", "tags": ["a\tb"]}),
+            "s3cret-s3cret",
+        );
+        let i = inspect(&t, b"s3cret-s3cret", 1013, &store, "t").await;
+        assert_eq!(failed(&i), ["claim tags"]);
+        let minted =
+            crate::target::sso::check_user_claims(i.payload.as_ref().unwrap_or(&Map::new()));
+        assert!(minted.is_err());
+        let iat = i
+            .rules
+            .iter()
+            .find(|r| r.rule == "iat")
+            .map(|r| r.detail.as_str());
+        assert!(iat.is_some_and(|d| d.contains("13 s ago")), "{iat:?}");
     }
 
     #[test]

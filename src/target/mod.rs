@@ -209,10 +209,10 @@ pub fn prepare(
     Ok(claims)
 }
 
-/// Zendesk refuses addresses without a local part and a domain; catching
-/// it here gives the user a sentence instead of "Invalid JWT Request".
-fn check_email(email: &str) -> Result<(), MintError> {
-    let ok = match email.rsplit_once('@') {
+/// Whether Zendesk takes `email` as an address: a local part, a dotted
+/// domain, no white space. The sandbox asks the same.
+pub fn looks_like_email(email: &str) -> bool {
+    match email.rsplit_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
                 && domain.contains('.')
@@ -221,8 +221,13 @@ fn check_email(email: &str) -> Result<(), MintError> {
                 && !email.chars().any(char::is_whitespace)
         }
         None => false,
-    };
-    if ok {
+    }
+}
+
+/// Zendesk refuses addresses without a local part and a domain; catching
+/// it here gives the user a sentence instead of "Invalid JWT Request".
+fn check_email(email: &str) -> Result<(), MintError> {
+    if looks_like_email(email) {
         Ok(())
     } else {
         let shown: String = email.chars().take(64).collect();
