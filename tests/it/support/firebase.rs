@@ -101,7 +101,6 @@ pub struct FirebaseEmulator {
     pub project_id: String,
     /// `http://127.0.0.1:<port>`
     pub url: String,
-    pub port: u16,
     /// How long it took to answer on its port.
     pub startup: Duration,
     /// `None` for the run-wide emulator of `scripts/test`.
@@ -109,7 +108,7 @@ pub struct FirebaseEmulator {
     log: PathBuf,
     client: reqwest::Client,
     /// Its home, tmp, config and logs; `None` when `scripts/test` owns it.
-    dir: Option<tempfile::TempDir>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 /// The firebase-tools entry point in `tests/support/firebase/node_modules`.
@@ -176,19 +175,21 @@ pub async fn shared_firebase_emulator() -> &'static FirebaseEmulator {
 
 /// The emulator `scripts/test` started, once it answers.
 async fn run_wide_emulator(url: &str) -> FirebaseEmulator {
-    let port = url
+    let has_port = url
         .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
-        .unwrap_or_else(|| panic!("${SHARED_FIREBASE_ENV} is not http://127.0.0.1:<port>: {url}"));
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    assert!(
+        has_port,
+        "${SHARED_FIREBASE_ENV} is not http://127.0.0.1:<port>: {url}"
+    );
     let mut emulator = FirebaseEmulator {
         project_id: SHARED_FIREBASE_PROJECT.to_owned(),
         url: url.to_owned(),
-        port,
         startup: Duration::ZERO,
         child: None,
         log: std::env::var_os(SHARED_FIREBASE_LOG_ENV).map_or_else(PathBuf::new, PathBuf::from),
         client: http_client(),
-        dir: None,
+        _dir: None,
     };
     let started = Instant::now();
     while !emulator.ready().await {
@@ -274,12 +275,11 @@ async fn try_start(cli: &Path, project_id: &str) -> Result<FirebaseEmulator, Fai
     let mut emulator = FirebaseEmulator {
         project_id: project_id.to_owned(),
         url,
-        port,
         startup: Duration::ZERO,
         child: None,
         log,
         client: http_client(),
-        dir: Some(dir),
+        _dir: Some(dir),
     };
     loop {
         if emulator.ready().await {

@@ -81,10 +81,19 @@ pub async fn follow(
         }
         let snippet: String = body.chars().take(600).collect();
         return Err(format!(
-            "{status} at {method} {url} (not a redirect nor a POST form):\n{snippet}"
+            "{status} at {method} {url} (not a redirect nor a POST form), after:\n{}\n{snippet}",
+            chain(&hops)
         ));
     }
-    Err(format!("more than {MAX_HOPS} hops: {hops:?}"))
+    Err(format!("more than {MAX_HOPS} hops:\n{}", chain(&hops)))
+}
+
+/// The hops made, one a line, for a failure message.
+fn chain(hops: &[Hop]) -> String {
+    hops.iter()
+        .map(|h| format!("  {} {} → {}", h.method, h.url, h.status))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The first `<form method="post" action="…">` of an HTML page, with the

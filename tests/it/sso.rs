@@ -4,15 +4,13 @@
 //! redirect by itself, and the independent Node checker of the minted
 //! Zendesk tokens. Every bad input of the sign-in has a test here.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::support::{Op, assert_zendesk_ok, decode_jwt, follow, parse_post_form, shared_op};
 use reqwest::StatusCode;
 use reqwest::cookie::CookieStore as _;
 use serde_json::{Value, json};
-use support::{Op, assert_zendesk_ok, decode_jwt, follow, parse_post_form, shared_op};
 use url::Url;
 
 const COOKIE_KEY: &str = "sso-test-cookie-key-0123456789abcdef0123";
@@ -929,9 +927,10 @@ async fn sign_ins_started_in_two_tabs_both_finish() {
 }
 
 fn payloads() -> Vec<String> {
-    let text =
-        std::fs::read_to_string(support::manifest_dir().join("tests/data/openredirects.txt"))
-            .unwrap();
+    let text = std::fs::read_to_string(
+        crate::support::manifest_dir().join("tests/data/openredirects.txt"),
+    )
+    .unwrap();
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with("# "))
         .map(str::to_owned)
@@ -1198,7 +1197,7 @@ async fn demo_landing_page_is_served_by_the_demo_only() {
 
 #[tokio::test]
 async fn demo_command_serves_a_sign_in_that_passes_the_sandbox() {
-    let port = support::free_port();
+    let port = crate::support::free_port();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_zenbridge"))
         .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(std::process::Stdio::null())

@@ -1,7 +1,7 @@
 //! A real headless Chromium, driven over WebDriver: Debian's `chromium` and
 //! `chromium-driver` packages (installed by `scripts/test`; no browser
 //! download), `chromedriver` on a free loopback port, and a `fantoccini`
-//! session with a fresh profile. For `tests/browser.rs` (included there
+//! session with a fresh profile. For `tests/it/browser.rs` (included there
 //! with `#[path]`, so the shared `support` module needs no change).
 //!
 //! Environment: `ZENBRIDGE_TEST_CHROMIUM` (default `/usr/bin/chromium`),

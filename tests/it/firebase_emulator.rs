@@ -10,16 +10,15 @@
 //! The tests share one emulator: `scripts/test` starts one for the whole
 //! run, else one per test process (`cargo test`: one for all; nextest: one
 //! per test); each test uses addresses of its own. Startup takes 20 to 40 s
-//! on two shared cores (see `support::firebase`).
+//! on two shared cores (see `crate::support::firebase`).
 
-mod common;
-mod support;
-
-use common::{Gateway, gateway};
+use crate::common::{Gateway, gateway};
+use crate::support::{
+    FirebaseEmulator, SHARED_FIREBASE_PROJECT, decode_jwt, shared_firebase_emulator,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{FirebaseEmulator, SHARED_FIREBASE_PROJECT, decode_jwt, shared_firebase_emulator};
 
 const PROJECT: &str = SHARED_FIREBASE_PROJECT;
 const SDK_SECRET: &str = "mobile-sdk-secret-0123456789";

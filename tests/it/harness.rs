@@ -1,13 +1,11 @@
-//! Tests of the test harness itself (tests/support): the reference OP, the
+//! Tests of the test harness itself (tests/it/support): the reference OP, the
 //! Zendesk token checker, Redis and the form-following client.
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use base64::Engine as _;
 use serde_json::{Value, json};
-use support::*;
 use url::Url;
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";

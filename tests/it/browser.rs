@@ -9,21 +9,17 @@
 //! With `ZENBRIDGE_SCREENSHOTS=1`, the demo's landing page, the chooser and
 //! the sandbox result are saved to `docs/screenshots/` for the README.
 
-#[path = "support/chromium.rs"]
-mod chromium;
-mod support;
-
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{assert_zendesk_ok, shared_op};
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use fantoccini::Locator;
 use serde_json::Value;
-use support::{assert_zendesk_ok, shared_op};
 
 const SECRET: &str = "browser-sso-secret-0123456789";
 const WAIT: Duration = Duration::from_secs(20);
@@ -176,7 +172,7 @@ async fn stand_in_zendesk() -> (Zendesk, String) {
 
 fn screenshots() -> Option<std::path::PathBuf> {
     (std::env::var("ZENBRIDGE_SCREENSHOTS").as_deref() == Ok("1"))
-        .then(|| support::manifest_dir().join("docs/screenshots"))
+        .then(|| crate::support::manifest_dir().join("docs/screenshots"))
 }
 
 #[tokio::test]
@@ -184,7 +180,7 @@ async fn chromium_signs_in_through_the_chooser_and_the_op_and_posts_to_zendesk()
     let op = shared_op().await;
     let (zendesk, access_url) = stand_in_zendesk().await;
     let gw = gateway(&config(&op.issuer, &access_url)).await;
-    let browser = chromium::start().await;
+    let browser = crate::support::chromium::start().await;
     let c = &browser.client;
 
     // No source has the hint's domain: the chooser; the hint goes on to the OP.
@@ -252,7 +248,7 @@ async fn chromium_runs_the_demo_from_its_landing_page_to_a_passing_sandbox() {
     let app = zenbridge::demo_app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let base = format!("http://{addr}");
-    let browser = chromium::start().await;
+    let browser = crate::support::chromium::start().await;
     let c = &browser.client;
 
     c.goto(&base).await.unwrap();

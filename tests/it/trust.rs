@@ -5,15 +5,12 @@
 //! gateway on a loopback socket, raw TCP for a request that straddles a
 //! reload.
 
-mod common;
-mod support;
-
 use std::time::Duration;
 
-use common::{Gateway, gateway, hs256, now, run_binary};
+use crate::common::{Gateway, gateway, hs256, now, run_binary};
+use crate::support::{CLIENT_ID, CLIENT_SECRET, decode_jwt, op_id_token, shared_op};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{CLIENT_ID, CLIENT_SECRET, decode_jwt, op_id_token, shared_op};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LEGACY_SECRET: &str = "legacy-shared-secret-0123456789abcdef";
@@ -112,7 +109,7 @@ allowed_ips = ["203.0.113.0/24"]
     )
 }
 
-async fn world() -> (support::Op, Gateway) {
+async fn world() -> (crate::support::Op, Gateway) {
     let op = shared_op().await;
     let gw = gateway(&config(&op.issuer, true, "legacy|")).await;
     (op, gw)
@@ -142,7 +139,7 @@ fn signed(secret: &str, iss: &str, overrides: &Value) -> String {
     hs256(secret, &claims)
 }
 
-async fn op_token(op: &support::Op, gw: &Gateway, who: &str) -> String {
+async fn op_token(op: &crate::support::Op, gw: &Gateway, who: &str) -> String {
     op_id_token(
         op,
         CLIENT_ID,
@@ -187,7 +184,7 @@ async fn token_endpoint(gw: &Gateway, audience: &str, token: &str) -> (StatusCod
         .send()
         .await
         .expect("POST /token");
-    common::status_json(resp).await
+    crate::common::status_json(resp).await
 }
 
 async fn sdk_from(gw: &Gateway, target: &str, token: &str, xff: &str) -> (StatusCode, Value) {
@@ -199,7 +196,7 @@ async fn sdk_from(gw: &Gateway, target: &str, token: &str, xff: &str) -> (Status
         .send()
         .await
         .expect("POST /sdk");
-    common::status_json(resp).await
+    crate::common::status_json(resp).await
 }
 
 // ------------------------------------------------------ 1. unverified email
@@ -360,7 +357,7 @@ async fn explain(gw: &Gateway, auth: &str, body: &Value) -> (StatusCode, Value) 
         .send()
         .await
         .expect("POST /explain");
-    common::status_json(resp).await
+    crate::common::status_json(resp).await
 }
 
 #[tokio::test]
@@ -534,14 +531,14 @@ async fn refusals_name_no_configured_issuer_or_source_to_the_caller() {
 async fn the_binary_refuses_the_attacks_with_their_codes() {
     let op = shared_op().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = support::free_port();
+    let port = crate::support::free_port();
     let listen = format!("127.0.0.1:{port}");
     let text = config(&op.issuer, true, "legacy|")
         .replace("@LISTEN@", &listen)
         .replace("@URL@", &format!("http://{listen}"));
     let file = dir.path().join("zenbridge.toml");
     std::fs::write(&file, text).expect("write config");
-    let bin = common::start_binary(
+    let bin = crate::common::start_binary(
         &["serve", "--config", file.to_str().unwrap_or_default()],
         port,
         dir.path(),
@@ -578,7 +575,7 @@ async fn the_binary_refuses_the_attacks_with_their_codes() {
 async fn access_token_declared_as_an_id_token_is_refused_on_token() {
     let (_op, gw) = world().await;
     let t = now();
-    let at = common::raw_hs256_with_header(
+    let at = crate::common::raw_hs256_with_header(
         LEGACY_SECRET,
         &json!({"alg": "HS256", "typ": "at+jwt"}),
         &json!({"iss": LEGACY_ISS, "aud": "zendesk", "sub": "u-1", "email": "dana@acme.com",
@@ -603,7 +600,7 @@ async fn access_token_declared_as_an_id_token_is_refused_on_token() {
                 .send()
                 .await
                 .expect("POST /token");
-            common::status_json(resp).await
+            crate::common::status_json(resp).await
         }
     };
     let got = post("urn:ietf:params:oauth:token-type:id_token").await;

@@ -19,26 +19,23 @@
 //! Only std, tokio, reqwest, serde_json, url, base64, tempfile and aws-lc-rs
 //! are used. Not every test binary uses every helper, hence the `dead_code`
 //! allowance.
-#![allow(dead_code, unused_imports)]
 
 mod browser;
+pub mod chromium;
 mod firebase;
 mod provider;
 mod redis_server;
 mod zendesk;
 
-pub use browser::{Hop, browser, follow, form_fields, parse_post_form};
-pub use firebase::{
-    FIREBASE_API_KEY, FirebaseEmulator, SHARED_FIREBASE_ENV, SHARED_FIREBASE_LOG_ENV,
-    SHARED_FIREBASE_PROJECT, shared_firebase_emulator, start_firebase_emulator,
-};
+pub use browser::{browser, follow, parse_post_form};
+pub use firebase::{FirebaseEmulator, SHARED_FIREBASE_PROJECT, shared_firebase_emulator};
 pub use provider::{
-    CLIENT_ID, CLIENT_SECRET, Op, OpOptions, POST_CLIENT_ID, POST_CLIENT_SECRET, Pkce,
-    SHARED_OP_ENV, decode_jwt, op_authorize, op_authorize_in, op_generate_keys, op_id_token,
-    op_logout, op_redeem_code, shared_op, start_op, start_op_with,
+    CLIENT_ID, CLIENT_SECRET, Op, OpOptions, POST_CLIENT_ID, POST_CLIENT_SECRET, Pkce, decode_jwt,
+    op_authorize, op_authorize_in, op_generate_keys, op_id_token, op_logout, op_redeem_code,
+    shared_op, start_op, start_op_with,
 };
-pub use redis_server::{Redis, start_redis};
-pub use zendesk::{assert_zendesk_ok, run_verifier, verify_zendesk};
+pub use redis_server::start_redis;
+pub use zendesk::{assert_zendesk_ok, verify_zendesk};
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;

@@ -2,13 +2,10 @@
 //! (problems with key paths, `--claims`, `--online`), `explain`, and
 //! `serve` reloading its config on SIGHUP.
 
-mod common;
-mod support;
-
-use common::{hs256, now, run_binary, start_binary, start_binary_logging};
+use crate::common::{hs256, now, run_binary, start_binary, start_binary_logging};
+use crate::support::{assert_zendesk_ok, free_port};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{assert_zendesk_ok, free_port};
 
 const LEGACY_SECRET: &str = "legacy-shared-secret-0123456789abcdef";
 

@@ -4,20 +4,17 @@
 //! upstreams on real loopback servers: endless bodies, outages, slow
 //! discovery, redirects, plain-http endpoints, credentials in URLs.
 
-mod common;
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::response::{IntoResponse, Redirect};
-use axum::routing::get;
-use common::{
+use crate::common::{
     FakeOp, Gateway, KeyServer, TestKey, discovery_doc, endless_body, gateway, now, raw_jwt,
     rsa_key, serve,
 };
+use axum::Router;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -206,7 +203,7 @@ async fn all_at_once(gw: &Gateway, token: &str, n: usize) -> Vec<(StatusCode, Va
                     .send()
                     .await
                     .unwrap();
-                common::status_json(resp).await
+                crate::common::status_json(resp).await
             })
         })
         .collect();
@@ -641,7 +638,7 @@ client_id = "zb"
     // Off the runtime: the upstream above runs on it.
     let path = file.to_str().unwrap().to_owned();
     let (code, out, err) = tokio::task::spawn_blocking(move || {
-        common::run_binary(&["check", "--config", &path, "--online"])
+        crate::common::run_binary(&["check", "--config", &path, "--online"])
     })
     .await
     .unwrap();

@@ -2,13 +2,12 @@
 //! Provider, Firebase-format and JWKS keys served on loopback, a legacy
 //! HS256 issuer; minted tokens checked by the independent Node verifier.
 
-mod common;
-mod support;
-
-use common::{Gateway, KeyServer, TestKey, gateway, hs256, now, raw_jwt, rsa_key};
+use crate::common::{Gateway, KeyServer, TestKey, gateway, hs256, now, raw_jwt, rsa_key};
+use crate::support::{
+    CLIENT_ID, CLIENT_SECRET, assert_zendesk_ok, decode_jwt, op_id_token, shared_op,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{CLIENT_ID, CLIENT_SECRET, assert_zendesk_ok, decode_jwt, op_id_token, shared_op};
 
 const SDK_SECRET: &str = "mobile-sdk-secret-0123456789";
 const LEGACY_SECRET: &str = "legacy-shared-secret-0123456789abcdef";
@@ -113,7 +112,7 @@ external_id = "'legacy|' + claims.sub"
 
 struct World {
     gw: Gateway,
-    op: support::Op,
+    op: crate::support::Op,
     keys: KeyServer,
     fb: TestKey,
 }
@@ -303,7 +302,7 @@ async fn token_endpoint_speaks_rfc_8693() {
             .await
             .unwrap();
     assert_eq!(ok.headers()["cache-control"], "no-store");
-    let (status, body) = common::status_json(ok).await;
+    let (status, body) = crate::common::status_json(ok).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["issued_token_type"],
@@ -381,7 +380,8 @@ async fn token_endpoint_speaks_rfc_8693() {
     ];
     for (form, error, code) in cases {
         let (status, body) =
-            common::status_json(w.gw.client.post(&url).form(form).send().await.unwrap()).await;
+            crate::common::status_json(w.gw.client.post(&url).form(form).send().await.unwrap())
+                .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{form:?}: {body}");
         assert_eq!(
             (
@@ -393,7 +393,7 @@ async fn token_endpoint_speaks_rfc_8693() {
         );
     }
     let bad = legacy(&json!({"exp": now() - 3600}));
-    let (status, body) = common::status_json(
+    let (status, body) = crate::common::status_json(
         w.gw.client
             .post(&url)
             .form(&[
@@ -431,7 +431,7 @@ async fn sdk_endpoint_wants_user_token_and_never_redirects() {
             .await
             .unwrap();
     assert_refused(
-        &common::status_json(resp).await,
+        &crate::common::status_json(resp).await,
         StatusCode::BAD_REQUEST,
         "request_invalid",
     );
@@ -733,7 +733,7 @@ async fn provider_never_reached_is_upstream_unavailable_and_not_ready() {
         StatusCode::SERVICE_UNAVAILABLE,
         "upstream_unavailable",
     );
-    let (status, body) = common::status_json(
+    let (status, body) = crate::common::status_json(
         gw.client
             .get(format!("{}/readyz", gw.url))
             .send()
@@ -749,7 +749,7 @@ async fn provider_never_reached_is_upstream_unavailable_and_not_ready() {
 #[tokio::test]
 async fn readyz_is_green_when_every_source_has_keys() {
     let w = world().await;
-    let (status, body) = common::status_json(
+    let (status, body) = crate::common::status_json(
         w.gw.client
             .get(format!("{}/readyz", w.gw.url))
             .send()
@@ -833,7 +833,7 @@ async fn oversized_body_is_413_body_too_large() {
             .await
             .unwrap();
     assert_refused(
-        &common::status_json(resp).await,
+        &crate::common::status_json(resp).await,
         StatusCode::PAYLOAD_TOO_LARGE,
         "body_too_large",
     );
@@ -867,7 +867,7 @@ async fn exchange_allows_cors_only_for_the_targets_origins() {
             .await
             .unwrap();
     assert_refused(
-        &common::status_json(missing).await,
+        &crate::common::status_json(missing).await,
         StatusCode::BAD_REQUEST,
         "request_invalid",
     );
@@ -927,7 +927,7 @@ async fn explain_over_http_needs_the_admin_token_and_is_absent_without_one() {
         .await
         .unwrap();
     assert_refused(
-        &common::status_json(wrong).await,
+        &crate::common::status_json(wrong).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     );
@@ -939,7 +939,7 @@ async fn explain_over_http_needs_the_admin_token_and_is_absent_without_one() {
         .send()
         .await
         .unwrap();
-    let (status, report) = common::status_json(resp).await;
+    let (status, report) = crate::common::status_json(resp).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["source"], "legacy");
     assert_eq!(report["claims_verified"], true);
@@ -976,7 +976,7 @@ async fn a_five_kilobyte_kid_is_echoed_cut_short_in_the_body_and_the_challenge()
         .to_str()
         .unwrap()
         .to_owned();
-    let got = common::status_json(resp).await;
+    let got = crate::common::status_json(resp).await;
     assert_refused(&got, StatusCode::UNAUTHORIZED, "key_unknown");
     let desc = got.1["error_description"].as_str().unwrap_or_default();
     assert!(desc.contains(&format!("kid {}…", "k".repeat(64))), "{desc}");
@@ -1008,7 +1008,7 @@ async fn access_logout_and_event_tokens_from_a_trusted_issuer_never_become_a_sig
         assert_refused(&got, StatusCode::UNAUTHORIZED, "token_type_mismatch");
     }
     let at = legacy_typed("at+jwt", &json!({}));
-    let got = common::status_json(
+    let got = crate::common::status_json(
         w.gw.client
             .post(format!("{}/token", w.gw.url))
             .form(&[

@@ -2,21 +2,18 @@
 //! behave the same on both backends, and two gateways sharing Redis share
 //! their limits.
 
-mod common;
-mod support;
-
 use std::time::Duration;
 
-use common::{gateway, hs256, now};
+use crate::common::{gateway, hs256, now};
+use crate::support::start_redis;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::start_redis;
 use zenbridge::state::Store;
 use zenbridge::state::memory::MemoryStore;
 use zenbridge::state::redis::RedisStore;
 
 async fn semantics(store: &Store) {
-    let key = format!("k{}", support::random_token(6));
+    let key = format!("k{}", crate::support::random_token(6));
     assert!(
         store.first_use(&key, Duration::from_secs(1)).await.unwrap(),
         "first use"
@@ -30,7 +27,7 @@ async fn semantics(store: &Store) {
         store.first_use(&key, Duration::from_secs(1)).await.unwrap(),
         "usable again after its ttl"
     );
-    let counter = format!("c{}", support::random_token(6));
+    let counter = format!("c{}", crate::support::random_token(6));
     for expected in 1..=3 {
         assert_eq!(
             store.hit(&counter, Duration::from_secs(1)).await.unwrap(),

@@ -3,7 +3,6 @@
 //! JWKS) with a key made per test, and hostile upstreams: [`serve`] any
 //! router, [`endless_body`], and [`FakeOp`], an OpenID Provider stand-in
 //! whose discovery can be slow, down or name any endpoints.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,0 +1,20 @@
+//! zenbridge's integration tests: one binary, one module per area, over
+//! real processes and sockets (the reference OpenID Provider, the Firebase
+//! Auth emulator, Redis, headless Chromium, the `zenbridge` binary).
+//! `common` runs the gateway in-process and serves keys; `support` starts
+//! and drives the real peers. `scripts/test` installs what they need.
+
+mod common;
+mod support;
+
+mod api;
+mod browser;
+mod cli;
+mod config;
+mod docs;
+mod firebase_emulator;
+mod harness;
+mod keys;
+mod sso;
+mod state;
+mod trust;
