@@ -61,13 +61,10 @@ pub fn demo_app(state: AppState) -> Router {
 /// a few redirects and never one to plain http off loopback
 /// ([`upstream::redirect_policy`]).
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("zenbridge/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .timeout(std::time::Duration::from_secs(5))
-        .redirect(upstream::redirect_policy())
-        .build()
-        .expect("the TLS backend initialises")
+    upstream::client(
+        std::time::Duration::from_secs(5),
+        upstream::redirect_policy(),
+    )
 }
 
 /// Builds the state for a validated config: the store, the key cache, the

@@ -146,6 +146,21 @@ pub fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
+/// The one builder of the clients that talk to providers: rustls, a user
+/// agent naming zenbridge, a 3-second connect timeout, `timeout` in all.
+pub fn client(
+    timeout: std::time::Duration,
+    redirect: reqwest::redirect::Policy,
+) -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("zenbridge/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(timeout)
+        .redirect(redirect)
+        .build()
+        .expect("the TLS backend initialises")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,7 +122,7 @@ async fn explain(
         ));
     }
     let given = super::tokens::bearer(&headers).unwrap_or_default();
-    if !constant_time_eq(given.as_bytes(), admin.expose().as_bytes()) {
+    if !crate::sso::pending::constant_time_eq(given.as_bytes(), admin.expose().as_bytes()) {
         if let Some(key) = &fail_key
             && let Err(e) = store.hit(key, Duration::from_secs(60)).await
         {
@@ -162,8 +162,4 @@ async fn explain(
         );
     }
     Ok(Json(report).into_response())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }

@@ -622,6 +622,25 @@ impl Keys {
         Ok(entry.keys)
     }
 
+    /// The key for a token's `kid`: from the current keys, else after one
+    /// refetch for an unknown `kid` (coalesced, at most once per refresh
+    /// interval). `Err(keys)` hands back the key set that lacks it, for
+    /// the refusal's list of known kids.
+    pub async fn find(
+        &self,
+        kid: Option<&str>,
+    ) -> Result<Result<Arc<Key>, Arc<KeySet>>, Unavailable> {
+        let keys = self.get().await?;
+        if let Some(k) = keys.find(kid) {
+            return Ok(Ok(k.clone()));
+        }
+        let keys = self.refresh_for_unknown_kid().await?;
+        Ok(match keys.find(kid) {
+            Some(k) => Ok(k.clone()),
+            None => Err(keys),
+        })
+    }
+
     /// Called when a token names a `kid` the current keys lack: refetches,
     /// at most once per refresh interval, and returns the keys after that
     /// fetch (or the current ones when a refetch is not allowed yet).

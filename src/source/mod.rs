@@ -376,27 +376,15 @@ impl Source {
                 })?;
             note(&|| format!("algorithm: {alg:?} is allowed"));
             let kid = token.kid.as_deref();
-            let keys = self.keys.get().await.map_err(|e| self.unavailable(e))?;
-            let key = match keys.find(kid) {
-                Some(k) => k.clone(),
-                None => {
-                    let keys = self
-                        .keys
-                        .refresh_for_unknown_kid()
-                        .await
-                        .map_err(|e| self.unavailable(e))?;
-                    keys.find(kid)
-                        .cloned()
-                        .ok_or_else(|| VerifyError::KeyUnknown {
-                            source_name: cfg.name.clone(),
-                            kid: kid.map_or_else(
-                                || "(none, and the key set has several keys)".into(),
-                                |k| clip(k, ECHO_HEADER_CHARS).into_owned(),
-                            ),
-                            known: keys.kids().join(", "),
-                        })?
-                }
-            };
+            let found = self.keys.find(kid).await.map_err(|e| self.unavailable(e))?;
+            let key = found.map_err(|keys| VerifyError::KeyUnknown {
+                source_name: cfg.name.clone(),
+                kid: kid.map_or_else(
+                    || "(none, and the key set has several keys)".into(),
+                    |k| clip(k, ECHO_HEADER_CHARS).into_owned(),
+                ),
+                known: keys.kids().join(", "),
+            })?;
             if key.alg.is_some_and(|ka| ka != alg) || key.family != Family::of(alg) {
                 let key_alg = key
                     .alg

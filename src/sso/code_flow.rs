@@ -324,11 +324,8 @@ pub async fn send_capped(
 /// it follows no redirect (a redirected code redemption could send the
 /// code and the client secret elsewhere).
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("zenbridge/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .timeout(std::time::Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("the TLS backend initialises")
+    crate::upstream::client(
+        std::time::Duration::from_secs(10),
+        reqwest::redirect::Policy::none(),
+    )
 }

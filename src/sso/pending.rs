@@ -253,8 +253,8 @@ pub fn clear(jar: PrivateCookieJar, names: Names) -> PrivateCookieJar {
 
 /// Compares secrets (a `state`, a `nonce`) in time independent of where
 /// they differ.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }
 
 #[cfg(test)]
