@@ -10,6 +10,7 @@
 pub mod demo;
 pub mod error;
 pub mod ops;
+pub mod outcome;
 pub mod pages;
 pub mod sandbox;
 pub mod sso;
@@ -79,11 +80,13 @@ impl AppState {
 /// demo` at `/`.
 pub fn router(state: AppState, demo: bool) -> Router {
     let timeout = state.runtime().config.server.request_timeout;
-    let mut routes = Router::new()
-        .merge(tokens::router())
-        .merge(ops::router())
-        .merge(sso::router())
-        .merge(sandbox::router());
+    let mut routes =
+        Router::new()
+            .merge(tokens::router())
+            .merge(ops::router())
+            .merge(sso::router().merge(sandbox::router()).layer(
+                axum::middleware::from_fn_with_state(state.clone(), outcome::record),
+            ));
     if demo {
         routes = routes.merge(demo::router());
     }

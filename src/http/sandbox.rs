@@ -4,8 +4,6 @@
 //! and shows the decoded claims with one pass/fail line per rule. A
 //! sign-in of the demo ends here.
 
-use std::time::Instant;
-
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -13,6 +11,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use super::outcome::Outcome;
 use super::pages::{Html, Page};
 use super::sso::params;
 use super::{AppState, read_body};
@@ -33,7 +32,6 @@ async fn access(
     method: Method,
     body: Body,
 ) -> Response {
-    let started = Instant::now();
     let Some(target) = rt
         .target(&target_name)
         .filter(|t| t.kind == TargetKind::Sso && t.sandbox)
@@ -79,12 +77,11 @@ async fn access(
     )
     .await;
     let passed = report.passed();
-    state.shared().metrics.request(
+    let done = Outcome::ok(
         Route::Sandbox,
         &target.name,
         "",
         if passed { "ok" } else { "refused" },
-        started.elapsed(),
     );
 
     let mut b = Html::new();
@@ -174,7 +171,5 @@ async fn access(
     } else {
         StatusCode::FORBIDDEN
     };
-    Page::new("Zendesk sandbox", b)
-        .status(status)
-        .into_response()
+    done.attach(Page::new("Zendesk sandbox", b).status(status))
 }

@@ -16,7 +16,6 @@
 //! is finished once; a page elsewhere can neither read it nor send it.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
@@ -26,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_extra::extract::cookie::{Key, PrivateCookieJar};
 
+use super::outcome::Outcome;
 use super::pages::{self, Page};
 use super::{AppState, ClientIp, Rt, read_body};
 use crate::config::Refusal;
@@ -129,50 +129,34 @@ fn admit(target: &Target, ip: ClientIp) -> Result<(), LoginError> {
     })
 }
 
-/// Records and renders a refusal.
+/// A refusal page, with its outcome attached for the metrics and the log.
 fn refuse(
-    state: &AppState,
     route: Label,
     target: Option<&str>,
     source: Option<&str>,
     e: &LoginError,
-    started: Instant,
     try_again: Option<&str>,
-) -> Page {
+) -> Response {
     let code = e.code();
-    let metrics = &state.shared().metrics;
-    metrics.request(
-        route,
-        target.unwrap_or_default(),
-        source.unwrap_or_default(),
-        code.as_str(),
-        started.elapsed(),
-    );
-    metrics.failure(code);
-    tracing::info!(
-        route = route.as_str(),
-        target = target.unwrap_or_default(),
-        source = source.unwrap_or_default(),
-        code = %code,
-        "browser sign-in refused: {e}"
-    );
-    Page::error(code, &e.to_string(), try_again)
+    Outcome::refused(route, target, source, code, e.to_string()).attach(Page::error(
+        code,
+        &e.to_string(),
+        try_again,
+    ))
 }
 
 async fn login(
-    State(state): State<AppState>,
     rt: Rt,
     ip: ClientIp,
     Path(target_name): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
     let p = params(query.as_deref());
     let target = match sso::sso_target(&rt, &target_name) {
         Ok(t) => t,
         Err(e) => {
-            return refuse(&state, Label::SsoLogin, None, None, &e, started, None).into_response();
+            return refuse(Label::SsoLogin, None, None, &e, None).into_response();
         }
     };
     let sources = sso::browser_sources(&target);
@@ -181,16 +165,7 @@ async fn login(
         match sso::browser_source(&target, name) {
             Ok(s) => Some(s),
             Err(e) => {
-                return refuse(
-                    &state,
-                    Label::SsoLogin,
-                    Some(&target.name),
-                    None,
-                    &e,
-                    started,
-                    None,
-                )
-                .into_response();
+                return refuse(Label::SsoLogin, Some(&target.name), None, &e, None).into_response();
             }
         }
     } else if sources.len() == 1 {
@@ -204,16 +179,7 @@ async fn login(
             "target {:?} has no source a person can sign in with in a browser (oidc or dev)",
             target.name
         ));
-        return refuse(
-            &state,
-            Label::SsoLogin,
-            Some(&target.name),
-            None,
-            &e,
-            started,
-            None,
-        )
-        .into_response();
+        return refuse(Label::SsoLogin, Some(&target.name), None, &e, None).into_response();
     }
     let return_to = return_to::accept(p.get("return_to").map(String::as_str), &target);
     let brand_id = small_id(p.get("brand_id"));
@@ -225,7 +191,7 @@ async fn login(
             locale_id,
             login_hint: hint,
         };
-        return begin(&state, &rt, &target, &source, ctx, ip, &headers, started).await;
+        return begin(&rt, &target, &source, ctx, ip, &headers).await;
     }
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
@@ -254,15 +220,7 @@ async fn login(
             (r.source.as_ref(), href)
         })
         .collect();
-    let page = pages::chooser(&choices);
-    state.shared().metrics.request(
-        Label::SsoLogin,
-        &target.name,
-        "",
-        "chooser",
-        started.elapsed(),
-    );
-    page.into_response()
+    Outcome::ok(Label::SsoLogin, &target.name, "", "chooser").attach(pages::chooser(&choices))
 }
 
 /// What the login URL hands to the source's start.
@@ -274,34 +232,23 @@ struct Start {
 }
 
 async fn start(
-    State(state): State<AppState>,
     rt: Rt,
     ip: ClientIp,
     Path((target_name, source_name)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
     let p = params(query.as_deref());
     let target = match sso::sso_target(&rt, &target_name) {
         Ok(t) => t,
         Err(e) => {
-            return refuse(&state, Label::SsoLogin, None, None, &e, started, None).into_response();
+            return refuse(Label::SsoLogin, None, None, &e, None).into_response();
         }
     };
     let source = match sso::browser_source(&target, &source_name) {
         Ok(s) => s,
         Err(e) => {
-            return refuse(
-                &state,
-                Label::SsoLogin,
-                Some(&target.name),
-                None,
-                &e,
-                started,
-                None,
-            )
-            .into_response();
+            return refuse(Label::SsoLogin, Some(&target.name), None, &e, None).into_response();
         }
     };
     let ctx = Start {
@@ -310,31 +257,27 @@ async fn start(
         locale_id: small_id(p.get("locale_id")),
         login_hint: login_hint(p.get("login_hint")),
     };
-    begin(&state, &rt, &target, &source, ctx, ip, &headers, started).await
+    begin(&rt, &target, &source, ctx, ip, &headers).await
 }
 
 /// Starts a sign-in at `source`: a new pending login in its own cookie,
 /// then the provider's authorization endpoint, or the dev user list.
 #[allow(clippy::too_many_arguments)]
 async fn begin(
-    state: &AppState,
     rt: &Runtime,
     target: &Target,
     route: &Route,
     ctx: Start,
     ip: ClientIp,
     headers: &HeaderMap,
-    started: Instant,
 ) -> Response {
     let source = &route.source;
     if let Err(e) = admit(target, ip) {
         return refuse(
-            state,
             Label::SsoLogin,
             Some(&target.name),
             Some(source.name()),
             &e,
-            started,
             None,
         )
         .into_response();
@@ -381,26 +324,17 @@ async fn begin(
         .into_response(),
         Err(e) => {
             return refuse(
-                state,
                 Label::SsoLogin,
                 Some(&target.name),
                 Some(source.name()),
                 &e,
-                started,
                 Some(&again),
             )
             .into_response();
         }
     };
     let jar = pending::store(jar, names, &login);
-    state.shared().metrics.request(
-        Label::SsoLogin,
-        &target.name,
-        source.name(),
-        "started",
-        started.elapsed(),
-    );
-    (jar, page).into_response()
+    Outcome::ok(Label::SsoLogin, &target.name, source.name(), "started").attach((jar, page))
 }
 
 /// A redirect to `location` exactly as given (fragments and all); a value
@@ -425,7 +359,6 @@ async fn dev_submit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let started = Instant::now();
     let (key, names) = cookies(&rt);
     let jar = PrivateCookieJar::from_headers(&headers, key);
     let limit = rt.config.server.max_body_bytes;
@@ -438,8 +371,7 @@ async fn dev_submit(
     let target = match sso::sso_target(&rt, &target_name) {
         Ok(t) => t,
         Err(e) => {
-            return refuse(&state, Label::SsoDevLogin, None, None, &e, started, None)
-                .into_response();
+            return refuse(Label::SsoDevLogin, None, None, &e, None).into_response();
         }
     };
     let again = login_url(&rt, &target.name, None, None);
@@ -447,12 +379,10 @@ async fn dev_submit(
         (
             jar,
             refuse(
-                &state,
                 Label::SsoDevLogin,
                 Some(&target.name),
                 source,
                 &e,
-                started,
                 Some(&again),
             ),
         )
@@ -486,12 +416,10 @@ async fn dev_submit(
         return (
             jar,
             refuse(
-                &state,
                 Label::SsoDevLogin,
                 Some(&target.name),
                 Some(source.name()),
                 &LoginError::StateMismatch,
-                started,
                 Some(&again),
             ),
         )
@@ -513,12 +441,10 @@ async fn dev_submit(
             return (
                 jar,
                 refuse(
-                    &state,
                     Label::SsoDevLogin,
                     Some(&target.name),
                     Some(source.name()),
                     &e,
-                    started,
                     Some(&again),
                 ),
             )
@@ -526,7 +452,6 @@ async fn dev_submit(
         }
     };
     complete(
-        &state,
         &rt,
         jar,
         names,
@@ -536,7 +461,6 @@ async fn dev_submit(
         &token,
         ip,
         Label::SsoDevLogin,
-        started,
     )
     .await
 }
@@ -578,7 +502,6 @@ async fn callback(
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
     let (key, names) = cookies(&rt);
     let jar = PrivateCookieJar::from_headers(&headers, key);
     let p = params(query.as_deref());
@@ -613,24 +536,20 @@ async fn callback(
             )
         });
         let page = refuse(
-            &state,
             Label::SsoCallback,
             login.as_ref().map(|l| l.target.as_str()),
             login.as_ref().map(|l| l.source.as_str()),
             &e,
-            started,
             again.as_deref(),
         );
         return (jar, page).into_response();
     }
     let Some(state_param) = state_param else {
         return refuse(
-            &state,
             Label::SsoCallback,
             None,
             None,
             &LoginError::StateMismatch,
-            started,
             None,
         )
         .into_response();
@@ -638,11 +557,7 @@ async fn callback(
     let (jar, login) = match take(jar, names, state_param, &state).await {
         Ok(v) => v,
         Err((jar, e)) => {
-            return (
-                jar,
-                refuse(&state, Label::SsoCallback, None, None, &e, started, None),
-            )
-                .into_response();
+            return (jar, refuse(Label::SsoCallback, None, None, &e, None)).into_response();
         }
     };
     let again = login_url(
@@ -655,12 +570,10 @@ async fn callback(
         (
             jar,
             refuse(
-                &state,
                 Label::SsoCallback,
                 Some(&login.target),
                 Some(&login.source),
                 &e,
-                started,
                 Some(&again),
             ),
         )
@@ -690,7 +603,6 @@ async fn callback(
         Err(e) => return fail(jar, e),
     };
     complete(
-        &state,
         &rt,
         jar,
         names,
@@ -700,7 +612,6 @@ async fn callback(
         &id_token,
         ip,
         Label::SsoCallback,
-        started,
     )
     .await
 }
@@ -708,7 +619,6 @@ async fn callback(
 /// Verifies, maps, mints, and answers the page that posts to Zendesk.
 #[allow(clippy::too_many_arguments)]
 async fn complete(
-    state: &AppState,
     rt: &Runtime,
     jar: PrivateCookieJar,
     names: Names,
@@ -718,7 +628,6 @@ async fn complete(
     id_token: &str,
     ip: ClientIp,
     route: Label,
-    started: Instant,
 ) -> Response {
     let source = &source_route.source;
     let req = RequestInfo {
@@ -732,13 +641,6 @@ async fn complete(
     };
     match result {
         Ok((minted, subject)) => {
-            state.shared().metrics.request(
-                route,
-                &target.name,
-                source.name(),
-                "ok",
-                started.elapsed(),
-            );
             tracing::info!(
                 target = %target.name,
                 source = %source.name(),
@@ -754,7 +656,7 @@ async fn complete(
                     source: source.name().to_owned(),
                 },
             );
-            (
+            Outcome::ok(route, &target.name, source.name(), "ok").attach((
                 jar,
                 pages::post_to_zendesk(
                     target,
@@ -762,8 +664,7 @@ async fn complete(
                     &minted,
                     login.return_to.as_deref(),
                 ),
-            )
-                .into_response()
+            ))
         }
         Err(e) => {
             let again = login_url(
@@ -775,12 +676,10 @@ async fn complete(
             (
                 jar,
                 refuse(
-                    state,
                     route,
                     Some(&target.name),
                     Some(source.name()),
                     &e,
-                    started,
                     Some(&again),
                 ),
             )
@@ -822,21 +721,18 @@ fn short_text(s: &str, max: usize) -> String {
 }
 
 async fn logout(
-    State(state): State<AppState>,
     rt: Rt,
     Path(target_name): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
     let p = params(query.as_deref());
     let target = match sso::sso_target(&rt, &target_name) {
         Ok(t) => t,
         Err(e) => {
-            return refuse(&state, Label::SsoLogout, None, None, &e, started, None).into_response();
+            return refuse(Label::SsoLogout, None, None, &e, None).into_response();
         }
     };
-    let metrics = &state.shared().metrics;
     if p.get("kind").is_some_and(|k| k == "error") {
         let message = p.get("message").map(String::as_str).unwrap_or_default();
         let entry = catalog::explain(message);
@@ -850,13 +746,6 @@ async fn logout(
                 "Zendesk refused a sign-in"
             );
         }
-        metrics.request(
-            Label::SsoLogout,
-            &target.name,
-            "",
-            "zendesk_error",
-            started.elapsed(),
-        );
         let return_to = return_to::accept(p.get("return_to").map(String::as_str), &target);
         let again = login_url(
             &rt,
@@ -864,13 +753,14 @@ async fn logout(
             return_to.as_deref(),
             small_id(p.get("brand_id")).as_deref(),
         );
-        return pages::zendesk_error(entry, &again).into_response();
+        return Outcome::ok(Label::SsoLogout, &target.name, "", "zendesk_error")
+            .attach(pages::zendesk_error(entry, &again));
     }
     let (key, names) = cookies(&rt);
     let jar = PrivateCookieJar::from_headers(&headers, key);
     let last = pending::last(&jar, names);
     let jar = pending::clear(jar, names);
-    metrics.request(Label::SsoLogout, &target.name, "", "ok", started.elapsed());
+    let done = Outcome::ok(Label::SsoLogout, &target.name, "", "ok");
     if target.upstream_logout
         && let Some(last) = last.filter(|l| l.target == target.name)
         && let Ok(route) = sso::browser_source(&target, &last.source)
@@ -879,15 +769,14 @@ async fn logout(
             .end_session_url(target.after_logout_url.as_deref())
             .await
     {
-        return (jar, redirect(StatusCode::SEE_OTHER, &to)).into_response();
+        return done.attach((jar, redirect(StatusCode::SEE_OTHER, &to)));
     }
     match &target.after_logout_url {
-        Some(to) => (jar, redirect(StatusCode::SEE_OTHER, to)).into_response(),
-        None => (
+        Some(to) => done.attach((jar, redirect(StatusCode::SEE_OTHER, to))),
+        None => done.attach((
             jar,
             pages::signed_out(&login_url(&rt, &target.name, None, None)),
-        )
-            .into_response(),
+        )),
     }
 }
 
