@@ -16,10 +16,12 @@
 //! is finished once; a page elsewhere can neither read it nor send it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -129,6 +131,37 @@ fn admit(target: &Target, ip: ClientIp) -> Result<(), LoginError> {
     })
 }
 
+/// The `sso` target named by the path's `{target}`, in the request's
+/// runtime. Its rejection is the page a person sees (`target_unknown`),
+/// counted under the route the request was for.
+pub struct SsoTarget(pub Arc<Target>);
+
+impl FromRequestParts<AppState> for SsoTarget {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let label = if parts.uri.path().ends_with("/logout") {
+            Label::SsoLogout
+        } else if parts.method == axum::http::Method::POST {
+            Label::SsoDevLogin
+        } else {
+            Label::SsoLogin
+        };
+        let names: HashMap<String, String> = Path::from_request_parts(parts, state)
+            .await
+            .map(|Path(p)| p)
+            .unwrap_or_default();
+        let rt = Rt::of(parts, state);
+        let name = names.get("target").map(String::as_str).unwrap_or_default();
+        sso::sso_target(&rt, name)
+            .map(SsoTarget)
+            .map_err(|e| refuse(label, None, None, &e, None))
+    }
+}
+
 /// A refusal page, with its outcome attached for the metrics and the log.
 fn refuse(
     route: Label,
@@ -148,17 +181,11 @@ fn refuse(
 async fn login(
     rt: Rt,
     ip: ClientIp,
-    Path(target_name): Path<String>,
+    SsoTarget(target): SsoTarget,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let p = params(query.as_deref());
-    let target = match sso::sso_target(&rt, &target_name) {
-        Ok(t) => t,
-        Err(e) => {
-            return refuse(Label::SsoLogin, None, None, &e, None).into_response();
-        }
-    };
     let sources = sso::browser_sources(&target);
     let hint = login_hint(p.get("login_hint"));
     let chosen = if let Some(name) = p.get("source") {
@@ -234,17 +261,12 @@ struct Start {
 async fn start(
     rt: Rt,
     ip: ClientIp,
-    Path((target_name, source_name)): Path<(String, String)>,
+    SsoTarget(target): SsoTarget,
+    Path((_, source_name)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let p = params(query.as_deref());
-    let target = match sso::sso_target(&rt, &target_name) {
-        Ok(t) => t,
-        Err(e) => {
-            return refuse(Label::SsoLogin, None, None, &e, None).into_response();
-        }
-    };
     let source = match sso::browser_source(&target, &source_name) {
         Ok(s) => s,
         Err(e) => {
@@ -354,7 +376,8 @@ fn redirect(status: StatusCode, location: &str) -> Response {
 async fn dev_submit(
     State(state): State<AppState>,
     rt: Rt,
-    Path((target_name, source_name)): Path<(String, String)>,
+    SsoTarget(target): SsoTarget,
+    Path((_, source_name)): Path<(String, String)>,
     ip: ClientIp,
     headers: HeaderMap,
     body: Body,
@@ -366,12 +389,6 @@ async fn dev_submit(
         Ok(b) => params(std::str::from_utf8(&b).ok()),
         Err(e) => {
             return Page::error(e.code, &e.description, None).into_response();
-        }
-    };
-    let target = match sso::sso_target(&rt, &target_name) {
-        Ok(t) => t,
-        Err(e) => {
-            return refuse(Label::SsoDevLogin, None, None, &e, None).into_response();
         }
     };
     let again = login_url(&rt, &target.name, None, None);
@@ -722,17 +739,11 @@ fn short_text(s: &str, max: usize) -> String {
 
 async fn logout(
     rt: Rt,
-    Path(target_name): Path<String>,
+    SsoTarget(target): SsoTarget,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let p = params(query.as_deref());
-    let target = match sso::sso_target(&rt, &target_name) {
-        Ok(t) => t,
-        Err(e) => {
-            return refuse(Label::SsoLogout, None, None, &e, None).into_response();
-        }
-    };
     if p.get("kind").is_some_and(|k| k == "error") {
         let message = p.get("message").map(String::as_str).unwrap_or_default();
         let entry = catalog::explain(message);
