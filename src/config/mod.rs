@@ -248,6 +248,27 @@ enum Http {
 const HTTPS_ONLY: &str = "must be https (plain http is accepted only on loopback, for tests)";
 
 impl Validator {
+    /// Reports each key `written` in a `what` of kind `kind` that is
+    /// neither `common` to every kind nor one of `of_kind`.
+    fn keys_of_kind(
+        &mut self,
+        path: &str,
+        what: &str,
+        kind: &str,
+        written: &[String],
+        common: &[&str],
+        of_kind: &[&str],
+    ) {
+        for key in written {
+            if !common.contains(&key.as_str()) && !of_kind.contains(&key.as_str()) {
+                self.p.push(
+                    format!("{path}.{key}"),
+                    format!("not a key of a {what} of kind {kind}"),
+                );
+            }
+        }
+    }
+
     fn secret(
         &mut self,
         path: &str,

@@ -231,16 +231,14 @@ impl Validator {
             self.rules(&format!("{path}.rules"), &raw.rules);
             return None;
         };
-        for key in written {
-            if !COMMON_SOURCE_KEYS.contains(&key.as_str())
-                && !source_keys(kind).contains(&key.as_str())
-            {
-                self.p.push(
-                    format!("{path}.{key}"),
-                    format!("not a key of a source of kind {}", raw.kind),
-                );
-            }
-        }
+        self.keys_of_kind(
+            &path,
+            "source",
+            &raw.kind,
+            written,
+            &COMMON_SOURCE_KEYS,
+            source_keys(kind),
+        );
         let leeway = self.duration(
             &format!("{path}.leeway"),
             raw.leeway.as_ref(),

@@ -206,16 +206,14 @@ impl Validator {
                     format!("another target is named {:?}", raw.name),
                 );
             }
-            for key in written {
-                if !COMMON_TARGET_KEYS.contains(&key.as_str())
-                    && !target_keys(kind).contains(&key.as_str())
-                {
-                    self.p.push(
-                        format!("{path}.{key}"),
-                        format!("not a key of a target of kind {}", raw.kind),
-                    );
-                }
-            }
+            self.keys_of_kind(
+                &path,
+                "target",
+                &raw.kind,
+                &written,
+                &COMMON_TARGET_KEYS,
+                target_keys(kind),
+            );
             let secret = self.secret(&format!("{path}.secret"), raw.secret.as_ref(), true);
             if raw.sources.is_empty() {
                 self.p.push(
