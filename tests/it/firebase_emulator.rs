@@ -147,17 +147,22 @@ fn minted_email(body: &Value) -> String {
     }
 }
 
+/// The attacker's answer: 401 `email_unverified`, and no JWT.
+fn assert_refused_as_unverified(status: StatusCode, body: &Value) {
+    assert_eq!(
+        (status, body["error_code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("email_unverified")),
+        "{}: {body}",
+        minted_email(body)
+    );
+}
+
 #[tokio::test]
 async fn firebase_sign_up_with_someone_elses_unverified_email_gets_no_zendesk_token() {
     let (emulator, gw) = world().await;
     let token = attacker_token(emulator, &address("victim-sdk")).await;
     let (status, body) = gw.sdk("mobile", &token).await;
-    assert_eq!(
-        (status, body["error_code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("email_unverified")),
-        "{}: {body}",
-        minted_email(&body)
-    );
+    assert_refused_as_unverified(status, &body);
 }
 
 #[tokio::test]
@@ -178,12 +183,7 @@ async fn firebase_sign_up_with_someone_elses_unverified_email_gets_no_messaging_
     let (emulator, gw) = world().await;
     let token = attacker_token(emulator, &address("victim-messaging")).await;
     let (status, body) = gw.exchange("messaging", &token).await;
-    assert_eq!(
-        (status, body["error_code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("email_unverified")),
-        "{}: {body}",
-        minted_email(&body)
-    );
+    assert_refused_as_unverified(status, &body);
 }
 
 #[tokio::test]
