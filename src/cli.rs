@@ -360,13 +360,14 @@ async fn check(path: &Path, online: bool, source: Option<&str>, claims: Option<&
                 continue;
             };
             fed += 1;
-            let outcome = crate::gateway::map(t, route, &sample, &RequestInfo::default())
-                .map_err(crate::gateway::GatewayError::from)
-                .and_then(|mut m| {
-                    crate::trust::check(&route.source.config, t, &sample, &mut m)?;
-                    Ok(m)
-                })
-                .and_then(|m| crate::target::prepare(t, m, source::now()).map_err(Into::into));
+            let outcome = crate::pipeline::prepare(
+                t,
+                route,
+                &sample,
+                &RequestInfo::default(),
+                source::now(),
+                &mut crate::pipeline::Quiet,
+            );
             match outcome {
                 Ok(payload) => println!(
                     "target {} ({}): {}",

@@ -7,10 +7,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::gateway::{RequestInfo, Runtime, vars};
+use crate::config::{SourceConfig, TargetConfig};
+use crate::error::ErrorCode;
+use crate::gateway::{RequestInfo, Route, Runtime};
 use crate::mapping::{Origin, Step};
-use crate::source::{self, unverified_decode};
-use crate::target;
+use crate::pipeline::{self, Observer, Via};
+use crate::source::{self, TokenUse};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,7 +76,91 @@ fn origin(o: Origin) -> &'static str {
     }
 }
 
-/// Runs the dry run. `Err` is a usage problem (unknown target or source).
+impl Refusal {
+    fn of(code: ErrorCode, message: String) -> Self {
+        Self {
+            error_code: code.as_str(),
+            message,
+        }
+    }
+}
+
+/// The pipeline's observer that writes the report.
+impl Observer for Report {
+    const EVERY_STEP: bool = true;
+
+    fn checks(&mut self) -> Option<&mut Vec<String>> {
+        Some(&mut self.checks)
+    }
+
+    fn routed(&mut self, route: &Route) {
+        let source = &route.source;
+        self.source = Some(source.name().to_owned());
+        self.routing.get_or_insert_with(|| {
+            format!(
+                "iss {:?} → source {:?} ({})",
+                source.config.issuer,
+                source.name(),
+                source.config.kind.as_str()
+            )
+        });
+    }
+
+    fn upstream(&mut self, claims: &Map<String, Value>, verified: bool) {
+        self.upstream_claims = Some(claims.clone());
+        self.claims_verified = verified;
+    }
+
+    fn step(&mut self, step: &Step<'_>) {
+        let refusal = |e: &crate::mapping::MappingError| Refusal::of(e.code(), e.to_string());
+        match step {
+            Step::Rule(rule, result) => {
+                let error = result.as_ref().err().map(refusal);
+                self.rules.push(RuleResult {
+                    rule: rule.expr.text.clone(),
+                    message: rule.message.clone(),
+                    from: origin(rule.origin),
+                    passed: error.is_none(),
+                    error,
+                });
+            }
+            Step::Claim(claim, result) => {
+                let (value, error) = match result {
+                    Ok(v) => (v.clone(), None),
+                    Err(e) => (None, Some(refusal(e))),
+                };
+                self.claims.push(ClaimResult {
+                    claim: claim.name.clone(),
+                    expression: claim.expr.text.clone(),
+                    from: origin(claim.origin),
+                    value,
+                    error,
+                });
+            }
+        }
+    }
+
+    fn trusted(
+        &mut self,
+        source: &SourceConfig,
+        target: &TargetConfig,
+        mapped: &Map<String, Value>,
+    ) {
+        self.trust = crate::trust::accepted(source, target, mapped);
+    }
+
+    fn payload(&mut self, target: &TargetConfig, payload: &Map<String, Value>) {
+        for c in target.kind.required_claims() {
+            self.zendesk.push(format!("required claim `{c}`: present"));
+        }
+        self.zendesk.push("claim types and shapes: ok".into());
+        self.payload = Some(payload.clone());
+    }
+}
+
+/// Runs the dry run: the gateway's own pipeline ([`crate::pipeline`]),
+/// with the report as its observer. `Err` is a usage problem (unknown
+/// target or source, sample claims asked to be signed).
 pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, String> {
     let target = rt
         .target(&req.target)
@@ -86,51 +172,33 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
         ..Report::default()
     };
     let now = source::now();
-    let (route, claims) = match (&req.token, &req.source, &req.claims) {
+    let request = RequestInfo::default();
+    let outcome = match (&req.token, &req.source, &req.claims) {
         (Some(token), None, None) => {
-            let parsed = match unverified_decode(token, rt.config.server.max_token_bytes) {
-                Ok(p) => p,
-                Err(e) => {
-                    report.refused = Some(Refusal {
-                        error_code: e.code().as_str(),
-                        message: e.to_string(),
-                    });
-                    return Ok(report);
+            match pipeline::verify(
+                rt,
+                &target,
+                token,
+                Via::Issuer(TokenUse::IdToken),
+                now,
+                &mut report,
+            )
+            .await
+            {
+                Err(refused) => Err(refused.error),
+                Ok(v) if req.sign => {
+                    pipeline::mint(&target, &v.route, &v.claims, &request, now, &mut report)
+                        .map(|m| report.jwt = Some(m.jwt))
                 }
-            };
-            let unverified = parsed.unverified_claims.clone();
-            let route = match rt.route(&target, &parsed) {
-                Ok(r) => r.clone(),
-                Err(e) => {
-                    report.refused = Some(Refusal {
-                        error_code: e.code().as_str(),
-                        message: e.to_string(),
-                    });
-                    report.upstream_claims = Some(unverified);
-                    return Ok(report);
-                }
-            };
-            let source = &route.source;
-            report.source = Some(source.name().to_owned());
-            report.routing = Some(format!(
-                "iss {:?} → source {:?} ({})",
-                source.config.issuer,
-                source.name(),
-                source.config.kind.as_str()
-            ));
-            match source.verify(parsed, now, Some(&mut report.checks)).await {
-                Ok(v) => {
-                    report.claims_verified = true;
-                    (route, v.claims().clone())
-                }
-                Err(e) => {
-                    report.refused = Some(Refusal {
-                        error_code: e.code().as_str(),
-                        message: e.to_string(),
-                    });
-                    report.upstream_claims = Some(unverified);
-                    return Ok(report);
-                }
+                Ok(v) => pipeline::prepare(
+                    &target,
+                    &v.route,
+                    v.claims.claims(),
+                    &request,
+                    now,
+                    &mut report,
+                )
+                .map(drop),
             }
         }
         (None, Some(name), Some(claims)) => {
@@ -140,146 +208,23 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
             let route = target.route_named(name).cloned().ok_or_else(|| {
                 format!("target {:?} does not accept source {name:?}", target.name)
             })?;
-            report.source = Some(name.clone());
+            if req.sign {
+                return Err(
+                    "sample claims are never signed: give a token to sign (--token), or leave out --sign"
+                        .into(),
+                );
+            }
             report.routing = Some(format!(
                 "source {name:?} given; sample claims are not verified"
             ));
-            (route, claims.clone())
+            report.routed(&route);
+            report.upstream(claims, false);
+            pipeline::prepare(&target, &route, claims, &request, now, &mut report).map(drop)
         }
         _ => return Err("give either a token, or a source and a claim set".into()),
     };
-    report.upstream_claims = Some(claims.clone());
-    let request = RequestInfo::default();
-    let mut mapped = Map::new();
-    let mut first_error = None;
-    for step in route
-        .mapping
-        .evaluate_all(&claims, &vars(&target, &route.source, &request))
-    {
-        match step {
-            Step::Rule(rule, result) => {
-                let error = result.err().map(|e| Refusal {
-                    error_code: e.code().as_str(),
-                    message: e.to_string(),
-                });
-                report.rules.push(RuleResult {
-                    rule: rule.expr.text.clone(),
-                    message: rule.message.clone(),
-                    from: origin(rule.origin),
-                    passed: error.is_none(),
-                    error,
-                });
-            }
-            Step::Claim(claim, result) => {
-                let (value, error) = match result {
-                    Ok(v) => (v, None),
-                    Err(e) => (
-                        None,
-                        Some(Refusal {
-                            error_code: e.code().as_str(),
-                            message: e.to_string(),
-                        }),
-                    ),
-                };
-                if let Some(v) = &value {
-                    mapped.insert(claim.name.clone(), v.clone());
-                }
-                report.claims.push(ClaimResult {
-                    claim: claim.name.clone(),
-                    expression: claim.expr.text.clone(),
-                    from: origin(claim.origin),
-                    value,
-                    error,
-                });
-            }
-        }
-    }
-    for r in &report.rules {
-        if first_error.is_none()
-            && let Some(e) = &r.error
-        {
-            first_error = Some(Refusal {
-                error_code: e.error_code,
-                message: e.message.clone(),
-            });
-        }
-    }
-    for c in &report.claims {
-        if first_error.is_none()
-            && let Some(e) = &c.error
-        {
-            first_error = Some(Refusal {
-                error_code: e.error_code,
-                message: e.message.clone(),
-            });
-        }
-    }
-    if let Some(e) = first_error {
-        report.refused = Some(e);
-        return Ok(report);
-    }
-    let source = &route.source.config;
-    match crate::trust::check(source, &target, &claims, &mut mapped) {
-        Ok(()) => {
-            if mapped.contains_key("email") {
-                report.trust.push(format!(
-                    "email: accepted (source {:?} trusts {})",
-                    source.name,
-                    source.email_trust.as_str()
-                ));
-                if !source.email_domains.is_empty() {
-                    report.trust.push(format!(
-                        "email domain: in [{}]",
-                        source.email_domains.join(", ")
-                    ));
-                }
-            }
-            if let Some(role) = mapped.get("role") {
-                report.trust.push(format!(
-                    "role {role}: in allowed_roles [{}]",
-                    target.allowed_roles.join(", ")
-                ));
-            }
-        }
-        Err(e) => {
-            report.refused = Some(Refusal {
-                error_code: e.code().as_str(),
-                message: e.to_string(),
-            });
-            return Ok(report);
-        }
-    }
-    match target::prepare(&target, mapped.clone(), now) {
-        Ok(payload) => {
-            for c in target.kind.required_claims() {
-                report
-                    .zendesk
-                    .push(format!("required claim `{c}`: present"));
-            }
-            report.zendesk.push("claim types and shapes: ok".into());
-            if req.sign {
-                match target::mint(&target, mapped, now) {
-                    Ok(m) => {
-                        report.payload = Some(m.payload);
-                        report.jwt = Some(m.jwt);
-                    }
-                    Err(e) => {
-                        report.refused = Some(Refusal {
-                            error_code: e.code().as_str(),
-                            message: e.to_string(),
-                        });
-                    }
-                }
-            } else {
-                report.payload = Some(payload);
-            }
-        }
-        Err(e) => {
-            report.refused = Some(Refusal {
-                error_code: e.code().as_str(),
-                message: e.to_string(),
-            });
-        }
+    if let Err(e) = outcome {
+        report.refused = Some(Refusal::of(e.code(), e.to_string()));
     }
     Ok(report)
 }

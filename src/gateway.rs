@@ -1,22 +1,20 @@
-//! The pipeline, `token → source (verify) → mapping (CEL) → target (Zendesk
-//! rules + sign)`, over one loaded config. A [`Runtime`] is immutable: a
-//! reload builds a new one and swaps it in, so a request never sees half of
-//! two configs.
+//! One loaded config with its sources built and its targets' routes
+//! paired ([`Runtime`]), over which [`crate::pipeline`] runs `token → source
+//! (verify) → mapping (CEL) → trust → target (Zendesk rules + sign)`. A
+//! [`Runtime`] is immutable: a reload builds a new one and swaps it in, so a
+//! request never sees half of two configs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
-
 use crate::config::{Config, TargetConfig};
 use crate::error::ErrorCode;
-use crate::mapping::{Mapping, MappingError, Vars};
+use crate::mapping::{Mapping, MappingError};
+use crate::pipeline::{self, Quiet, Refused, Via};
 use crate::source::keys::KeyCache;
-use crate::source::{
-    self, Source, TokenUse, UnverifiedToken, VerifiedClaims, VerifyError, unverified_decode,
-};
-use crate::target::{self, MintError, Minted};
-use crate::trust::{self, TrustError};
+use crate::source::{self, Source, TokenUse, UnverifiedToken, VerifyError};
+use crate::target::{MintError, Minted};
+use crate::trust::TrustError;
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum GatewayError {
@@ -226,73 +224,31 @@ impl Runtime {
         }
     }
 
-    /// The whole pipeline for an app-presented token, taken as `wanted`
-    /// (an ID token, unless `/token` was told it is an access token).
+    /// The whole pipeline ([`crate::pipeline`]) for an app-presented
+    /// token, taken as `wanted` (an ID token, unless `/token` was told it
+    /// is an access token).
     pub async fn exchange(
         &self,
         target: &Target,
         token: &str,
         wanted: TokenUse,
         req: &RequestInfo,
-    ) -> Result<Exchanged, (GatewayError, Option<Arc<Source>>)> {
+    ) -> Result<Exchanged, Refused> {
         let now = source::now();
-        let parsed = unverified_decode(token, self.config.server.max_token_bytes)
-            .map_err(|e| (e.into(), None))?
-            .presented_as(wanted);
-        let route = self.route(target, &parsed).map_err(|e| (e.into(), None))?;
-        let source = route.source.clone();
-        let verified = source
-            .verify(parsed, now, None)
-            .await
-            .map_err(|e| (e.into(), Some(source.clone())))?;
-        let minted =
-            mint_for(target, route, &verified, req, now).map_err(|e| (e, Some(source.clone())))?;
-        let subject = verified.subject().map(str::to_owned);
+        let quiet = &mut Quiet;
+        let verified =
+            pipeline::verify(self, target, token, Via::Issuer(wanted), now, quiet).await?;
+        let source = &verified.route.source;
+        let minted = pipeline::mint(target, &verified.route, &verified.claims, req, now, quiet)
+            .map_err(|error| Refused {
+                error,
+                source: Some(source.clone()),
+            })?;
         Ok(Exchanged {
             minted,
-            source,
-            subject,
+            source: source.clone(),
+            subject: verified.claims.subject().map(str::to_owned),
         })
-    }
-}
-
-/// Maps verified claims, applies the trust model, and mints the target's
-/// token.
-pub fn mint_for(
-    target: &Target,
-    route: &Route,
-    verified: &VerifiedClaims,
-    req: &RequestInfo,
-    now: i64,
-) -> Result<Minted, GatewayError> {
-    let mut mapped = map(target, route, verified.claims(), req)?;
-    trust::check(&route.source.config, target, verified.claims(), &mut mapped)?;
-    Ok(target::mint(target, mapped, now)?)
-}
-
-/// Evaluates the route's mapping. `claims` are verified claims, or a
-/// sample (`check --claims`, `explain --claims`).
-pub fn map(
-    target: &Target,
-    route: &Route,
-    claims: &Map<String, Value>,
-    req: &RequestInfo,
-) -> Result<Map<String, Value>, MappingError> {
-    route
-        .mapping
-        .evaluate(claims, &vars(target, &route.source, req))
-}
-
-pub fn vars<'a>(target: &'a TargetConfig, source: &'a Source, req: &'a RequestInfo) -> Vars<'a> {
-    Vars {
-        source_name: &source.config.name,
-        source_kind: source.config.kind.as_str(),
-        source_issuer: Some(&source.config.issuer),
-        target_name: &target.name,
-        target_kind: target.kind.as_str(),
-        request_ip: req.ip.as_deref(),
-        request_brand_id: req.brand_id.as_deref(),
-        request_locale_id: req.locale_id.as_deref(),
     }
 }
 

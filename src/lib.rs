@@ -16,8 +16,10 @@
 //!   required claims, and HS256 signing.
 //! - [`trust`]: what a sign-in may assert (verified emails, email domains,
 //!   roles) before anything is signed.
-//! - [`gateway`]: the pipeline over one loaded config ([`gateway::Runtime`]),
-//!   whose targets carry their (source, mapping) routes.
+//! - [`gateway`]: one loaded config ([`gateway::Runtime`]), whose targets
+//!   carry their (source, mapping) routes.
+//! - [`pipeline`]: verify → map → trust → Zendesk's rules → sign, the one
+//!   run every caller drives; `explain` watches it through an observer.
 //! - [`sso`]: the browser sign-in of `sso` targets: the sealed pending-login
 //!   cookie, `return_to` checks, the OIDC code flow, Zendesk's error
 //!   catalog and the sandbox's checks.
@@ -36,6 +38,7 @@ pub mod gateway;
 pub mod http;
 pub mod mapping;
 pub mod metrics;
+pub mod pipeline;
 pub mod source;
 pub mod sso;
 pub mod state;

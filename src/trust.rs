@@ -95,6 +95,38 @@ pub fn check(
     Ok(())
 }
 
+/// What [`check`] accepted in claims it passed, one line each, for
+/// `explain`.
+pub fn accepted(
+    source: &SourceConfig,
+    target: &TargetConfig,
+    mapped: &Map<String, Value>,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    if mapped.contains_key("email") {
+        lines.push(format!(
+            "email: accepted (source {:?} trusts {})",
+            source.name,
+            source.email_trust.as_str()
+        ));
+        if !source.email_domains.is_empty() {
+            lines.push(format!(
+                "email domain: in [{}]",
+                source.email_domains.join(", ")
+            ));
+        }
+    }
+    if target.kind.has_roles()
+        && let Some(role) = mapped.get("role")
+    {
+        lines.push(format!(
+            "role {role}: in allowed_roles [{}]",
+            target.allowed_roles.join(", ")
+        ));
+    }
+    lines
+}
+
 /// Whether the source vouches for `email` (`Ok(true)`), lets it through
 /// unvouched (`Ok(false)`, only with `trust_unverified_email`), or refuses.
 fn email_vouched(

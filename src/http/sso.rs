@@ -640,7 +640,7 @@ async fn complete(
     jar: PrivateCookieJar,
     names: Names,
     target: &Target,
-    source_route: &Route,
+    source_route: &Arc<Route>,
     login: &PendingLogin,
     id_token: &str,
     ip: ClientIp,

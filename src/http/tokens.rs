@@ -217,7 +217,7 @@ async fn run(
             tracing::debug!(target = %target.name, source = %ok.source.name(), sub = ok.subject.as_deref().unwrap_or(""), token = %token_hash(token), "token exchanged");
             Ok(ok)
         }
-        Err((e, source)) => {
+        Err(crate::pipeline::Refused { error: e, source }) => {
             let source_name = source.as_ref().map_or("", |s| s.name());
             metrics.request(
                 route,

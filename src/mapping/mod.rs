@@ -169,27 +169,50 @@ impl Mapping {
         Ok(out)
     }
 
-    /// Evaluates every rule and claim without stopping, for `explain`.
-    pub fn evaluate_all<'m, 'v>(
+    /// Evaluates every rule and claim without stopping, handing each step
+    /// to `on_step` (`explain` reports them all), with CEL for every
+    /// expression; the result is [`Self::evaluate`]'s: the mapped claims or
+    /// the first failure, rules first.
+    pub fn evaluate_steps<'m, 'v>(
         &'m self,
         claims: &'v serde_json::Map<String, serde_json::Value>,
         vars: &Vars<'v>,
-    ) -> Vec<Step<'m>> {
-        if let Err(e) = bounds::check(claims) {
-            let rules = self.rules.iter().map(|r| Step::Rule(r, Err(e.clone())));
-            let mapped = self.claims.iter().map(|c| Step::Claim(c, Err(e.clone())));
-            return rules.chain(mapped).collect();
+        mut on_step: impl FnMut(&Step<'m>),
+    ) -> Result<serde_json::Map<String, serde_json::Value>, MappingError> {
+        let steps: Vec<Step<'m>> = match bounds::check(claims) {
+            Err(e) => {
+                let rules = self.rules.iter().map(|r| Step::Rule(r, Err(e.clone())));
+                let mapped = self.claims.iter().map(|c| Step::Claim(c, Err(e.clone())));
+                rules.chain(mapped).collect()
+            }
+            Ok(()) => {
+                let ctx = context(claims, vars);
+                let rules = self
+                    .rules
+                    .iter()
+                    .map(|r| Step::Rule(r, check_rule(&ctx, r)));
+                let mapped = self
+                    .claims
+                    .iter()
+                    .map(|c| Step::Claim(c, eval_claim(&ctx, c)));
+                rules.chain(mapped).collect()
+            }
+        };
+        let mut out = serde_json::Map::new();
+        let mut first_error = None;
+        for step in &steps {
+            on_step(step);
+            match step {
+                Step::Rule(_, Err(e)) | Step::Claim(_, Err(e)) => {
+                    first_error.get_or_insert_with(|| e.clone());
+                }
+                Step::Claim(c, Ok(Some(v))) => {
+                    out.insert(c.name.clone(), v.clone());
+                }
+                Step::Rule(_, Ok(())) | Step::Claim(_, Ok(None)) => {}
+            }
         }
-        let ctx = context(claims, vars);
-        let rules = self
-            .rules
-            .iter()
-            .map(|r| Step::Rule(r, check_rule(&ctx, r)));
-        let mapped = self
-            .claims
-            .iter()
-            .map(|c| Step::Claim(c, eval_claim(&ctx, c)));
-        rules.chain(mapped).collect()
+        first_error.map_or(Ok(out), Err)
     }
 
     pub fn has_claim(&self, name: &str) -> bool {
@@ -494,6 +517,9 @@ mod tests {
             let fast = m.evaluate_with(&claims, &Vars::default(), true);
             let slow = m.evaluate_with(&claims, &Vars::default(), false);
             assert_eq!(fast, slow, "{sample}");
+            // `explain`'s every-step evaluation decides the same.
+            let every = m.evaluate_steps(&claims, &Vars::default(), |_| {});
+            assert_eq!(fast, every, "{sample}");
         }
     }
 
@@ -541,13 +567,17 @@ mod tests {
             "the upstream claim `groups` is a list of 10000 items; a list may have at most 256"
         );
         // `explain` shows the same refusal on every step.
-        for step in m.evaluate_all(&claims, &Vars::default()) {
-            let refused = match &step {
+        let mut steps = 0;
+        let every = m.evaluate_steps(&claims, &Vars::default(), |step| {
+            let refused = match step {
                 Step::Rule(_, r) => r.as_ref().err(),
                 Step::Claim(_, r) => r.as_ref().err(),
             };
             assert_eq!(refused, Some(&err), "{step:?}");
-        }
+            steps += 1;
+        });
+        assert_eq!(steps, m.rules.len() + m.claims.len());
+        assert_eq!(every, Err(err.clone()));
         // The same rule over an honest list is evaluated as before.
         let honest: Vec<String> = (0..bounds::MAX_LIST_ITEMS)
             .map(|i| format!("group-{i}"))

@@ -29,7 +29,8 @@ use serde_json::Value;
 
 use crate::config::SourceDetail;
 use crate::gateway::{GatewayError, RequestInfo, Route, Runtime, Target};
-use crate::source::{VerifyError, unverified_decode};
+use crate::pipeline::{self, Quiet, Via};
+use crate::source::VerifyError;
 use crate::target::{Minted, TargetKind};
 pub use code_flow::FlowError;
 pub use pending::PendingLogin;
@@ -148,27 +149,31 @@ pub fn by_login_hint(routes: &[Arc<Route>], hint: &str) -> Option<Arc<Route>> {
         .cloned()
 }
 
-/// Verifies the upstream ID token of a pending sign-in and mints the
-/// target's JWT. Returns the token and the upstream subject (for logs).
+/// Verifies the upstream ID token of a pending sign-in (along the route
+/// the login names, its `nonce` the login's, its audience our client) and
+/// mints the target's JWT. Returns the token and the upstream subject (for
+/// logs).
 pub async fn finish(
     rt: &Runtime,
     target: &Target,
-    route: &Route,
+    route: &Arc<Route>,
     login: &PendingLogin,
     id_token: &str,
     req: &RequestInfo,
 ) -> Result<(Minted, Option<String>), LoginError> {
     let now = crate::source::now();
-    let source = &route.source;
-    let parsed = unverified_decode(id_token, rt.config.server.max_token_bytes)?;
-    let verified = source.verify(parsed, now, None).await?;
+    let quiet = &mut Quiet;
+    let verified = pipeline::verify(rt, target, id_token, Via::Route(route), now, quiet)
+        .await
+        .map_err(|r| r.error)?
+        .claims;
     match verified.claims().get("nonce") {
         Some(Value::String(n))
             if pending::constant_time_eq(n.as_bytes(), login.nonce.as_bytes()) => {}
         Some(_) => return Err(LoginError::NonceMismatch("differs")),
         None => return Err(LoginError::NonceMismatch("is missing")),
     }
-    if let SourceDetail::Oidc { client_id, .. } = &source.config.detail {
+    if let SourceDetail::Oidc { client_id, .. } = &route.source.config.detail {
         let aud: Vec<&str> = match verified.claims().get("aud") {
             Some(Value::String(a)) => vec![a.as_str()],
             Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
@@ -181,6 +186,6 @@ pub async fn finish(
             });
         }
     }
-    let minted = crate::gateway::mint_for(target, route, &verified, req, now)?;
+    let minted = pipeline::mint(target, route, &verified, req, now, quiet)?;
     Ok((minted, verified.subject().map(str::to_owned)))
 }

@@ -239,6 +239,39 @@ fn explain_shows_each_step_and_signs_only_when_asked() {
     );
 }
 
+/// `explain` runs the gateway's own pipeline, whose signing step takes
+/// verified claims only: sample claims are shown, never signed, whether
+/// over HTTP or on the command line.
+#[test]
+fn explain_signs_no_sample_claims_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    std::fs::write(&file, legacy_config(1, "")).unwrap();
+    let sample = dir.path().join("ceo.json");
+    std::fs::write(&sample, r#"{"sub": "ceo", "email": "ceo@acme.com"}"#).unwrap();
+    let args = [
+        "explain",
+        "--config",
+        file.to_str().unwrap(),
+        "--target",
+        "mobile",
+        "--source",
+        "legacy",
+        "--claims",
+        sample.to_str().unwrap(),
+    ];
+    let (code, out, err) = run_binary(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("upstream claims (NOT verified)") && out.contains("ACCEPTED"),
+        "{out}"
+    );
+    let (code, out, err) = run_binary(&[&args[..], &["--sign"]].concat());
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("sample claims are never signed"), "{err}");
+    assert!(!out.contains("eyJ"), "{out}");
+}
+
 #[tokio::test]
 async fn sighup_reloads_the_config_and_a_broken_one_keeps_the_old() {
     let dir = tempfile::tempdir().unwrap();
