@@ -7,8 +7,10 @@
 //! - [`catalog`]: Zendesk's known failure messages in plain words.
 //! - [`sandbox`]: the stand-in for Zendesk's `/access/jwt` checks.
 //! - [`signin`]: each source's browser sign-in as one typed value, with
-//!   `start` and `finish`; the HTTP handlers call it without knowing the
-//!   source's kind.
+//!   `start` and `finish`, called without knowing the source's kind.
+//! - [`flow`]: the steps of a sign-in (login URL, start, callback, user
+//!   form, logout), each returning what the browser is shown next; the
+//!   HTTP handlers read the request, call one, and render its answer.
 //!
 //! A sign-in ends in [`finish`], the same for every source kind: the
 //! upstream ID token (from the provider's token endpoint, or minted by a
@@ -18,6 +20,7 @@
 
 pub mod catalog;
 pub mod code_flow;
+pub mod flow;
 pub mod pending;
 pub mod return_to;
 pub mod sandbox;

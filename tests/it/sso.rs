@@ -905,6 +905,60 @@ async fn dev_form_is_refused_without_this_browsers_state() {
     assert_eq!(not_dev.status, StatusCode::NOT_FOUND);
 }
 
+/// A pending sign-in's form posted to another target's path is refused
+/// before the sign-in is marked as used: a browser that kept its cookie
+/// (or a page that made it post elsewhere) can still finish it where it
+/// belongs, once.
+#[tokio::test]
+async fn dev_form_posted_to_another_target_uses_up_nothing() {
+    let (_op, gw) = op_gateway().await;
+    let c = bare();
+    let page = get(&c, gw.at("/sso/helpcenter/login/dev")).await;
+    let cookie: Vec<String> = page
+        .set_cookies()
+        .iter()
+        .filter_map(|c| c.split(';').next().map(str::to_owned))
+        .collect();
+    let cookie = cookie.join("; ");
+    let (action, fields) = page.form();
+    let send = |url: Url| {
+        let c = c.clone();
+        let cookie = cookie.clone();
+        let form = with_user(&fields, "ada");
+        async move {
+            answer(
+                c.post(url)
+                    .header(reqwest::header::COOKIE, cookie)
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let elsewhere = send(gw.at("/sso/sandboxed/login/dev")).await;
+    assert_eq!(
+        elsewhere.error_code().as_deref(),
+        Some("state_mismatch"),
+        "{}",
+        elsewhere.body
+    );
+    let home = send(Url::parse(&action).unwrap()).await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+    let (to, posted) = home.form();
+    assert!(to.ends_with("/access/jwt"), "{to}");
+    assert!(field(&posted, "jwt").is_some(), "{}", home.body);
+    // Once.
+    let again = send(Url::parse(&action).unwrap()).await;
+    assert_eq!(
+        again.error_code().as_deref(),
+        Some("token_reused"),
+        "{}",
+        again.body
+    );
+}
+
 #[tokio::test]
 async fn sign_ins_started_in_two_tabs_both_finish() {
     let (_op, gw) = op_gateway().await;

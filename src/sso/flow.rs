@@ -1,0 +1,546 @@
+//! The browser sign-in's steps, without HTTP: what the login URL, a
+//! source's start link, the OIDC callback and the dev form decide. Each
+//! returns what the browser is shown next ([`Shown`], [`Started`],
+//! [`Finished`]) or where the person is left ([`Stopped`]); `http/sso.rs`
+//! reads the request, calls one of these, and renders the answer.
+//!
+//! Which kinds have a sign-in, and how each works, is the sources' own
+//! business ([`SignIn`]); nothing here or in `http/` names a kind.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use url::Url;
+
+use super::pending::{self, LastSignIn, Missing, PendingLogin};
+use super::signin::{Answer, Begun, SignIn};
+use super::{LoginError, browser_source, browser_sources, by_login_hint, return_to, sso_target};
+use crate::config::{DevUser, Refusal};
+use crate::gateway::{RequestInfo, Route, Runtime, Target};
+use crate::state::Store;
+use crate::target::{Endpoint, Minted};
+
+/// What every step needs from the request: its runtime and its client's
+/// address (past `trusted_proxies`).
+pub struct Visit<'a> {
+    pub rt: &'a Runtime,
+    pub ip: Option<IpAddr>,
+}
+
+/// What the login URL (and a source's start link) carries, each value
+/// checked: a `return_to` the target allows, numeric-looking ids, a
+/// printable `login_hint`. Anything else is dropped, never echoed.
+#[derive(Debug, Default)]
+pub struct LoginQuery {
+    /// `source`: the source chosen by name.
+    pub source: Option<String>,
+    pub return_to: Option<String>,
+    pub brand_id: Option<String>,
+    pub locale_id: Option<String>,
+    pub login_hint: Option<String>,
+}
+
+impl LoginQuery {
+    pub fn read<S: BuildHasher>(p: &HashMap<String, String, S>, target: &Target) -> Self {
+        Self {
+            source: p.get("source").cloned(),
+            return_to: return_to::accept(p.get("return_to").map(String::as_str), target),
+            brand_id: small_id(p.get("brand_id")),
+            locale_id: small_id(p.get("locale_id")),
+            login_hint: login_hint(p.get("login_hint")),
+        }
+    }
+}
+
+/// What the login URL shows.
+pub enum Shown {
+    /// The chooser: each browser source, with the link that starts it.
+    Chooser(Vec<(Arc<Route>, String)>),
+    /// A sign-in began at the one source there was, or the chosen one.
+    Started(Box<Started>),
+}
+
+/// A sign-in that began: the pending login to keep in its sealed cookie,
+/// and what the browser does next.
+pub struct Started {
+    pub route: Arc<Route>,
+    pub login: PendingLogin,
+    pub next: Next,
+}
+
+/// What a started sign-in asks of the browser.
+pub enum Next {
+    /// Go to the provider (`303`).
+    Redirect(Url),
+    /// Choose one of these users on a form that posts to `action`.
+    ChooseUser { action: String, users: Vec<DevUser> },
+}
+
+/// A sign-in that finished: the target's JWT, to be posted to `access_url`.
+pub struct Finished {
+    pub target: Arc<Target>,
+    pub route: Arc<Route>,
+    pub minted: Minted,
+    pub access_url: String,
+    pub return_to: Option<String>,
+    /// For `upstream_logout`.
+    pub last: LastSignIn,
+}
+
+/// Where a refusal leaves the person: the reason, what it concerned (for
+/// the metrics and the log), and a login URL to try again from when the
+/// sign-in is known.
+#[derive(Debug)]
+pub struct Stopped {
+    pub error: LoginError,
+    pub target: Option<String>,
+    pub source: Option<String>,
+    pub try_again: Option<String>,
+}
+
+impl Stopped {
+    fn new(error: LoginError) -> Self {
+        Self {
+            error,
+            target: None,
+            source: None,
+            try_again: None,
+        }
+    }
+
+    fn at(mut self, target: &str, source: Option<&str>) -> Self {
+        self.target = Some(target.to_owned());
+        self.source = source.map(str::to_owned);
+        self
+    }
+
+    fn again(mut self, url: String) -> Self {
+        self.try_again = Some(url);
+        self
+    }
+}
+
+impl From<LoginError> for Stopped {
+    fn from(error: LoginError) -> Self {
+        Self::new(error)
+    }
+}
+
+/// Zendesk's remote login URL: the source `source` names, the only
+/// browser source, or the one the `login_hint`'s domain picks — else the
+/// chooser.
+pub async fn login(v: &Visit<'_>, target: &Target, q: LoginQuery) -> Result<Shown, Stopped> {
+    let sources = browser_sources(target);
+    if sources.is_empty() {
+        let e = LoginError::SourceUnknown(format!(
+            "target {:?} has no source a person can sign in with in a browser",
+            target.name
+        ));
+        return Err(Stopped::new(e).at(&target.name, None));
+    }
+    let chosen = match &q.source {
+        Some(name) => {
+            Some(browser_source(target, name).map_err(|e| Stopped::new(e).at(&target.name, None))?)
+        }
+        None if sources.len() == 1 => sources.first().cloned(),
+        None => q
+            .login_hint
+            .as_deref()
+            .and_then(|h| by_login_hint(&sources, h)),
+    };
+    if let Some(route) = chosen {
+        return begin(v, target, &route, q)
+            .await
+            .map(|s| Shown::Started(Box::new(s)));
+    }
+    let mut carried = url::form_urlencoded::Serializer::new(String::new());
+    for (k, val) in [
+        ("return_to", &q.return_to),
+        ("brand_id", &q.brand_id),
+        ("locale_id", &q.locale_id),
+        ("login_hint", &q.login_hint),
+    ] {
+        if let Some(val) = val {
+            carried.append_pair(k, val);
+        }
+    }
+    let carried = carried.finish();
+    let choices = sources
+        .into_iter()
+        .map(|r| {
+            let href = public(
+                v.rt,
+                &format!("/sso/{}/login/{}", target.name, r.source.name()),
+            );
+            let href = if carried.is_empty() {
+                href
+            } else {
+                format!("{href}?{carried}")
+            };
+            (r, href)
+        })
+        .collect();
+    Ok(Shown::Chooser(choices))
+}
+
+/// A source's start link (the chooser's buttons).
+pub async fn start(
+    v: &Visit<'_>,
+    target: &Target,
+    source_name: &str,
+    q: LoginQuery,
+) -> Result<Started, Stopped> {
+    let route =
+        browser_source(target, source_name).map_err(|e| Stopped::new(e).at(&target.name, None))?;
+    begin(v, target, &route, q).await
+}
+
+/// Starts a sign-in at `route`'s source: a new pending login (fresh
+/// `state` and `nonce`), and the provider's authorization URL or the dev
+/// user list.
+async fn begin(
+    v: &Visit<'_>,
+    target: &Target,
+    route: &Arc<Route>,
+    q: LoginQuery,
+) -> Result<Started, Stopped> {
+    let source = &route.source;
+    let stop = |e: LoginError| Stopped::new(e).at(&target.name, Some(source.name()));
+    admit(target, v.ip).map_err(stop)?;
+    let mut login = PendingLogin {
+        target: target.name.clone(),
+        source: source.name().to_owned(),
+        state: pending::random_token(),
+        nonce: pending::random_token(),
+        pkce_verifier: None,
+        return_to: q.return_to,
+        brand_id: q.brand_id,
+        locale_id: q.locale_id,
+        issuer: Some(source.config.issuer.clone()),
+        expires_at: crate::source::now() + i64::try_from(pending::TTL.as_secs()).unwrap_or(600),
+    };
+    let again = retry(v.rt, &login);
+    let sign_in = SignIn::of(source).ok_or_else(|| {
+        stop(LoginError::SourceUnknown(format!(
+            "source {:?} has no browser sign-in",
+            source.name()
+        )))
+    })?;
+    let next = match sign_in
+        .start(&v.rt.config.server, &mut login, q.login_hint.as_deref())
+        .await
+    {
+        Ok(Begun::Redirect(to)) => Next::Redirect(to),
+        Ok(Begun::ChooseUser(users)) => Next::ChooseUser {
+            action: public(
+                v.rt,
+                &format!("/sso/{}/login/{}", target.name, source.name()),
+            ),
+            users: users.to_vec(),
+        },
+        Err(e) => return Err(stop(e).again(again)),
+    };
+    Ok(Started {
+        route: route.clone(),
+        login,
+        next,
+    })
+}
+
+/// The OIDC redirect URI: the provider's answer to the pending login of
+/// its `state` (`found`: the cookie lookup; `None` without a `state`).
+pub async fn callback<S: BuildHasher>(
+    v: &Visit<'_>,
+    store: &Store,
+    http: &reqwest::Client,
+    found: Option<Result<PendingLogin, Missing>>,
+    p: &HashMap<String, String, S>,
+) -> Result<Finished, Stopped> {
+    if let Some(error) = p.get("error") {
+        // The provider ended the sign-in: say why, offer a retry. A link
+        // anyone can write: the provider's words are shown only for a
+        // sign-in this browser started, and then marked as theirs.
+        let login = found.and_then(Result::ok);
+        let e = LoginError::Provider {
+            error: oauth_error_name(error),
+            description: match (&login, p.get("error_description")) {
+                (Some(_), Some(d)) => format!(
+                    " (the identity provider says: \u{201c}{}\u{201d})",
+                    short_text(d, 200)
+                ),
+                _ => String::new(),
+            },
+        };
+        let mut stopped = Stopped::new(e);
+        if let Some(l) = login {
+            stopped = stopped
+                .at(&l.target, Some(&l.source))
+                .again(retry(v.rt, &l));
+        }
+        return Err(stopped);
+    }
+    let login = once(store, found.ok_or(LoginError::StateMismatch)?).await?;
+    let stop = |e: LoginError| {
+        Stopped::new(e)
+            .at(&login.target, Some(&login.source))
+            .again(retry(v.rt, &login))
+    };
+    let target = sso_target(v.rt, &login.target).map_err(stop)?;
+    let route = browser_source(&target, &login.source).map_err(stop)?;
+    let answer = Answer::Callback {
+        code: p.get("code").map(String::as_str),
+        iss: p.get("iss"),
+    };
+    finish(v, http, target, &route, login, &answer).await
+}
+
+/// The dev source's form: the user chosen for the pending login of its
+/// `state` (`found`: the cookie lookup; `None` without a `state`).
+pub async fn dev_form(
+    v: &Visit<'_>,
+    store: &Store,
+    http: &reqwest::Client,
+    target: Arc<Target>,
+    source_name: &str,
+    found: Option<Result<PendingLogin, Missing>>,
+    user: &str,
+) -> Result<Finished, Stopped> {
+    let stop = |e: LoginError, source: Option<&str>| Stopped::new(e).at(&target.name, source);
+    let route = match browser_source(&target, source_name) {
+        Ok(r) if SignIn::of(&r.source).is_some_and(|s| s.has_user_list()) => r,
+        Ok(_) => {
+            let e = LoginError::SourceUnknown(format!(
+                "source {source_name:?} has no sign-in form: it is not a dev source"
+            ));
+            return Err(stop(e, None).again(login_url(v.rt, &target.name, None, None)));
+        }
+        Err(e) => return Err(stop(e, None).again(login_url(v.rt, &target.name, None, None))),
+    };
+    let source = route.source.name();
+    let Some(Ok(login)) = found else {
+        let e = match found {
+            Some(Err(missing)) => missing_error(missing),
+            _ => LoginError::StateMismatch,
+        };
+        return Err(stop(e, Some(source)).again(login_url(v.rt, &target.name, None, None)));
+    };
+    // Whose sign-in this is, before it is marked as used: a form posted to
+    // another target's or source's path finishes nothing and uses up
+    // nothing.
+    if login.target != target.name || login.source != source {
+        return Err(stop(LoginError::StateMismatch, Some(source)).again(retry(v.rt, &login)));
+    }
+    let login = once(store, Ok(login))
+        .await
+        .map_err(|s| s.again(login_url(v.rt, &target.name, None, None)))?;
+    finish(v, http, target.clone(), &route, login, &Answer::User(user)).await
+}
+
+/// The pending login, marked as finished in the state store, so that it
+/// is finished at most once.
+async fn once(
+    store: &Store,
+    found: Result<PendingLogin, Missing>,
+) -> Result<PendingLogin, Stopped> {
+    let login = found.map_err(missing_error)?;
+    let again = |e: LoginError, l: &PendingLogin| Stopped::new(e).at(&l.target, Some(&l.source));
+    match store
+        .first_use(&format!("login:{}", login.state), pending::TTL)
+        .await
+    {
+        Ok(true) => Ok(login),
+        Ok(false) => Err(again(LoginError::Replayed, &login)),
+        Err(e) => {
+            tracing::warn!(error = %e, "state store unavailable: sign-in not finished");
+            Err(again(LoginError::StateUnavailable, &login))
+        }
+    }
+}
+
+fn missing_error(missing: Missing) -> LoginError {
+    match missing {
+        Missing::NoneInProgress => LoginError::NoneInProgress,
+        Missing::OtherState => LoginError::StateMismatch,
+        Missing::Expired => LoginError::Expired,
+    }
+}
+
+/// The source's answer turned into its ID token, then the pipeline: the
+/// target's JWT for the page that posts it to Zendesk.
+async fn finish(
+    v: &Visit<'_>,
+    http: &reqwest::Client,
+    target: Arc<Target>,
+    route: &Arc<Route>,
+    login: PendingLogin,
+    answer: &Answer<'_>,
+) -> Result<Finished, Stopped> {
+    let source = &route.source;
+    let stop = |e: LoginError| {
+        Stopped::new(e)
+            .at(&target.name, Some(source.name()))
+            .again(retry(v.rt, &login))
+    };
+    let sign_in = SignIn::of(source).ok_or_else(|| stop(LoginError::StateMismatch))?;
+    let id_token = sign_in
+        .finish(&v.rt.config.server, http, &login, answer)
+        .await
+        .map_err(stop)?;
+    admit(&target, v.ip).map_err(stop)?;
+    let req = RequestInfo {
+        ip: v.ip.map(|i| i.to_string()),
+        brand_id: login.brand_id.clone(),
+        locale_id: login.locale_id.clone(),
+    };
+    let (minted, subject) = super::finish(v.rt, &target, route, &login, &id_token, &req)
+        .await
+        .map_err(stop)?;
+    tracing::info!(
+        target = %target.name,
+        source = %source.name(),
+        sub = subject.as_deref().unwrap_or_default(),
+        token = %crate::gateway::token_hash(&id_token),
+        "browser sign-in finished"
+    );
+    Ok(Finished {
+        access_url: target.access_url(&v.rt.config.server),
+        last: LastSignIn {
+            target: target.name.clone(),
+            source: source.name().to_owned(),
+        },
+        route: route.clone(),
+        minted,
+        return_to: login.return_to,
+        target,
+    })
+}
+
+/// Where the browser goes after signing out: the provider's end-session
+/// endpoint when the target asks for it and the last sign-in was through
+/// an OIDC source that has one, else `after_logout_url`, else `None` (the
+/// signed-out page).
+pub async fn after_logout(target: &Target, last: Option<LastSignIn>) -> Option<String> {
+    if target.upstream_logout
+        && let Some(last) = last.filter(|l| l.target == target.name)
+        && let Ok(route) = browser_source(target, &last.source)
+        && let Some(sign_in) = SignIn::of(&route.source)
+        && let Some(to) = sign_in
+            .end_session_url(target.after_logout_url.as_deref())
+            .await
+    {
+        return Some(to);
+    }
+    target.after_logout_url.clone()
+}
+
+/// The target's guard for the browser sign-in (its `endpoints` and
+/// `allowed_ips`), in the words of a sign-in page.
+fn admit(target: &Target, ip: Option<IpAddr>) -> Result<(), LoginError> {
+    target.admits(Endpoint::Browser, ip).map_err(|refusal| {
+        let code = refusal.code();
+        let message = match refusal {
+            Refusal::EndpointNotAllowed { .. } => format!(
+                "target {:?} does not sign people in through the browser (its endpoints do not list \"browser\")",
+                target.name
+            ),
+            Refusal::IpNotAllowed => format!(
+                "this address may not sign in to target {:?} (allowed_ips)",
+                target.name
+            ),
+        };
+        LoginError::NotAllowed(message, code)
+    })
+}
+
+/// `{public_url}{path}`: links and redirects work behind a path prefix.
+pub fn public(rt: &Runtime, path: &str) -> String {
+    format!(
+        "{}{path}",
+        rt.config.server.public_url.as_str().trim_end_matches('/')
+    )
+}
+
+/// The target's login URL, carrying what the next try needs.
+pub fn login_url(
+    rt: &Runtime,
+    target: &str,
+    return_to: Option<&str>,
+    brand_id: Option<&str>,
+) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(r) = return_to {
+        q.append_pair("return_to", r);
+    }
+    if let Some(b) = brand_id {
+        q.append_pair("brand_id", b);
+    }
+    let q = q.finish();
+    let base = public(rt, &format!("/sso/{target}/login"));
+    if q.is_empty() {
+        base
+    } else {
+        format!("{base}?{q}")
+    }
+}
+
+/// The login URL to try `login` again from.
+fn retry(rt: &Runtime, login: &PendingLogin) -> String {
+    login_url(
+        rt,
+        &login.target,
+        login.return_to.as_deref(),
+        login.brand_id.as_deref(),
+    )
+}
+
+/// Zendesk's `brand_id` and `locale_id` are numbers; anything else, or
+/// anything long, is not passed on.
+pub fn small_id(v: Option<&String>) -> Option<String> {
+    v.filter(|s| {
+        !s.is_empty()
+            && s.len() <= 32
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+    .cloned()
+}
+
+/// A `login_hint` worth passing on: printable, at most 254 characters.
+fn login_hint(v: Option<&String>) -> Option<String> {
+    v.filter(|s| !s.is_empty() && s.len() <= 254 && s.bytes().all(|b| b.is_ascii_graphic()))
+        .cloned()
+}
+
+/// An OAuth error code from a callback (RFC 6749 §4.1.2.1, OpenID Connect
+/// Core §3.1.2.6), or "an error" for anything else.
+fn oauth_error_name(error: &str) -> String {
+    const KNOWN: [&str; 12] = [
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "request_not_supported",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == error)
+        .map_or_else(|| "an error".to_owned(), |k| (*k).to_owned())
+}
+
+/// At most `max` characters of an upstream string, for a message.
+pub fn short_text(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
