@@ -559,7 +559,7 @@ fn dev_token(path: &Path, demo: bool, source_name: &str, user: &str) -> ExitCode
         &crate::http_client(),
         &source::keys::KeyCache::default(),
     );
-    let Some(dev) = &src.dev else {
+    let Some(source::SignIn::Dev(dev)) = &src.sign_in else {
         eprintln!(
             "source {source_name:?} is of kind {}, not dev",
             src.config.kind.as_str()

@@ -161,7 +161,6 @@ impl crate::sso::FlowError {
         match self {
             F::Unavailable { .. } => ErrorCode::UpstreamUnavailable,
             F::Refused { .. } | F::NoIdToken { .. } => ErrorCode::LoginFailed,
-            F::NotOidc { .. } => ErrorCode::SourceUnknown,
         }
     }
 }

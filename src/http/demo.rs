@@ -3,6 +3,7 @@
 //! through the two flows of the built-in config: the browser sign-in to
 //! the sandbox help center, and the mobile SDK's token exchange.
 
+use crate::source::SignIn;
 use axum::Router;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -35,10 +36,12 @@ async fn landing(rt: super::Rt) -> Response {
         .iter()
         .find(|t| t.kind == TargetKind::Sdk)
         .map_or("mobile", |t| t.name.as_str());
-    let dev = rt.sources.iter().find(|s| s.dev.is_some());
-    let dev_name = dev.map_or("demo", |s| s.name());
+    let dev = rt.sources.iter().find_map(|s| match &s.sign_in {
+        Some(SignIn::Dev(d)) => Some(d),
+        _ => None,
+    });
+    let dev_name = dev.map_or("demo", |d| d.name());
     let users: Vec<String> = dev
-        .and_then(|s| s.dev.as_ref())
         .map(|d| {
             d.users
                 .iter()

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::Kind;
 use super::keys::{Family, Key, KeySet};
-use crate::config::{DevUser, Secret};
+use crate::config::{DevUser, Secret, SourceConfig, SourceDetail};
 
 /// The audience of every dev token.
 pub const AUDIENCE: &str = "zenbridge-dev";
@@ -33,6 +33,32 @@ pub struct DevIssuer {
     kid: String,
     pub users: Vec<DevUser>,
     ttl: Duration,
+}
+
+/// The fixed keys of a `dev` source and its issuer (the user list and
+/// the signer). `None` for a config of another kind.
+pub fn build(config: &SourceConfig) -> (super::keys::Keys, Option<Arc<DevIssuer>>) {
+    let SourceDetail::Dev {
+        users,
+        seed,
+        token_ttl,
+    } = &config.detail
+    else {
+        let empty = KeySet::default();
+        return (
+            super::keys::Keys::fixed(&format!("dev:{}", config.name), Arc::new(empty)),
+            None,
+        );
+    };
+    let issuer = Arc::new(DevIssuer::new(
+        &config.name,
+        &config.issuer,
+        seed,
+        users.clone(),
+        *token_ttl,
+    ));
+    let keys = super::keys::Keys::fixed(&format!("dev:{}", config.name), issuer.key_set());
+    (keys, Some(issuer))
 }
 
 impl DevIssuer {

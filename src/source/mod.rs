@@ -163,10 +163,19 @@ pub struct Source {
     pub config: Arc<SourceConfig>,
     pub keys: Keys,
     kind: Box<dyn Kind>,
-    /// The provider's metadata, for the browser flow (`oidc` only).
-    pub provider: Option<Arc<oidc::Provider>>,
-    /// The signing side of a `dev` source.
-    pub dev: Option<Arc<dev::DevIssuer>>,
+    /// How a person signs in through this source in a browser, when one
+    /// can; built by the kind's own module.
+    pub sign_in: Option<SignIn>,
+}
+
+/// A source's browser sign-in capability, one variant per way of signing
+/// in (its `start` and `finish` are in [`crate::sso::signin`], which the
+/// HTTP handlers call without knowing the variant).
+pub enum SignIn {
+    /// The OpenID Connect authorization-code flow, as this relying party.
+    Oidc(Arc<oidc::RelyingParty>),
+    /// A `dev` source's user list, whose chosen user it signs a token for.
+    Dev(Arc<dev::DevIssuer>),
 }
 
 impl std::fmt::Debug for Source {
@@ -180,26 +189,10 @@ impl std::fmt::Debug for Source {
 /// Builds the runtime side of a source.
 pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache) -> Source {
     let interval = config.key_refresh_interval;
-    let (keys, kind, provider, dev): (Keys, Box<dyn Kind>, _, _) = match &config.detail {
-        SourceDetail::Oidc { discovery_url, .. } => {
-            let provider = Arc::new(oidc::Provider::new(
-                http.clone(),
-                discovery_url.clone(),
-                config.issuer.clone(),
-                interval,
-            ));
-            (
-                Keys::fetched(
-                    &format!("oidc:{}", config.name),
-                    discovery_url,
-                    provider.clone(),
-                    cache.clone(),
-                    interval,
-                ),
-                Box::new(oidc::OidcKind),
-                Some(provider),
-                None,
-            )
+    let (keys, kind, sign_in): (Keys, Box<dyn Kind>, _) = match &config.detail {
+        SourceDetail::Oidc { .. } => {
+            let (keys, rp) = oidc::build(&config, http, cache);
+            (keys, Box::new(oidc::OidcKind), rp.map(SignIn::Oidc))
         }
         SourceDetail::Firebase {
             keys_url,
@@ -224,37 +217,23 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
                 ),
                 Box::new(kind),
                 None,
-                None,
             )
         }
         SourceDetail::Jwt { keys } => (
             jwt::keys(&config.name, keys, http, cache, interval),
             Box::new(jwt::JwtKind),
             None,
-            None,
         ),
-        SourceDetail::Dev {
-            users,
-            seed,
-            token_ttl,
-        } => {
-            let issuer = Arc::new(dev::DevIssuer::new(
-                &config.name,
-                &config.issuer,
-                seed,
-                users.clone(),
-                *token_ttl,
-            ));
-            let keys = Keys::fixed(&format!("dev:{}", config.name), issuer.key_set());
-            (keys, Box::new(dev::DevKind), None, Some(issuer))
+        SourceDetail::Dev { .. } => {
+            let (keys, issuer) = dev::build(&config);
+            (keys, Box::new(dev::DevKind), issuer.map(SignIn::Dev))
         }
     };
     Source {
         config,
         keys,
         kind,
-        provider,
-        dev,
+        sign_in,
     }
 }
 

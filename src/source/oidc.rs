@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use url::Url;
 
-use super::keys::{Fetch, KeySet};
+use super::keys::{Fetch, KeyCache, KeySet, Keys};
 use super::{Kind, get_bytes};
-use crate::config::is_loopback_url;
+use crate::config::{Secret, SourceConfig, SourceDetail, is_loopback_url};
 use crate::upstream::redact_url;
 
 /// The parts of the discovery document zenbridge uses.
@@ -205,3 +205,59 @@ impl Fetch for Provider {
 pub struct OidcKind;
 
 impl Kind for OidcKind {}
+
+/// zenbridge as this source's relying party: what the browser sign-in
+/// (`crate::sso::code_flow`) needs, and nothing it must look up again.
+pub struct RelyingParty {
+    pub source_name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub scopes: Vec<String>,
+    /// Discovery: the authorization, token and end-session endpoints.
+    pub provider: Arc<Provider>,
+}
+
+/// The keys of an `oidc` source (found through discovery) and its relying
+/// party. `None` for a config of another kind.
+pub fn build(
+    config: &SourceConfig,
+    http: &reqwest::Client,
+    cache: &KeyCache,
+) -> (Keys, Option<Arc<RelyingParty>>) {
+    let interval = config.key_refresh_interval;
+    let SourceDetail::Oidc {
+        discovery_url,
+        client_id,
+        client_secret,
+        scopes,
+    } = &config.detail
+    else {
+        return (
+            Keys::fixed(&format!("oidc:{}", config.name), Arc::default()),
+            None,
+        );
+    };
+    let provider = Arc::new(Provider::new(
+        http.clone(),
+        discovery_url.clone(),
+        config.issuer.clone(),
+        interval,
+    ));
+    let keys = Keys::fetched(
+        &format!("oidc:{}", config.name),
+        discovery_url,
+        provider.clone(),
+        cache.clone(),
+        interval,
+    );
+    let rp = RelyingParty {
+        source_name: config.name.clone(),
+        issuer: config.issuer.clone(),
+        client_id: client_id.clone(),
+        client_secret: client_secret.clone(),
+        scopes: scopes.clone(),
+        provider,
+    };
+    (keys, Some(Arc::new(rp)))
+}

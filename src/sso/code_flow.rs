@@ -19,8 +19,8 @@ use openidconnect::{
 };
 use url::Url;
 
-use crate::config::{Server, SourceDetail};
-use crate::source::Source;
+use crate::config::Server;
+use crate::source::oidc::RelyingParty;
 use crate::upstream::{MAX_DOCUMENT, error_chain, read_capped};
 
 /// Why the provider's side of the flow did not give an ID token.
@@ -45,8 +45,6 @@ pub enum FlowError {
     },
     #[error("the identity provider of source {source_name:?} answered without an ID token")]
     NoIdToken { source_name: String },
-    #[error("source {source_name:?} is not an OpenID Connect source")]
-    NotOidc { source_name: String },
 }
 
 impl FlowError {
@@ -69,13 +67,13 @@ pub struct Started {
 /// The authorization URL for `state` and `nonce`, with a fresh PKCE pair;
 /// `login_hint` is passed on.
 pub async fn start(
-    source: &Source,
+    rp: &RelyingParty,
     server: &Server,
     state: &str,
     nonce: &str,
     login_hint: Option<&str>,
 ) -> Result<Started, FlowError> {
-    let (client, scopes) = client(source, server).await?;
+    let client = client(rp, server).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let state = state.to_owned();
     let nonce = nonce.to_owned();
@@ -86,7 +84,7 @@ pub async fn start(
             move || Nonce::new(nonce),
         )
         .add_scopes(
-            scopes
+            rp.scopes
                 .iter()
                 .filter(|s| *s != "openid")
                 .map(|s| Scope::new(s.clone())),
@@ -109,12 +107,12 @@ pub async fn start(
 /// mix-up attack, where a malicious provider configured beside an honest
 /// one gets the honest one's code sent to itself (or the reverse).
 pub async fn check_response_issuer(
-    source: &Source,
+    rp: &RelyingParty,
     started_with: Option<&str>,
     iss: Option<&String>,
 ) -> Result<(), crate::sso::LoginError> {
     use crate::sso::LoginError;
-    let expected = source.config.issuer.as_str();
+    let expected = rp.issuer.as_str();
     if started_with.is_some_and(|s| s != expected) {
         return Err(LoginError::IssuerMismatch(
             "the source's issuer changed since this sign-in started",
@@ -126,13 +124,11 @@ pub async fn check_response_issuer(
             "the callback's iss is not the issuer the sign-in was started with",
         )),
         None => {
-            let advertised = match source.provider.as_ref() {
-                Some(p) => p
-                    .metadata()
-                    .await
-                    .is_ok_and(|m| m.authorization_response_iss_parameter_supported),
-                None => false,
-            };
+            let advertised = rp
+                .provider
+                .metadata()
+                .await
+                .is_ok_and(|m| m.authorization_response_iss_parameter_supported);
             if advertised {
                 Err(LoginError::IssuerMismatch(
                     "the provider always sends iss with its answer (RFC 9207), and this callback has none",
@@ -146,15 +142,12 @@ pub async fn check_response_issuer(
 
 /// The provider's `end_session_endpoint` with `client_id` and, when there
 /// is one, `post_logout_redirect_uri` (OpenID Connect RP-Initiated Logout).
-pub async fn end_session_url(source: &Source, after: Option<&str>) -> Option<String> {
-    let SourceDetail::Oidc { client_id, .. } = &source.config.detail else {
-        return None;
-    };
-    let meta = source.provider.as_ref()?.metadata().await.ok()?;
+pub async fn end_session_url(rp: &RelyingParty, after: Option<&str>) -> Option<String> {
+    let meta = rp.provider.metadata().await.ok()?;
     let mut url = meta.end_session_endpoint.clone()?;
     {
         let mut q = url.query_pairs_mut();
-        q.append_pair("client_id", client_id);
+        q.append_pair("client_id", &rp.client_id);
         if let Some(a) = after {
             q.append_pair("post_logout_redirect_uri", a);
         }
@@ -164,14 +157,14 @@ pub async fn end_session_url(source: &Source, after: Option<&str>) -> Option<Str
 
 /// Redeems `code` with the PKCE verifier; returns the raw ID token.
 pub async fn redeem(
-    source: &Source,
+    rp: &RelyingParty,
     server: &Server,
     http: &reqwest::Client,
     code: &str,
     pkce_verifier: &str,
 ) -> Result<String, FlowError> {
-    let (client, _) = client(source, server).await?;
-    let name = || source.name().to_owned();
+    let client = client(rp, server).await?;
+    let name = || rp.source_name.clone();
     let response = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
@@ -222,24 +215,10 @@ type Client = openidconnect::core::CoreClient<
 
 /// The `openidconnect` client of a source, from its discovered endpoints.
 /// Its key set is empty on purpose: verification is `Source::verify`'s.
-async fn client(source: &Source, server: &Server) -> Result<(Client, Vec<String>), FlowError> {
-    let name = || source.name().to_owned();
-    let SourceDetail::Oidc {
-        client_id,
-        client_secret,
-        scopes,
-        ..
-    } = &source.config.detail
-    else {
-        return Err(FlowError::NotOidc {
-            source_name: name(),
-        });
-    };
-    let provider = source.provider.as_ref().ok_or_else(|| FlowError::NotOidc {
-        source_name: name(),
-    })?;
+async fn client(rp: &RelyingParty, server: &Server) -> Result<Client, FlowError> {
+    let name = || rp.source_name.clone();
     let unavailable = |detail: String| FlowError::unavailable(name(), detail);
-    let meta = provider.metadata().await.map_err(unavailable)?;
+    let meta = rp.provider.metadata().await.map_err(unavailable)?;
     let auth = meta.authorization_endpoint.clone().ok_or_else(|| {
         unavailable("its discovery document has no authorization_endpoint".into())
     })?;
@@ -247,22 +226,22 @@ async fn client(source: &Source, server: &Server) -> Result<(Client, Vec<String>
         .token_endpoint
         .clone()
         .ok_or_else(|| unavailable("its discovery document has no token_endpoint".into()))?;
-    let issuer = IssuerUrl::new(source.config.issuer.clone())
+    let issuer = IssuerUrl::new(rp.issuer.clone())
         .map_err(|e| unavailable(format!("issuer is not a URL ({e})")))?;
     let redirect = RedirectUrl::new(server.callback_url())
         .map_err(|e| unavailable(format!("public_url gives no callback URL ({e})")))?;
     let mut client = CoreClient::new(
-        ClientId::new(client_id.clone()),
+        ClientId::new(rp.client_id.clone()),
         issuer,
         JsonWebKeySet::default(),
     )
     .set_auth_uri(AuthUrl::from_url(auth))
     .set_token_uri(TokenUrl::from_url(token))
     .set_redirect_uri(redirect);
-    if let Some(secret) = client_secret {
+    if let Some(secret) = &rp.client_secret {
         client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
     }
-    Ok((client, scopes.clone()))
+    Ok(client)
 }
 
 /// Why the token endpoint gave no answer to parse: a sentence without its

@@ -309,7 +309,7 @@ pub async fn dev_form(
 ) -> Result<Finished, Stopped> {
     let stop = |e: LoginError, source: Option<&str>| Stopped::new(e).at(&target.name, source);
     let route = match browser_source(&target, source_name) {
-        Ok(r) if SignIn::of(&r.source).is_some_and(|s| s.has_user_list()) => r,
+        Ok(r) if SignIn::of(&r.source).is_some_and(SignIn::has_user_list) => r,
         Ok(_) => {
             let e = LoginError::SourceUnknown(format!(
                 "source {source_name:?} has no sign-in form: it is not a dev source"

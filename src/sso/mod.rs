@@ -30,9 +30,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::config::SourceDetail;
 use crate::gateway::{GatewayError, RequestInfo, Route, Runtime, Target};
 use crate::pipeline::{self, Quiet, Via};
+use crate::source::SignIn;
 use crate::source::VerifyError;
 use crate::target::{Minted, TargetKind};
 pub use code_flow::FlowError;
@@ -176,15 +176,15 @@ pub async fn finish(
         Some(_) => return Err(LoginError::NonceMismatch("differs")),
         None => return Err(LoginError::NonceMismatch("is missing")),
     }
-    if let SourceDetail::Oidc { client_id, .. } = &route.source.config.detail {
+    if let Some(client_id) = route.source.sign_in.as_ref().and_then(SignIn::client_id) {
         let aud: Vec<&str> = match verified.claims().get("aud") {
             Some(Value::String(a)) => vec![a.as_str()],
             Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
             _ => vec![],
         };
-        if !aud.contains(&client_id.as_str()) {
+        if !aud.contains(&client_id) {
             return Err(LoginError::NotForClient {
-                client_id: client_id.clone(),
+                client_id: client_id.to_owned(),
                 found: aud.join(", "),
             });
         }

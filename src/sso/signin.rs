@@ -17,14 +17,8 @@ use url::Url;
 use super::code_flow;
 use super::{LoginError, PendingLogin};
 use crate::config::{DevUser, Server};
+pub use crate::source::SignIn;
 use crate::source::Source;
-use crate::source::dev::DevIssuer;
-
-/// The browser sign-in of one source.
-pub enum SignIn<'s> {
-    Oidc(&'s Source),
-    Dev(&'s Source, &'s DevIssuer),
-}
 
 /// What starting a sign-in asks of the browser.
 pub enum Begun<'s> {
@@ -46,13 +40,10 @@ pub enum Answer<'a> {
     User(&'a str),
 }
 
-impl<'s> SignIn<'s> {
+impl SignIn {
     /// The source's browser sign-in, if a person can sign in through it.
-    pub fn of(source: &'s Source) -> Option<Self> {
-        if let Some(dev) = source.dev.as_deref() {
-            return Some(SignIn::Dev(source, dev));
-        }
-        source.provider.as_ref().map(|_| SignIn::Oidc(source))
+    pub fn of(source: &Source) -> Option<&SignIn> {
+        source.sign_in.as_ref()
     }
 
     /// Whether the sign-in is answered by a form of users ([`Answer::User`]).
@@ -67,15 +58,15 @@ impl<'s> SignIn<'s> {
         server: &Server,
         login: &mut PendingLogin,
         login_hint: Option<&str>,
-    ) -> Result<Begun<'s>, LoginError> {
+    ) -> Result<Begun<'_>, LoginError> {
         match self {
-            SignIn::Oidc(source) => {
-                let flow = code_flow::start(source, server, &login.state, &login.nonce, login_hint)
-                    .await?;
+            SignIn::Oidc(rp) => {
+                let flow =
+                    code_flow::start(rp, server, &login.state, &login.nonce, login_hint).await?;
                 login.pkce_verifier = Some(flow.pkce_verifier);
                 Ok(Begun::Redirect(flow.url))
             }
-            SignIn::Dev(_, dev) => Ok(Begun::ChooseUser(&dev.users)),
+            SignIn::Dev(dev) => Ok(Begun::ChooseUser(&dev.users)),
         }
     }
 
@@ -89,8 +80,8 @@ impl<'s> SignIn<'s> {
         answer: &Answer<'_>,
     ) -> Result<String, LoginError> {
         match (self, answer) {
-            (SignIn::Oidc(source), Answer::Callback { code, iss }) => {
-                code_flow::check_response_issuer(source, login.issuer.as_deref(), *iss).await?;
+            (SignIn::Oidc(rp), Answer::Callback { code, iss }) => {
+                code_flow::check_response_issuer(rp, login.issuer.as_deref(), *iss).await?;
                 let (Some(code), Some(verifier)) = (
                     code.filter(|c| !c.is_empty()),
                     login.pkce_verifier.as_deref(),
@@ -99,11 +90,11 @@ impl<'s> SignIn<'s> {
                         "the callback carries no authorization code",
                     ));
                 };
-                Ok(code_flow::redeem(source, server, http, code, verifier).await?)
+                Ok(code_flow::redeem(rp, server, http, code, verifier).await?)
             }
-            (SignIn::Dev(source, dev), Answer::User(id)) => {
+            (SignIn::Dev(dev), Answer::User(id)) => {
                 let user = dev.user(id).ok_or_else(|| LoginError::UnknownUser {
-                    source_name: source.name().to_owned(),
+                    source_name: dev.name().to_owned(),
                     user: crate::gateway::shorten(id),
                 })?;
                 Ok(dev.mint(user, crate::source::now(), Some(&login.nonce)))
@@ -117,7 +108,16 @@ impl<'s> SignIn<'s> {
     /// (OpenID Connect RP-Initiated Logout), when the source has one.
     pub async fn end_session_url(&self, after: Option<&str>) -> Option<String> {
         match self {
-            SignIn::Oidc(source) => code_flow::end_session_url(source, after).await,
+            SignIn::Oidc(rp) => code_flow::end_session_url(rp, after).await,
+            SignIn::Dev(..) => None,
+        }
+    }
+
+    /// The client id an ID token from this sign-in must be addressed to
+    /// (`aud`), when the sign-in has one.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            SignIn::Oidc(rp) => Some(&rp.client_id),
             SignIn::Dev(..) => None,
         }
     }

@@ -300,6 +300,14 @@ async fn chunked_jwks_under_the_cap_is_read_whole() {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+/// The browser side of an `oidc` source.
+fn relying_party(s: &zenbridge::source::Source) -> Arc<zenbridge::source::oidc::RelyingParty> {
+    match &s.sign_in {
+        Some(zenbridge::source::SignIn::Oidc(rp)) => rp.clone(),
+        _ => panic!("source {} has no OIDC sign-in", s.name()),
+    }
+}
+
 #[tokio::test]
 async fn endless_token_endpoint_answer_is_refused_without_buffering_it() {
     let op = FakeOp::start(Duration::ZERO, discovery_doc, &[]).await;
@@ -308,7 +316,7 @@ async fn endless_token_endpoint_answer_is_refused_without_buffering_it() {
     let rt = gw.state.runtime();
     let started = Instant::now();
     let got = zenbridge::sso::code_flow::redeem(
-        &idp,
+        &relying_party(&idp),
         &rt.config.server,
         &gw.state.shared().oidc_http,
         "a-code",
@@ -422,7 +430,7 @@ async fn discovery_during_an_outage_is_coalesced_into_one_fetch() {
     let idp = source(&gw, "idp");
     let key = rsa_key("k1");
     let token = key.sign(&json!({"iss": op.url, "aud": "zb", "sub": "s", "exp": now() + 60}));
-    let provider = idp.provider.clone().unwrap();
+    let provider = relying_party(&idp).provider.clone();
     let metadata: Vec<_> = (0..20)
         .map(|_| {
             let p = provider.clone();
@@ -473,10 +481,8 @@ async fn discovered_plain_http_endpoint_off_loopback_is_refused() {
     );
     let op = FakeOp::start(Duration::ZERO, doc_with_plain_http_token_endpoint, &[&key]).await;
     let gw = gateway(&oidc_source(&op.url, "1m")).await;
-    let error = source(&gw, "idp")
+    let error = relying_party(&source(&gw, "idp"))
         .provider
-        .clone()
-        .unwrap()
         .metadata()
         .await
         .expect_err("a plain-http token endpoint");
