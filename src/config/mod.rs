@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::mapping::{self, Expression};
+use crate::mapping::Expression;
 use crate::target::TargetKind;
 use raw::{RawRule, RawServer, RawSource, RawState, RawTarget};
 pub use secret::Secret;
@@ -427,7 +427,7 @@ impl Validator {
                 );
                 continue;
             }
-            if mapping::claims::OWNED.contains(&name.as_str()) {
+            if crate::target::OWNED.contains(&name.as_str()) {
                 self.p.push(
                     key,
                     format!("`{name}` is set by zenbridge and cannot be mapped"),
@@ -436,7 +436,7 @@ impl Validator {
             }
             let known = [TargetKind::Sso, TargetKind::Messaging, TargetKind::Chat]
                 .iter()
-                .any(|k| mapping::claims::claim_type(*k, name).is_some());
+                .any(|k| k.claim_type(name).is_some());
             if !known {
                 self.p.push(
                     key,

@@ -249,7 +249,7 @@ impl Validator {
             }
             let target_claims = self.claim_exprs(&format!("{path}.claims"), &raw.claims);
             for name in target_claims.keys() {
-                if mapping::claims::claim_type(kind, name).is_none() {
+                if kind.claim_type(name).is_none() {
                     self.p.push(
                         format!("{path}.claims.{name}"),
                         format!(
@@ -590,7 +590,7 @@ fn effective_mapping(
     target_rules: &[(Arc<Expression>, String)],
 ) -> Mapping {
     let mut claims = Vec::new();
-    for &(name, ty) in mapping::claims::catalog(kind) {
+    for &(name, ty) in kind.catalog() {
         let (expr, origin) = if let Some(e) = target_claims.get(name) {
             (e.clone(), mapping::Origin::Target)
         } else if let Some(e) = source.claims.get(name) {
@@ -627,7 +627,7 @@ fn effective_mapping(
 }
 
 fn catalog_names(kind: TargetKind) -> String {
-    mapping::claims::catalog(kind)
+    kind.catalog()
         .iter()
         .map(|(n, _)| *n)
         .collect::<Vec<_>>()

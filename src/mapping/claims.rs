@@ -1,95 +1,12 @@
-//! The claims each Zendesk surface reads, their types, and the conversion of
-//! a CEL result into that type. A mapping may only produce claims listed
-//! here for its target's surface: a misspelt claim would be ignored by
-//! Zendesk without a word, so it is a config error instead.
+//! The conversion of a CEL result into the type of the Zendesk claim it
+//! computes. Which claims a surface reads, and their types, are the
+//! surface's own ([`crate::target::TargetKind::catalog`]).
 
 use cel::Value;
 
 use super::MappingError;
 use super::cel::{to_json, type_name};
-use crate::target::TargetKind;
-
-/// The JSON type a Zendesk claim must have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClaimType {
-    String,
-    /// A whole number: CEL `int`, `uint`, or a `double` with no fraction.
-    Integer,
-    /// `organization_id`: Zendesk's docs disagree, so both are passed on.
-    IntegerOrString,
-    StringList,
-    Object,
-    Bool,
-    /// `end_user`, `agent` or `admin`; the older spellings `user` and
-    /// `end-user` are rewritten to `end_user`.
-    Role,
-}
-
-impl ClaimType {
-    pub fn describe(self) -> &'static str {
-        match self {
-            ClaimType::String => "a string",
-            ClaimType::Integer => "a whole number",
-            ClaimType::IntegerOrString => "a whole number or a string",
-            ClaimType::StringList => "a list of strings",
-            ClaimType::Object => "a map",
-            ClaimType::Bool => "a bool",
-            ClaimType::Role => "one of \"end_user\", \"agent\", \"admin\"",
-        }
-    }
-}
-
-/// Claims of JWT SSO and of the Support SDK endpoint (which creates and
-/// updates users the same way).
-const USER_CLAIMS: &[(&str, ClaimType)] = &[
-    ("email", ClaimType::String),
-    ("name", ClaimType::String),
-    ("external_id", ClaimType::String),
-    ("organization", ClaimType::String),
-    ("organizations", ClaimType::String),
-    ("organization_id", ClaimType::IntegerOrString),
-    ("organization_ids", ClaimType::String),
-    ("tags", ClaimType::StringList),
-    ("remote_photo_url", ClaimType::String),
-    ("locale", ClaimType::Integer),
-    ("locale_id", ClaimType::Integer),
-    ("role", ClaimType::Role),
-    ("custom_role_id", ClaimType::Integer),
-    ("phone", ClaimType::String),
-    ("user_fields", ClaimType::Object),
-];
-
-const MESSAGING_CLAIMS: &[(&str, ClaimType)] = &[
-    ("external_id", ClaimType::String),
-    ("name", ClaimType::String),
-    ("email", ClaimType::String),
-];
-
-const CHAT_CLAIMS: &[(&str, ClaimType)] = &[
-    ("name", ClaimType::String),
-    ("email", ClaimType::String),
-    ("external_id", ClaimType::String),
-];
-
-/// Claims zenbridge sets itself; a mapping for one is a config error.
-/// `email_verified` (messaging) says what the trust model found, never
-/// what a mapping claims (see `crate::trust`).
-pub const OWNED: [&str; 5] = ["iat", "jti", "exp", "scope", "email_verified"];
-
-pub fn catalog(kind: TargetKind) -> &'static [(&'static str, ClaimType)] {
-    match kind {
-        TargetKind::Sso | TargetKind::Sdk => USER_CLAIMS,
-        TargetKind::Messaging => MESSAGING_CLAIMS,
-        TargetKind::Chat => CHAT_CLAIMS,
-    }
-}
-
-pub fn claim_type(kind: TargetKind, name: &str) -> Option<ClaimType> {
-    catalog(kind)
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, t)| *t)
-}
+pub use crate::target::ClaimType;
 
 /// Converts a CEL result to the claim's JSON value; `null` means "omit".
 pub fn coerce(
@@ -198,6 +115,43 @@ mod tests {
         let list = Value::List(Arc::new(vec![Value::from("a"), Value::Int(1)]));
         let err = coerce("tags", ClaimType::StringList, &list).unwrap_err();
         assert!(err.to_string().contains("item 1 is an int"), "{err}");
+    }
+
+    /// The mapping's conversion and the sandbox's type check are one
+    /// fact: whatever a mapping produces for a claim type, the type
+    /// accepts (and Zendesk takes).
+    #[test]
+    fn every_coerced_value_is_accepted_by_its_type() {
+        let samples = [
+            Value::from("x"),
+            Value::Int(3),
+            Value::UInt(4),
+            Value::Float(5.0),
+            Value::Float(5.5),
+            Value::Bool(true),
+            Value::List(Arc::new(vec![Value::from("a"), Value::from("b")])),
+            Value::from("end-user"),
+            Value::from("agent"),
+        ];
+        let types = [
+            ClaimType::String,
+            ClaimType::Integer,
+            ClaimType::IntegerOrString,
+            ClaimType::StringList,
+            ClaimType::Object,
+            ClaimType::Bool,
+            ClaimType::Role,
+        ];
+        let mut converted = 0;
+        for ty in types {
+            for v in &samples {
+                if let Ok(Some(json)) = coerce("c", ty, v) {
+                    assert!(ty.accepts(&json), "{ty:?} refuses its own {json}");
+                    converted += 1;
+                }
+            }
+        }
+        assert!(converted >= 10, "{converted}");
     }
 
     #[test]

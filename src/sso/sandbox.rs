@@ -14,8 +14,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use crate::mapping::claims::{ClaimType, catalog};
 use crate::state::Store;
+use crate::target::ClaimType;
 use crate::target::{IAT_WINDOW_SECS, TargetKind};
 
 /// How long a `jti` is remembered: longer than the `iat` window, after
@@ -157,8 +157,8 @@ pub async fn inspect(
         if matches!(claim.as_str(), "iat" | "jti" | "email" | "name") {
             continue;
         }
-        match catalog(TargetKind::Sso).iter().find(|(n, _)| n == claim) {
-            Some(&(_, ty)) => {
+        match TargetKind::Sso.claim_type(claim) {
+            Some(ty) => {
                 let result = check_type(ty, value).and_then(|d| {
                     match crate::target::sso::claim_problem(claim, value, &payload) {
                         Some(problem) => Err(problem),
@@ -236,19 +236,7 @@ fn check_iat(v: Option<&Value>, now: i64) -> Result<String, String> {
 }
 
 fn check_type(ty: ClaimType, v: &Value) -> Result<String, String> {
-    let whole = |v: &Value| v.as_i64().is_some() || v.as_u64().is_some();
-    let ok = match ty {
-        ClaimType::String => v.is_string(),
-        ClaimType::Integer => whole(v),
-        ClaimType::IntegerOrString => whole(v) || v.is_string(),
-        ClaimType::StringList => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
-        ClaimType::Object => v.is_object(),
-        ClaimType::Bool => v.is_boolean(),
-        ClaimType::Role => v
-            .as_str()
-            .is_some_and(|r| matches!(r, "end_user" | "agent" | "admin" | "user" | "end-user")),
-    };
-    if ok {
+    if ty.accepts(v) {
         Ok(format!("{} ({})", ty.describe(), short(v)))
     } else {
         Err(format!("must be {}; found {}", ty.describe(), short(v)))

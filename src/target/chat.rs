@@ -4,9 +4,17 @@
 
 use serde_json::{Map, Value};
 
+use super::ClaimType;
 use crate::config::TargetConfig;
 
 pub const REQUIRED: &[&str] = &["name", "email", "external_id"];
+
+/// The claims chat reads.
+pub const CLAIMS: &[(&str, ClaimType)] = &[
+    ("name", ClaimType::String),
+    ("email", ClaimType::String),
+    ("external_id", ClaimType::String),
+];
 
 pub fn finish(target: &TargetConfig, claims: &mut Map<String, Value>, now: i64) {
     claims.insert(

@@ -4,10 +4,17 @@
 
 use serde_json::{Map, Value};
 
-use super::MintError;
+use super::{ClaimType, MintError};
 use crate::config::TargetConfig;
 
 pub const REQUIRED: &[&str] = &["external_id"];
+
+/// The claims messaging reads.
+pub const CLAIMS: &[(&str, ClaimType)] = &[
+    ("external_id", ClaimType::String),
+    ("name", ClaimType::String),
+    ("email", ClaimType::String),
+];
 
 pub fn check(claims: &Map<String, Value>) -> Result<(), MintError> {
     if let Some(Value::String(id)) = claims.get("external_id")

@@ -34,6 +34,26 @@ impl TargetKind {
         }
     }
 
+    /// The claims the surface reads, with their types. A mapping may only
+    /// produce these: a misspelt claim would be ignored by Zendesk without
+    /// a word, so it is a config error instead.
+    pub fn catalog(self) -> &'static [(&'static str, ClaimType)] {
+        match self {
+            TargetKind::Sso => sso::CLAIMS,
+            TargetKind::Sdk => sdk::CLAIMS,
+            TargetKind::Messaging => messaging::CLAIMS,
+            TargetKind::Chat => chat::CLAIMS,
+        }
+    }
+
+    /// The type of the surface's claim `name`, if it reads one.
+    pub fn claim_type(self, name: &str) -> Option<ClaimType> {
+        self.catalog()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+    }
+
     /// Claims the surface refuses a token without (besides `iat`/`jti`,
     /// which zenbridge always sets).
     pub fn required_claims(self) -> &'static [&'static str] {
@@ -45,6 +65,61 @@ impl TargetKind {
         }
     }
 }
+
+/// The JSON type a Zendesk claim must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimType {
+    String,
+    /// A whole number: CEL `int`, `uint`, or a `double` with no fraction.
+    Integer,
+    /// `organization_id`: Zendesk's docs disagree, so both are passed on.
+    IntegerOrString,
+    StringList,
+    Object,
+    Bool,
+    /// `end_user`, `agent` or `admin`; the older spellings `user` and
+    /// `end-user` are rewritten to `end_user`.
+    Role,
+}
+
+impl ClaimType {
+    /// Whether Zendesk takes `v` (a JSON value, as in a token it
+    /// receives) for a claim of this type. The sandbox asks this of a
+    /// token; a mapping's results are converted to the type when computed
+    /// (`crate::mapping::claims::coerce`), and a test checks that every
+    /// converted value is accepted here.
+    pub fn accepts(self, v: &Value) -> bool {
+        let whole = |v: &Value| v.as_i64().is_some() || v.as_u64().is_some();
+        match self {
+            ClaimType::String => v.is_string(),
+            ClaimType::Integer => whole(v),
+            ClaimType::IntegerOrString => whole(v) || v.is_string(),
+            ClaimType::StringList => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+            ClaimType::Object => v.is_object(),
+            ClaimType::Bool => v.is_boolean(),
+            ClaimType::Role => v
+                .as_str()
+                .is_some_and(|r| matches!(r, "end_user" | "agent" | "admin" | "user" | "end-user")),
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            ClaimType::String => "a string",
+            ClaimType::Integer => "a whole number",
+            ClaimType::IntegerOrString => "a whole number or a string",
+            ClaimType::StringList => "a list of strings",
+            ClaimType::Object => "a map",
+            ClaimType::Bool => "a bool",
+            ClaimType::Role => "one of \"end_user\", \"agent\", \"admin\"",
+        }
+    }
+}
+
+/// Claims zenbridge sets itself; a mapping for one is a config error.
+/// `email_verified` (messaging) says what the trust model found, never
+/// what a mapping claims (see `crate::trust`).
+pub const OWNED: [&str; 5] = ["iat", "jti", "exp", "scope", "email_verified"];
 
 /// The routes that can mint a target's token. Each target lists those
 /// allowed (`endpoints`); one guard enforces the list, with `allowed_ips`,

@@ -3,3 +3,6 @@
 //! `email` (plus `iat`, `jti`), signed with the Mobile SDK app's secret.
 
 pub const REQUIRED: &[&str] = &["email", "name"];
+
+/// The SDK endpoint creates and updates users as JWT SSO does.
+pub use super::sso::CLAIMS;

@@ -4,9 +4,29 @@
 
 use serde_json::{Map, Value};
 
-use super::MintError;
+use super::{ClaimType, MintError};
 
 pub const REQUIRED: &[&str] = &["email", "name"];
+
+/// Claims of JWT SSO and of the Support SDK endpoint (which creates and
+/// updates users the same way).
+pub const CLAIMS: &[(&str, ClaimType)] = &[
+    ("email", ClaimType::String),
+    ("name", ClaimType::String),
+    ("external_id", ClaimType::String),
+    ("organization", ClaimType::String),
+    ("organizations", ClaimType::String),
+    ("organization_id", ClaimType::IntegerOrString),
+    ("organization_ids", ClaimType::String),
+    ("tags", ClaimType::StringList),
+    ("remote_photo_url", ClaimType::String),
+    ("locale", ClaimType::Integer),
+    ("locale_id", ClaimType::Integer),
+    ("role", ClaimType::Role),
+    ("custom_role_id", ClaimType::Integer),
+    ("phone", ClaimType::String),
+    ("user_fields", ClaimType::Object),
+];
 
 /// Rules shared by SSO and the SDK endpoint, which create users alike.
 pub fn check_user_claims(claims: &Map<String, Value>) -> Result<(), MintError> {
