@@ -70,6 +70,7 @@ async fn access(
     };
     let report = sandbox::inspect(
         jwt,
+        rt.config.server.max_token_bytes,
         target.secret.expose().as_bytes(),
         crate::source::now(),
         &state.shared().store,

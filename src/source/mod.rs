@@ -38,7 +38,9 @@ pub use fetch::{UrlFetcher, get_bytes};
 use keys::{Family, KeyCache, Keys};
 use standard::check_standard;
 pub use standard::{MAX_TIME, rfc3339, time_claim};
-pub use unverified::{TokenType, TokenUse, UnverifiedToken, unverified_decode};
+pub use unverified::{
+    TokenType, TokenUse, UnverifiedParts, UnverifiedToken, unverified_decode, unverified_parts,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {

@@ -224,6 +224,54 @@ pub fn unverified_decode(
     })
 }
 
+/// A compact JWS split and decoded without any check of what it says:
+/// for the sandbox, which reports on each part itself.
+#[derive(Debug)]
+pub struct UnverifiedParts<'t> {
+    pub unverified_header: serde_json::Map<String, serde_json::Value>,
+    pub unverified_payload: serde_json::Map<String, serde_json::Value>,
+    /// `header.payload`, the bytes the signature covers.
+    pub signing_input: &'t str,
+    pub signature: Vec<u8>,
+}
+
+/// Splits and decodes a compact JWS of at most `max_bytes` into its JSON
+/// header and payload (both objects) and its signature bytes, judging
+/// nothing else: the other reader of tokens ([`unverified_decode`] reads
+/// what `Source::verify` needs).
+pub fn unverified_parts(token: &str, max_bytes: usize) -> Result<UnverifiedParts<'_>, VerifyError> {
+    if token.len() > max_bytes {
+        return Err(VerifyError::TooLarge {
+            len: token.len(),
+            max: max_bytes,
+        });
+    }
+    let token = token.trim();
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Malformed(format!(
+            "a JWT has 3 dot-separated parts; this token has {}",
+            token.split('.').count()
+        )));
+    };
+    let object = |part: &str, what: &str| match decode_json(part, what)? {
+        serde_json::Value::Object(m) => Ok(m),
+        _ => Err(VerifyError::Malformed(format!(
+            "the {what} is not a JSON object"
+        ))),
+    };
+    Ok(UnverifiedParts {
+        unverified_header: object(h, "header")?,
+        unverified_payload: object(p, "payload")?,
+        signing_input: &token[..h.len() + 1 + p.len()],
+        signature: URL_SAFE_NO_PAD
+            .decode(s.trim_end_matches('='))
+            .map_err(|_| VerifyError::Malformed("the signature is not base64url".into()))?,
+    })
+}
+
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str, what: &str) -> Result<T, VerifyError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(part.trim_end_matches('='))

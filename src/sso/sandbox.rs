@@ -10,10 +10,9 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
+use crate::source::unverified_parts;
 use crate::state::Store;
 use crate::target::ClaimType;
 use crate::target::{IAT_WINDOW_SECS, TargetKind};
@@ -62,19 +61,31 @@ impl Inspection {
 /// cannot use up someone's `jti`).
 pub async fn inspect(
     jwt: &str,
+    max_bytes: usize,
     secret: &[u8],
     now: i64,
     store: &Store,
     target: &str,
 ) -> Inspection {
     let mut out = Inspection::default();
-    let Some((header, payload, signing_input, signature)) = split(jwt) else {
-        out.rule(
-            "format",
-            Err("expected a compact JWT: three base64url parts, a JSON header and a JSON object payload".into()),
-        );
-        return out;
+    let parts = match unverified_parts(jwt, max_bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            out.rule(
+                "format",
+                Err(format!(
+                    "expected a compact JWT: three base64url parts, a JSON header and a JSON object payload ({e})"
+                )),
+            );
+            return out;
+        }
     };
+    let (header, payload, signing_input, signature) = (
+        parts.unverified_header,
+        parts.unverified_payload,
+        parts.signing_input,
+        parts.signature,
+    );
     out.rule(
         "format",
         Ok("three base64url parts, JSON header and payload".into()),
@@ -180,28 +191,6 @@ pub async fn inspect(
     out
 }
 
-type Parts = (Map<String, Value>, Map<String, Value>, String, Vec<u8>);
-
-fn split(jwt: &str) -> Option<Parts> {
-    let mut it = jwt.trim().split('.');
-    let (h, p, s) = (it.next()?, it.next()?, it.next()?);
-    if it.next().is_some() {
-        return None;
-    }
-    let json = |part: &str| -> Option<Map<String, Value>> {
-        match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()? {
-            Value::Object(m) => Some(m),
-            _ => None,
-        }
-    };
-    Some((
-        json(h)?,
-        json(p)?,
-        format!("{h}.{p}"),
-        URL_SAFE_NO_PAD.decode(s).ok()?,
-    ))
-}
-
 fn check_iat(v: Option<&Value>, now: i64) -> Result<String, String> {
     let Some(Value::Number(n)) = v else {
         return Err(format!(
@@ -260,6 +249,8 @@ fn short(v: &Value) -> String {
 mod tests {
     use super::*;
     use crate::state::memory::MemoryStore;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
 
     fn sign(header: &Value, payload: &Value, secret: &str) -> String {
@@ -289,9 +280,9 @@ mod tests {
             &json!({"iat": 1000, "jti": "j1", "email": "a@b.co", "name": "A", "role": "agent", "tags": ["x"]}),
             "s3cret-s3cret",
         );
-        let i = inspect(&t, b"s3cret-s3cret", 1100, &store, "t").await;
+        let i = inspect(&t, 8192, b"s3cret-s3cret", 1100, &store, "t").await;
         assert!(i.passed(), "{:?}", i.rules);
-        let again = inspect(&t, b"s3cret-s3cret", 1100, &store, "t").await;
+        let again = inspect(&t, 8192, b"s3cret-s3cret", 1100, &store, "t").await;
         assert_eq!(failed(&again), ["jti"]);
     }
 
@@ -303,7 +294,7 @@ mod tests {
             &json!({"iat": 1.5, "jti": "j2", "email": "nope", "role": "boss", "custom_role_id": 3}),
             "other-secret",
         );
-        let i = inspect(&t, b"s3cret-s3cret", 1100, &store, "t").await;
+        let i = inspect(&t, 8192, b"s3cret-s3cret", 1100, &store, "t").await;
         assert_eq!(
             failed(&i),
             [
@@ -317,8 +308,31 @@ mod tests {
                 "claim role"
             ]
         );
-        let garbage = inspect("not a jwt", b"x", 0, &store, "t").await;
+        let garbage = inspect("not a jwt", 8192, b"x", 0, &store, "t").await;
         assert_eq!(failed(&garbage), ["format"]);
+    }
+
+    /// The sandbox reads tokens through the one unverified decoder, with
+    /// its size limit: a huge token is refused before anything is decoded.
+    #[tokio::test]
+    async fn an_oversized_token_is_refused_before_it_is_decoded() {
+        let store = Store::Memory(MemoryStore::default());
+        let claims = json!({"iat": 1000, "jti": "big", "email": "a@b.co", "name": "A", "pad": "x".repeat(9000)});
+        let t = sign(
+            &json!({"alg": "HS256", "typ": "JWT"}),
+            &claims,
+            "s3cret-s3cret",
+        );
+        let i = inspect(&t, 8192, b"s3cret-s3cret", 1000, &store, "t").await;
+        assert_eq!(failed(&i), ["format"]);
+        assert!(
+            i.rules[0].detail.contains("at most 8192 are accepted"),
+            "{:?}",
+            i.rules
+        );
+        assert!(i.payload.is_none());
+        let i = inspect(&t, 64 * 1024, b"s3cret-s3cret", 1000, &store, "t").await;
+        assert!(i.passed(), "{:?}", i.rules);
     }
 
     /// The sandbox and the minter share Zendesk's rules: a tag with a tab
@@ -332,7 +346,7 @@ mod tests {
             &json!({"iat": 1000, "jti": "j3", "email": "a@b.co", "name": "A", "tags": ["a\tb"]}),
             "s3cret-s3cret",
         );
-        let i = inspect(&t, b"s3cret-s3cret", 1013, &store, "t").await;
+        let i = inspect(&t, 8192, b"s3cret-s3cret", 1013, &store, "t").await;
         assert_eq!(failed(&i), ["claim tags"]);
         let minted =
             crate::target::sso::check_user_claims(i.payload.as_ref().unwrap_or(&Map::new()));
