@@ -1,4 +1,4 @@
-//! The command line: `serve`, `demo`, `check`, `explain`, `dev-token`.
+//! The command line: `serve`, `demo`, `check`, `explain`, `init`, `dev-token`.
 //! Exit codes: 0 success, 1 a check failed, 2 usage.
 
 use std::path::{Path, PathBuf};
@@ -76,6 +76,41 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a commented starting config for one source kind and one target
+    /// kind (it passes `check` once the environment variables its header
+    /// lists are set)
+    Init {
+        /// The identity source's kind
+        #[arg(long, value_enum)]
+        source: InitSource,
+        /// The Zendesk surface
+        #[arg(long, value_enum)]
+        target: InitTarget,
+        /// sso only: end the sign-in on zenbridge's sandbox, not Zendesk
+        #[arg(long)]
+        sandbox: bool,
+        /// The source's issuer (oidc, jwt); else a placeholder
+        #[arg(long)]
+        issuer: Option<String>,
+        /// The OIDC client id registered at the provider; else a placeholder
+        #[arg(long)]
+        client_id: Option<String>,
+        /// The Firebase project id; else a placeholder
+        #[arg(long)]
+        project_id: Option<String>,
+        /// The Zendesk subdomain (sso); else "acme"
+        #[arg(long)]
+        subdomain: Option<String>,
+        /// The address browsers and apps use; else http://127.0.0.1:8080
+        #[arg(long)]
+        public_url: Option<String>,
+        /// Where to write the config ("-": standard output)
+        #[arg(long, short, default_value = "zenbridge.toml")]
+        output: PathBuf,
+        /// Overwrite an existing file
+        #[arg(long)]
+        force: bool,
+    },
     /// Print a token signed by a `dev` source
     DevToken {
         #[command(flatten)]
@@ -88,6 +123,24 @@ pub enum Command {
         #[arg(long)]
         user: String,
     },
+}
+
+/// `init --source`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum InitSource {
+    Oidc,
+    Firebase,
+    Jwt,
+    Dev,
+}
+
+/// `init --target`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum InitTarget {
+    Sso,
+    Sdk,
+    Messaging,
+    Chat,
 }
 
 /// Where `zenbridge demo` listens unless told otherwise.
@@ -122,6 +175,40 @@ fn init_tracing() {
 async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(Some(config.config), None).await,
+        Command::Init {
+            source,
+            target,
+            sandbox,
+            issuer,
+            client_id,
+            project_id,
+            subdomain,
+            public_url,
+            output,
+            force,
+        } => {
+            let init = crate::init::Init {
+                source: match source {
+                    InitSource::Oidc => source::SourceKind::Oidc,
+                    InitSource::Firebase => source::SourceKind::Firebase,
+                    InitSource::Jwt => source::SourceKind::Jwt,
+                    InitSource::Dev => source::SourceKind::Dev,
+                },
+                target: match target {
+                    InitTarget::Sso => crate::target::TargetKind::Sso,
+                    InitTarget::Sdk => crate::target::TargetKind::Sdk,
+                    InitTarget::Messaging => crate::target::TargetKind::Messaging,
+                    InitTarget::Chat => crate::target::TargetKind::Chat,
+                },
+                sandbox,
+                issuer,
+                client_id,
+                project_id,
+                subdomain,
+                public_url,
+            };
+            write_init(&init, &output, force)
+        }
         Command::Demo { listen } => serve(None, Some(listen)).await,
         Command::Check {
             config,
@@ -395,6 +482,42 @@ async fn check(path: &Path, online: bool, source: Option<&str>, claims: Option<&
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// `init`: the config to `output` (never over a file without `--force`).
+fn write_init(init: &crate::init::Init, output: &Path, force: bool) -> ExitCode {
+    let text = match init.render() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if output == Path::new("-") {
+        print!("{text}");
+        return ExitCode::SUCCESS;
+    }
+    if output.exists() && !force {
+        eprintln!(
+            "{} exists; give --force to overwrite it, or --output another file",
+            output.display()
+        );
+        return ExitCode::from(2);
+    }
+    match std::fs::write(output, text) {
+        Ok(()) => {
+            eprintln!(
+                "wrote {}: set the environment variables its header lists, then `zenbridge check --config {}`",
+                output.display(),
+                output.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot write {}: {e}", output.display());
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -26,6 +26,7 @@
 //! - [`http`]: the routes; [`error`]: the stable `error_code`s.
 //! - [`state`]: replay and rate-limit stores (memory, Redis).
 //! - [`explain`]: the dry run behind `zenbridge explain` and `POST /explain`.
+//! - [`init`]: the commented starting config `zenbridge init` writes.
 //! - [`upstream`]: what every fetch from an upstream server promises (a
 //!   1 MiB cap read chunk by chunk, no redirect to plain http, URLs
 //!   redacted in messages).
@@ -36,6 +37,7 @@ pub mod error;
 pub mod explain;
 pub mod gateway;
 pub mod http;
+pub mod init;
 pub mod mapping;
 pub mod metrics;
 pub mod pipeline;

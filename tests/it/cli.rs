@@ -2,7 +2,9 @@
 //! (problems with key paths, `--claims`, `--online`), `explain`, and
 //! `serve` reloading its config on SIGHUP.
 
-use crate::common::{hs256, now, run_binary, start_binary, start_binary_logging};
+use crate::common::{
+    hs256, now, run_binary, run_binary_with_env, start_binary, start_binary_logging,
+};
 use crate::support::{assert_zendesk_ok, free_port};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -370,4 +372,105 @@ async fn logs_hold_no_token_and_no_claim_set() {
     }
     let sig = good.rsplit('.').next().unwrap();
     assert!(!log.contains(sig));
+}
+
+/// The environment variables an `init` config's header lists, each with
+/// a value of the length its secret needs.
+fn init_env(config: &str) -> Vec<(String, String)> {
+    let listed = config
+        .lines()
+        .skip_while(|l| !l.starts_with("# Environment variables it needs:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("#   "));
+    listed
+        .filter_map(|l| l.trim_start_matches('#').split_whitespace().next())
+        .map(|name| (name.to_owned(), "s".repeat(64)))
+        .collect()
+}
+
+/// `zenbridge init` writes, for every source kind and target kind that can
+/// work together, a config that `check` passes without a warning once the
+/// variables its header lists are set — and refuses the others, saying
+/// what would work.
+#[test]
+fn init_writes_a_config_check_passes_for_every_combination() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut written = 0;
+    for source in ["oidc", "firebase", "jwt", "dev"] {
+        for target in ["sso", "sdk", "messaging", "chat"] {
+            for sandbox in [false, true] {
+                let mut args = vec![
+                    "init", "--source", source, "--target", target, "--output", "-",
+                ];
+                if sandbox {
+                    args.push("--sandbox");
+                }
+                let (code, out, err) = run_binary(&args);
+                let browser_source = matches!(source, "oidc" | "dev");
+                if (target == "sso" && !browser_source) || (sandbox && target != "sso") {
+                    assert_eq!(code, 2, "{args:?}: {out}{err}");
+                    assert!(
+                        err.contains("--target") || err.contains("--sandbox"),
+                        "{err}"
+                    );
+                    continue;
+                }
+                assert_eq!(code, 0, "{args:?}: {err}");
+                let file = dir.path().join(format!("{source}-{target}-{sandbox}.toml"));
+                std::fs::write(&file, &out).unwrap();
+                let env = init_env(&out);
+                assert!(
+                    env.iter().any(|(k, _)| k == "ZENBRIDGE_COOKIE_KEY"),
+                    "{out}"
+                );
+                let env: Vec<(&str, &str)> =
+                    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let cfg = file.to_str().unwrap();
+                let (code, cout, cerr) = run_binary_with_env(&["check", "--config", cfg], &env);
+                assert_eq!(code, 0, "{args:?}:\n{out}\n{cout}{cerr}");
+                // A dev source is always warned about (it has no passwords);
+                // nothing else is.
+                let warnings: Vec<&str> = cout
+                    .lines()
+                    .chain(cerr.lines())
+                    .filter(|l| l.contains("warning"))
+                    .filter(|l| !(source == "dev" && l.contains("a dev source signs in anyone")))
+                    .collect();
+                assert!(warnings.is_empty(), "{args:?}: {warnings:?}");
+                // Without its secrets it fails, naming the variables.
+                let (code, cout, cerr) = run_binary(&["check", "--config", cfg]);
+                assert_eq!(code, 1, "{cout}{cerr}");
+                assert!(
+                    format!("{cout}{cerr}").contains("ZENBRIDGE_COOKIE_KEY"),
+                    "{cout}{cerr}"
+                );
+                written += 1;
+            }
+        }
+    }
+    // sso with oidc or dev, with or without the sandbox (4); every source
+    // with sdk, messaging and chat (12).
+    assert_eq!(written, 16, "every workable combination was tried");
+}
+
+#[test]
+fn init_never_overwrites_a_file_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("zenbridge.toml");
+    std::fs::write(&file, "# mine").unwrap();
+    let out = file.to_str().unwrap();
+    let args = [
+        "init", "--source", "dev", "--target", "sso", "--output", out,
+    ];
+    let (code, _, err) = run_binary(&args);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "# mine");
+    let (code, _, err) = run_binary(&[&args[..], &["--force"]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("kind = \"dev\"")
+    );
 }

@@ -431,8 +431,14 @@ pub async fn start_binary_logging(
 
 /// Runs `zenbridge ARGS` to completion: (exit code, stdout, stderr).
 pub fn run_binary(args: &[&str]) -> (i32, String, String) {
+    run_binary_with_env(args, &[])
+}
+
+/// [`run_binary`] with these environment variables set.
+pub fn run_binary_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = std::process::Command::new(zenbridge_bin())
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run zenbridge");
     (

@@ -322,3 +322,180 @@ fn broken_copy_of_the_reference_config_fails_with_every_problem_and_its_key_path
     );
     assert!(!err.contains(SECRET) && !out.contains(SECRET));
 }
+
+// ------------------------------------------------------- zendesk-setup.md --
+
+/// Each example config's header (its leading comment) names every
+/// environment variable the config reads.
+#[test]
+fn every_example_config_header_lists_its_environment_variables() {
+    for file in example_configs() {
+        let text = read(&file);
+        let header: String = text
+            .lines()
+            .take_while(|l| l.starts_with('#') || l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        for name in env_names(&text) {
+            assert!(
+                header.contains(&name),
+                "{}: its header does not list ${name}",
+                file.display()
+            );
+        }
+    }
+}
+
+/// The `[[source]]` blocks of each provider section in
+/// `docs/zendesk-setup.md`, completed with a server and an `sdk` target,
+/// pass `check`: every key exists, every CEL expression compiles.
+#[test]
+fn zendesk_setup_provider_sources_pass_check() {
+    let doc = read(&root().join("docs/zendesk-setup.md"));
+    let blocks: Vec<&str> = doc
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|b| b.split_once("```").map(|(code, _)| code))
+        .filter(|b| b.starts_with("[[source]]"))
+        .collect();
+    assert!(blocks.len() >= 6, "the provider sections: {}", blocks.len());
+    let dir = tempfile::tempdir().unwrap();
+    for (i, block) in blocks.iter().enumerate() {
+        let name = block
+            .lines()
+            .find_map(|l| l.strip_prefix("name = "))
+            .map(|n| n.trim_matches('"'))
+            .expect("a source name");
+        let text = format!(
+            "[server]\npublic_url = \"https://sso.acme.com\"\ncookie_key = {{ env = \"ZENBRIDGE_COOKIE_KEY\" }}\n\n{block}\n[[target]]\nname = \"mobile\"\nkind = \"sdk\"\nsecret = {{ env = \"ZENDESK_SDK_SECRET\" }}\nsources = [\"{name}\"]\n"
+        );
+        let file = dir.path().join(format!("provider-{i}.toml"));
+        std::fs::write(&file, &text).unwrap();
+        let (code, out, err) = check(&file, &env_for(&text));
+        assert_eq!(code, 0, "source {name:?}:\n{text}\n{out}{err}");
+    }
+}
+
+/// The lines of the "first sign-in" block of `docs/zendesk-setup.md`,
+/// continuation lines joined.
+fn first_sign_in_lines() -> Vec<String> {
+    let doc = read(&root().join("docs/zendesk-setup.md"));
+    let (_, after) = doc
+        .split_once("<!-- tested: first sign-in")
+        .expect("docs/zendesk-setup.md marks its first sign-in block");
+    let (_, block) = after.split_once("```sh\n").expect("a sh block follows");
+    let (block, _) = block.split_once("```").expect("the block ends");
+    block
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `docs/zendesk-setup.md`'s first sign-in, run as written: `init`,
+/// the exports, `check --online`, `serve`, then the sign-in at the URL it
+/// says to open — against the reference OpenID Provider in place of
+/// "your provider", ending on a passing sandbox.
+#[tokio::test]
+async fn zendesk_setup_first_sign_in_runs_as_written() {
+    let op = crate::support::shared_op().await;
+    let port = crate::support::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    // What a reader types in place of the capitals, and a free port.
+    let fill = |line: &str| {
+        line.replace("https://YOUR-PROVIDER.example.com/", &op.issuer)
+            .replace("YOUR-CLIENT-ID", crate::support::CLIENT_ID)
+            .replace("YOUR-CLIENT-SECRET", crate::support::CLIENT_SECRET)
+            .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+            .replace("you@example.com", "alice@acme.com")
+    };
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut server = None;
+    let mut open = None;
+    for line in first_sign_in_lines().iter().map(|l| fill(l)) {
+        if let Some(url) = line.strip_prefix("# then open ") {
+            open = Some(url.trim().to_owned());
+        } else if let Some(assign) = line.strip_prefix("export ") {
+            let (name, value) = assign.split_once('=').expect("NAME=value");
+            let value = match value.strip_prefix("$(openssl rand -hex ") {
+                Some(n) => {
+                    let n: usize = n.trim_end_matches(')').parse().expect("a byte count");
+                    crate::support::random_token(n)
+                }
+                None => value.to_owned(),
+            };
+            env.push((name.to_owned(), value));
+        } else if let Some(args) = line.strip_prefix("zenbridge ") {
+            let args: Vec<&str> = args.split_whitespace().collect();
+            if args.first() == Some(&"serve") {
+                let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_zenbridge"));
+                cmd.args(&args)
+                    .current_dir(dir.path())
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
+                    .kill_on_drop(true);
+                server = Some(cmd.spawn().expect("zenbridge serve"));
+                continue;
+            }
+            let out = Command::new(env!("CARGO_BIN_EXE_zenbridge"))
+                .args(&args)
+                .current_dir(dir.path())
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .output()
+                .expect("run zenbridge");
+            assert!(
+                out.status.success(),
+                "`{line}` failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        } else {
+            panic!("a line the test does not know how to run: {line}");
+        }
+    }
+    let _server = server.expect("the block runs zenbridge serve");
+    let open = url::Url::parse(&open.expect("the block says what to open")).unwrap();
+    let client = reqwest::Client::new();
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let mut up = false;
+    for _ in 0..200 {
+        if client
+            .get(&ready)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let log = || std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(up, "serve never got ready:\n{}", log());
+    // The browser: through the provider and back to /callback, whose page
+    // posts the token to the sandbox.
+    let browser = crate::support::browser();
+    let (callback, _) = crate::support::follow(&browser, open, |u| u.path() == "/callback")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", log()));
+    let page = browser.get(callback).send().await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    let page = page.text().await.unwrap();
+    let (action, fields) = crate::support::parse_post_form(&page)
+        .unwrap_or_else(|| panic!("no form to the sandbox:\n{page}\n{}", log()));
+    assert_eq!(
+        action,
+        format!("http://127.0.0.1:{port}/sandbox/helpcenter/access/jwt")
+    );
+    let sandbox = browser.post(&action).form(&fields).send().await.unwrap();
+    assert_eq!(sandbox.status(), reqwest::StatusCode::OK);
+    let verdict = sandbox.text().await.unwrap();
+    assert!(
+        verdict.contains("data-verdict=\"pass\"") && !verdict.contains("class=\"fail\""),
+        "the sandbox verdict:\n{verdict}"
+    );
+    assert!(verdict.contains("alice@acme.com"), "{verdict}");
+}
