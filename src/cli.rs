@@ -60,13 +60,16 @@ pub enum Command {
     Explain {
         #[command(flatten)]
         config: ConfigArg,
+        /// The target (its `name` in the config) to explain a sign-in to
         #[arg(long)]
         target: String,
         /// The upstream token to explain
         #[arg(long, conflicts_with_all = ["source", "claims"])]
         token: Option<String>,
+        /// Explain --claims as if this source had verified them
         #[arg(long, requires = "claims")]
         source: Option<String>,
+        /// A JSON file with a sample upstream claim set
         #[arg(long, requires = "source")]
         claims: Option<PathBuf>,
         /// Also sign the resulting token and print it
@@ -83,8 +86,10 @@ pub enum Command {
         /// Use the built-in demo config (as `zenbridge demo` runs it)
         #[arg(long, conflicts_with = "config")]
         demo: bool,
+        /// The `dev` source (its `name`) to sign with
         #[arg(long)]
         source: String,
+        /// The user (an `id` under the source's [[source.users]])
         #[arg(long)]
         user: String,
     },

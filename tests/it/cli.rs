@@ -1,6 +1,7 @@
 //! The command line, on the real binary: `demo` with `dev-token`, `check`
 //! (problems with key paths, `--claims`, `--online`), `explain`, and
-//! `serve` reloading its config on SIGHUP.
+//! `serve` reloading its config on SIGHUP, and a description in `--help`
+//! for every command and argument.
 
 use crate::common::{hs256, now, run_binary, start_binary, start_binary_logging};
 use crate::support::{assert_zendesk_ok, free_port};
@@ -86,6 +87,36 @@ async fn demo_serves_and_its_dev_token_is_exchanged_at_the_sdk_endpoint() {
         err.contains("no user \"mallory\" (users: ada, grace)"),
         "{err}"
     );
+}
+
+/// Every subcommand and every argument of every subcommand (at any
+/// depth) has a description in `--help`.
+#[test]
+fn every_command_and_argument_has_help() {
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        if cmd.get_about().is_none() {
+            missing.push(format!("{path} (the command)"));
+        }
+        for arg in cmd.get_arguments() {
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} --{}", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut cmd = <zenbridge::cli::Cli as clap::CommandFactory>::command();
+    // Built, so clap's own arguments and subcommands (--help, --version,
+    // `help`) are there too.
+    cmd.build();
+    let mut missing = Vec::new();
+    walk(&cmd, "zenbridge", &mut missing);
+    assert!(
+        cmd.get_subcommands().count() >= 5,
+        "the walk sees the subcommands"
+    );
+    assert!(missing.is_empty(), "no --help text for: {missing:#?}");
 }
 
 #[test]
