@@ -25,6 +25,7 @@
 pub mod bounds;
 pub mod cel;
 pub mod claims;
+pub mod synthetic;
 
 use std::sync::{Arc, LazyLock};
 
