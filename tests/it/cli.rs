@@ -369,3 +369,46 @@ async fn logs_hold_no_token_and_no_claim_set() {
     let sig = good.rsplit('.').next().unwrap();
     assert!(!log.contains(sig));
 }
+
+#[tokio::test]
+async fn a_failing_expression_names_the_claim_to_the_client_and_the_reason_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    let port = free_port();
+    // `num` is no standard claim: as a string it works, so check passes.
+    let extra = "[target.claims]\norganization = \"'legacy|' + claims.num\"\n";
+    std::fs::write(&file, legacy_config(port, extra)).unwrap();
+    let gw = start_binary(
+        &["serve", "--config", file.to_str().unwrap()],
+        port,
+        dir.path(),
+    )
+    .await;
+    let token = legacy_token(&json!({"num": 7, "email": "secret-person@acme.com"}));
+    let resp = reqwest::Client::new()
+        .post(format!("{}/sdk/mobile/jwt", gw.url))
+        .form(&[("user_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error_code"], "claim_invalid");
+    assert_eq!(
+        body["error_description"],
+        "claim `organization` could not be computed from this token's claims: its expression failed (zenbridge's log says why)"
+    );
+    gw.wait_for_log("token refused").await;
+    let log = gw.log_text();
+    assert!(
+        log.contains("claim `organization`: the mapping's expression failed on this token: `+` cannot combine a string and an int; convert the int with string(…), e.g. string(claims.num)"),
+        "{log}"
+    );
+    for leaked in [
+        "Unsupported binary operator",
+        "Int(7)",
+        "secret-person@acme.com",
+    ] {
+        assert!(!log.contains(leaked), "the log holds {leaked:?}:\n{log}");
+    }
+}
