@@ -37,7 +37,7 @@ pub use target::{Refusal, TargetConfig, TargetSource};
 
 /// One problem in a config, with the key path it is about and, when one
 /// form would work, what to write instead.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     pub path: String,
     pub message: String,

@@ -225,6 +225,73 @@ fn check_online_fails_when_keys_cannot_be_fetched() {
     let (code, out, _) = run_binary(&["check", "--config", file.to_str().unwrap(), "--online"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("source legacy: keys unavailable"), "{out}");
+    // The verdict comes last, and says failed: never "ok" before a failure.
+    assert!(!out.contains(": ok ("), "{out}");
+    let last = out.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        format!(
+            "{}: FAILED: keys unavailable for 1 source (the config itself is valid: 1 source, 1 target)",
+            file.display()
+        )
+    );
+
+    // The same as JSON, for CI: one document on stdout, the same exit code.
+    let (code, out, err) = run_binary(&[
+        "check",
+        "--config",
+        file.to_str().unwrap(),
+        "--online",
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(report["verdict"], "failed");
+    assert_eq!(report["config"], file.to_str().unwrap());
+    assert_eq!(report["problems"], json!([]));
+    assert_eq!(report["sources"][0]["source"], "legacy");
+    assert!(report["sources"][0]["error"].is_string(), "{report}");
+    let warned: Vec<&str> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        warned,
+        ["server.cookie_key", "target[0].secret"],
+        "{report}"
+    );
+}
+
+#[test]
+fn check_json_lists_problems_with_path_message_and_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    let text = legacy_config(1, "")
+        .replace("'legacy|' + claims.sub", "claims.sub.toLowerCase()")
+        .replace("audiences = [", "audiense = [");
+    std::fs::write(&file, text).unwrap();
+    let (code, out, err) = run_binary(&["check", "--config", file.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.is_empty(), "JSON mode writes only stdout: {err}");
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(report["verdict"], "failed");
+    assert_eq!(
+        report["problems"],
+        json!([
+            {"path": "source[0].audiense", "message": "unknown key", "suggestion": "did you mean `audiences`?"},
+            {"path": "source[0].audiences", "message": "is required: the `aud` values this source's tokens carry for us", "suggestion": null},
+            {"path": "source[0].claims.external_id", "message": "CEL expression calls the method `toLowerCase()`, which zenbridge's CEL does not have", "suggestion": "did you mean `lowerAscii()`?"},
+        ])
+    );
+    // A valid config: verdict ok, exit 0.
+    std::fs::write(&file, legacy_config(1, "")).unwrap();
+    let (code, out, _) = run_binary(&["check", "--config", file.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["verdict"], "ok");
+    assert!(report["notes"][0]["message"].is_string(), "{report}");
 }
 
 #[test]
