@@ -55,18 +55,24 @@ pub enum Command {
         /// A JSON file with a sample upstream claim set
         #[arg(long, requires = "source")]
         claims: Option<PathBuf>,
+        /// Print one JSON report on stdout (for CI); exit codes unchanged
+        #[arg(long)]
+        json: bool,
     },
     /// Dry run: show what the gateway would do with a token or claims for a target
     Explain {
         #[command(flatten)]
         config: ConfigArg,
+        /// The target (its `name` in the config) to explain a sign-in to
         #[arg(long)]
         target: String,
         /// The upstream token to explain
         #[arg(long, conflicts_with_all = ["source", "claims"])]
         token: Option<String>,
+        /// Explain --claims as if this source had verified them
         #[arg(long, requires = "claims")]
         source: Option<String>,
+        /// A JSON file with a sample upstream claim set
         #[arg(long, requires = "source")]
         claims: Option<PathBuf>,
         /// Also sign the resulting token and print it
@@ -118,8 +124,10 @@ pub enum Command {
         /// Use the built-in demo config (as `zenbridge demo` runs it)
         #[arg(long, conflicts_with = "config")]
         demo: bool,
+        /// The `dev` source (its `name`) to sign with
         #[arg(long)]
         source: String,
+        /// The user (an `id` under the source's [[source.users]])
         #[arg(long)]
         user: String,
     },
@@ -215,7 +223,18 @@ async fn run(cli: Cli) -> ExitCode {
             online,
             source,
             claims,
-        } => check(&config.config, online, source.as_deref(), claims.as_deref()).await,
+            json,
+        } => {
+            let out = if json { Output::Json } else { Output::Text };
+            check(
+                &config.config,
+                online,
+                source.as_deref(),
+                claims.as_deref(),
+                out,
+            )
+            .await
+        }
         Command::Explain {
             config,
             target,
@@ -261,15 +280,7 @@ pub fn demo_config(listen: std::net::SocketAddr) -> Config {
 
 fn load(path: &Path) -> Result<Config, ExitCode> {
     config::load_file(path).map_err(|problems| {
-        eprintln!(
-            "{}: {} problem{}",
-            path.display(),
-            problems.0.len(),
-            if problems.0.len() == 1 { "" } else { "s" }
-        );
-        for p in &problems.0 {
-            eprintln!("  {p}");
-        }
+        print_problems(path, &problems.0);
         ExitCode::from(1)
     })
 }
@@ -385,103 +396,252 @@ fn spawn_reload(state: crate::AppState, path: PathBuf) {
     });
 }
 
-async fn check(path: &Path, online: bool, source: Option<&str>, claims: Option<&Path>) -> ExitCode {
-    let config = match load(path) {
-        Ok(c) => c,
-        Err(code) => return code,
+/// How `check` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Text,
+    Json,
+}
+
+/// `check --json`'s report: the shape documented in
+/// docs/configuration.md ("check --json"). Fields are only added.
+#[derive(Debug, Default, serde::Serialize)]
+struct CheckReport {
+    config: String,
+    /// "ok" or "failed"; the exit code says the same (0 or 1).
+    verdict: &'static str,
+    problems: Vec<config::Problem>,
+    warnings: Vec<config::Problem>,
+    notes: Vec<config::Problem>,
+    /// `--online`: each source's keys.
+    sources: Vec<SourceKeys>,
+    /// `--claims`: the result for each target the source feeds.
+    targets: Vec<TargetResult>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct SourceKeys {
+    source: String,
+    kids: Vec<String>,
+    skipped: Vec<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct TargetResult {
+    target: String,
+    kind: &'static str,
+    payload: Option<serde_json::Value>,
+    error_code: Option<&'static str>,
+    error: Option<String>,
+}
+
+/// Validates the config, then what `--online` and `--claims` ask; the
+/// verdict comes last, once everything is known.
+async fn check(
+    path: &Path,
+    online: bool,
+    source: Option<&str>,
+    claims: Option<&Path>,
+    out: Output,
+) -> ExitCode {
+    let mut report = CheckReport {
+        config: path.display().to_string(),
+        ..CheckReport::default()
     };
-    for w in &config.warnings {
-        println!("warning: {w}");
-    }
-    for n in &config.notes {
-        println!("note: {n}");
-    }
-    println!(
-        "{}: ok ({} sources, {} targets)",
-        path.display(),
+    let config = match config::load_file(path) {
+        Ok(c) => c,
+        Err(problems) => {
+            report.verdict = "failed";
+            report.problems = problems.0;
+            match out {
+                Output::Json => print_json(&report),
+                Output::Text => print_problems(path, &report.problems),
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let sample = match (source, claims) {
+        (Some(name), Some(file)) => {
+            let sample = match read_claims(file) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if !config.sources.iter().any(|s| s.name == name) {
+                eprintln!("no source named {name:?}");
+                return ExitCode::from(2);
+            }
+            Some((name, sample))
+        }
+        _ => None,
+    };
+    report.warnings.clone_from(&config.warnings);
+    report.notes.clone_from(&config.notes);
+    let counts = format!(
+        "{} source{}, {} target{}",
         config.sources.len(),
-        config.targets.len()
+        plural(config.sources.len()),
+        config.targets.len(),
+        plural(config.targets.len())
     );
-    let mut failed = false;
+    if out == Output::Text {
+        for w in &report.warnings {
+            println!("warning: {w}");
+        }
+        for n in &report.notes {
+            println!("note: {n}");
+        }
+    }
     let http = crate::http_client();
     let rt = Runtime::new(config, &http, &source::keys::KeyCache::default());
     if online {
         for s in &rt.sources {
-            match s.keys.get().await {
-                Ok(k) => {
-                    println!(
-                        "source {}: {} key(s) [{}]",
-                        s.name(),
-                        k.len(),
-                        k.kids().join(", ")
-                    );
-                    for skipped in &k.skipped {
-                        println!("  skipped {skipped}");
+            let keys = match s.keys.get().await {
+                Ok(k) => SourceKeys {
+                    source: s.name().to_owned(),
+                    kids: k.kids().iter().map(ToString::to_string).collect(),
+                    skipped: k.skipped.iter().map(ToString::to_string).collect(),
+                    error: None,
+                },
+                Err(e) => SourceKeys {
+                    source: s.name().to_owned(),
+                    kids: Vec::new(),
+                    skipped: Vec::new(),
+                    error: Some(e.0.clone()),
+                },
+            };
+            if out == Output::Text {
+                match &keys.error {
+                    None => {
+                        println!(
+                            "source {}: {} key(s) [{}]",
+                            keys.source,
+                            keys.kids.len(),
+                            keys.kids.join(", ")
+                        );
+                        for skipped in &keys.skipped {
+                            println!("  skipped {skipped}");
+                        }
                     }
-                }
-                Err(e) => {
-                    failed = true;
-                    println!("source {}: keys unavailable: {}", s.name(), e.0);
+                    Some(e) => println!("source {}: keys unavailable: {e}", keys.source),
                 }
             }
+            report.sources.push(keys);
         }
     }
-    if let (Some(name), Some(file)) = (source, claims) {
-        let sample = match read_claims(file) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(2);
-            }
-        };
-        if rt.source(name).is_none() {
-            eprintln!("no source named {name:?}");
-            return ExitCode::from(2);
-        }
-        let mut fed = 0;
-        for t in &rt.config.targets {
-            let Some(t) = rt.target(&t.name) else {
-                continue;
-            };
-            let Some(route) = t.route_named(name) else {
-                continue;
-            };
-            fed += 1;
-            let outcome = crate::pipeline::prepare(
-                t,
-                route,
-                &sample,
-                &RequestInfo::default(),
-                source::now(),
-                &mut crate::pipeline::Quiet,
-            );
-            match outcome {
-                Ok(payload) => println!(
-                    "target {} ({}): {}",
-                    t.name,
-                    t.kind.as_str(),
-                    serde_json::Value::Object(payload)
-                ),
-                Err(e) => {
-                    failed = true;
-                    println!(
+    if let Some((name, sample)) = &sample {
+        report.targets = map_sample(&rt, name, sample);
+        if out == Output::Text {
+            for t in &report.targets {
+                match (&t.payload, &t.error) {
+                    (Some(p), _) => println!("target {} ({}): {p}", t.target, t.kind),
+                    (None, e) => println!(
                         "target {} ({}): refused: {} [{}]",
-                        t.name,
-                        t.kind.as_str(),
-                        e,
-                        e.code()
-                    );
+                        t.target,
+                        t.kind,
+                        e.as_deref().unwrap_or_default(),
+                        t.error_code.unwrap_or_default()
+                    ),
                 }
             }
-        }
-        if fed == 0 {
-            println!("source {name} feeds no target");
+            if report.targets.is_empty() {
+                println!("source {name} feeds no target");
+            }
         }
     }
-    if failed {
-        ExitCode::from(1)
-    } else {
+    let unavailable = report.sources.iter().filter(|s| s.error.is_some()).count();
+    let refused = report.targets.iter().filter(|t| t.error.is_some()).count();
+    let mut failures = Vec::new();
+    if unavailable > 0 {
+        failures.push(format!(
+            "keys unavailable for {unavailable} source{}",
+            plural(unavailable)
+        ));
+    }
+    if refused > 0 {
+        failures.push(format!(
+            "the sample is refused by {refused} target{}",
+            plural(refused)
+        ));
+    }
+    report.verdict = if failures.is_empty() { "ok" } else { "failed" };
+    match out {
+        Output::Json => print_json(&report),
+        Output::Text if failures.is_empty() => println!("{}: ok ({counts})", path.display()),
+        Output::Text => println!(
+            "{}: FAILED: {} (the config itself is valid: {counts})",
+            path.display(),
+            failures.join("; ")
+        ),
+    }
+    if failures.is_empty() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `--claims`: the sample through each target the source feeds, as a
+/// request would go (mapping, trust model, Zendesk's rules).
+fn map_sample(
+    rt: &Runtime,
+    name: &str,
+    sample: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<TargetResult> {
+    let mut out = Vec::new();
+    for t in &rt.config.targets {
+        let Some(t) = rt.target(&t.name) else {
+            continue;
+        };
+        let Some(route) = t.route_named(name) else {
+            continue;
+        };
+        let outcome = crate::pipeline::prepare(
+            t,
+            route,
+            sample,
+            &RequestInfo::default(),
+            source::now(),
+            &mut crate::pipeline::Quiet,
+        );
+        let (payload, error_code, error) = match outcome {
+            Ok(p) => (Some(serde_json::Value::Object(p)), None, None),
+            Err(e) => (None, Some(e.code().as_str()), Some(e.to_string())),
+        };
+        out.push(TargetResult {
+            target: t.name.clone(),
+            kind: t.kind.as_str(),
+            payload,
+            error_code,
+            error,
+        });
+    }
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn print_json(report: &CheckReport) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(report).expect("a report serialises")
+    );
+}
+
+fn print_problems(path: &Path, problems: &[config::Problem]) {
+    eprintln!(
+        "{}: {} problem{}",
+        path.display(),
+        problems.len(),
+        plural(problems.len())
+    );
+    for p in problems {
+        eprintln!("  {p}");
     }
 }
 

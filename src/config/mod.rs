@@ -12,6 +12,7 @@
 //! [`Validator`] that collects problems, and the checks every part uses
 //! (secrets, durations, sizes, URLs, addresses, CEL claims and rules).
 
+mod hosts;
 pub mod raw;
 pub mod secret;
 pub mod server;
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::mapping::Expression;
+use crate::mapping::{self, Expression};
 use crate::target::TargetKind;
 use raw::{RawRule, RawServer, RawSource, RawState, RawTarget};
 pub use secret::Secret;
@@ -34,20 +35,49 @@ pub use server::{DEFAULT_LISTEN, MIN_ADMIN_TOKEN, Server, StateConfig};
 pub use source::{DevUser, EMULATOR_ENV, EmailTrust, JwtKeys, SourceConfig, SourceDetail};
 pub use target::{Refusal, TargetConfig, TargetSource};
 
-/// One problem in a config, with the key path it is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One problem in a config, with the key path it is about and, when one
+/// form would work, what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     pub path: String,
     pub message: String,
+    /// The form that would work (`did you mean `issuer`?`, `write
+    /// { env = "NAME" }`); shown after the message, `; `-separated.
+    pub suggestion: Option<String>,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+            suggestion: None,
+        }
+    }
+
+    /// A problem with what to write instead.
+    pub fn suggesting(
+        path: impl Into<String>,
+        message: impl Into<String>,
+        suggestion: impl Into<String>,
+    ) -> Self {
+        Self {
+            suggestion: Some(suggestion.into()),
+            ..Self::new(path, message)
+        }
+    }
 }
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
         }
+        f.write_str(&self.message)?;
+        if let Some(s) = &self.suggestion {
+            write!(f, "; {s}")?;
+        }
+        Ok(())
     }
 }
 
@@ -57,10 +87,16 @@ pub struct Problems(pub Vec<Problem>);
 
 impl Problems {
     fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem {
-            path: path.into(),
-            message: message.into(),
-        });
+        self.0.push(Problem::new(path, message));
+    }
+
+    fn push_suggesting(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        suggestion: impl Into<String>,
+    ) {
+        self.0.push(Problem::suggesting(path, message, suggestion));
     }
 }
 
@@ -106,22 +142,65 @@ fn written_keys<T: raw::RawTable>(item: &toml::Value) -> Vec<String> {
 /// Reads and validates a config file.
 pub fn load_file(path: &std::path::Path) -> Result<Config, Problems> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Problems(vec![Problem {
-            path: String::new(),
-            message: format!("cannot read config file {}: {e}", path.display()),
-        }])
+        Problems(vec![Problem::new(
+            String::new(),
+            format!("cannot read config file {}: {e}", path.display()),
+        )])
     })?;
-    load_str(&text, path.parent())
+    load(&text, path.parent(), Some(&path.display().to_string()))
 }
 
 /// Parses and validates config text. Relative file paths in it are taken
 /// from `base` (the config file's folder).
 pub fn load_str(text: &str, base: Option<&std::path::Path>) -> Result<Config, Problems> {
+    load(text, base, None)
+}
+
+/// A TOML syntax error where it is: `file:line:col` (or `line L, column
+/// C` for text without a file), toml's message, and the line with a caret
+/// under the column.
+fn syntax_problem(e: &toml::de::Error, text: &str, file: Option<&str>) -> Problem {
+    let message = e.message().trim();
+    let Some(start) = e.span().map(|s| s.start.min(text.len())) else {
+        return Problem::new("", format!("not valid TOML: {message}"));
+    };
+    let before = text.get(..start).unwrap_or_default();
+    let line_no = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
+    let line = text
+        .get(line_start..)
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or_default();
+    let at = match file {
+        Some(f) => format!("{f}:{line_no}:{column}"),
+        None => format!("line {line_no}, column {column}"),
+    };
+    let gutter = " ".repeat(line_no.to_string().len());
+    // Tabs kept under tabs, so the caret lines up however they show.
+    let pad: String = line
+        .chars()
+        .take(column - 1)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    Problem::new(
+        "",
+        format!("{at}: not valid TOML: {message}\n    {line_no} | {line}\n    {gutter} | {pad}^"),
+    )
+}
+
+fn load(
+    text: &str,
+    base: Option<&std::path::Path>,
+    file: Option<&str>,
+) -> Result<Config, Problems> {
     let mut p = Problems::default();
     let table: toml::Table = match toml::from_str(text) {
         Ok(t) => t,
         Err(e) => {
-            p.push("", format!("not valid TOML: {}", e.message()));
+            p.0.push(syntax_problem(&e, text, file));
             return Err(p);
         }
     };
@@ -168,13 +247,13 @@ pub fn load_str(text: &str, base: Option<&std::path::Path>) -> Result<Config, Pr
                     }
                 }
             }
-            other => {
-                let message = match sift::suggest(other, &["server", "state", "source", "target"]) {
-                    Some(k) => format!("unknown key; did you mean `{k}`?"),
-                    None => "unknown key; expected server, state, source or target".to_owned(),
-                };
-                p.push(other, message);
-            }
+            other => match sift::suggest(other, &["server", "state", "source", "target"]) {
+                Some(k) => p.push_suggesting(other, "unknown key", format!("did you mean `{k}`?")),
+                None => p.push(
+                    other,
+                    "unknown key; expected server, state, source or target",
+                ),
+            },
         }
     }
     // The keys refused so far: a problem validation would find with them
@@ -282,14 +361,14 @@ impl Validator {
                 }
                 None
             }
+            Some(r) if self.reference_in_literal(path, r) => None,
             Some(r) => match r.resolve_min(self.base.as_deref()) {
                 Ok(s) => {
                     if s.is_literal() {
-                        self.warnings.push(Problem {
-                            path: path.to_owned(),
-                            message: "secret written in the config file; prefer { env = \"…\" } or { file = \"…\" }"
-                                .into(),
-                        });
+                        self.warnings.push(Problem::new(
+                            path.to_owned(),
+                            "secret written in the config file; prefer { env = \"…\" } or { file = \"…\" }",
+                        ));
                     }
                     Some(s)
                 }
@@ -298,6 +377,18 @@ impl Validator {
                     None
                 }
             },
+        }
+    }
+
+    /// Refuses a literal secret that reads like a reference to one
+    /// ([`secret::RawSecret::reference_in_literal`]); true when refused.
+    fn reference_in_literal(&mut self, path: &str, raw: &secret::RawSecret) -> bool {
+        match raw.reference_in_literal() {
+            Some((message, fix)) => {
+                self.p.push_suggesting(path, message, fix);
+                true
+            }
+            None => false,
         }
     }
 
@@ -434,21 +525,25 @@ impl Validator {
                 );
                 continue;
             }
-            let known = [TargetKind::Sso, TargetKind::Messaging, TargetKind::Chat]
+            let ty = [TargetKind::Sso, TargetKind::Messaging, TargetKind::Chat]
                 .iter()
-                .any(|k| k.claim_type(name).is_some());
-            if !known {
+                .find_map(|k| k.claim_type(name));
+            let Some(ty) = ty else {
                 self.p.push(
                     key,
                     format!("no Zendesk surface reads a claim named `{name}`"),
                 );
                 continue;
-            }
+            };
             match Expression::compile(text) {
                 Ok(e) => {
+                    if let Err(f) = mapping::synthetic::check_claim(&e, ty) {
+                        self.p.0.push(finding_problem(key, f));
+                        continue;
+                    }
                     out.insert(name.clone(), Arc::new(e));
                 }
-                Err(e) => self.p.push(key, e),
+                Err(e) => self.p.0.push(compile_problem(key, e)),
             }
         }
         out
@@ -464,11 +559,36 @@ impl Validator {
                 );
             }
             match Expression::compile(&r.expression) {
-                Ok(e) => out.push((Arc::new(e), r.message.clone())),
-                Err(e) => self.p.push(format!("{path}[{i}].expression"), e),
+                Ok(e) => match mapping::synthetic::check_rule(&e) {
+                    Ok(()) => out.push((Arc::new(e), r.message.clone())),
+                    Err(f) => self
+                        .p
+                        .0
+                        .push(finding_problem(format!("{path}[{i}].expression"), f)),
+                },
+                Err(e) => self
+                    .p
+                    .0
+                    .push(compile_problem(format!("{path}[{i}].expression"), e)),
             }
         }
         out
+    }
+}
+
+fn compile_problem(path: String, e: mapping::cel::CompileError) -> Problem {
+    Problem {
+        path,
+        message: e.message,
+        suggestion: e.suggestion,
+    }
+}
+
+fn finding_problem(path: String, f: mapping::synthetic::Finding) -> Problem {
+    Problem {
+        path,
+        message: f.message,
+        suggestion: f.suggestion,
     }
 }
 

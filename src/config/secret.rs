@@ -72,12 +72,19 @@ impl Secret {
     }
 }
 
+/// `NAME`: ASCII letters, digits and `_`, not starting with a digit.
+fn is_identifier(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 impl RawSecret {
     /// Reads the secret. A relative `{ file }` path is taken from `base`,
     /// the config file's folder (from the working directory when there is
     /// none, as for a config given as text). A file's trailing newline is
     /// dropped (editors add one); any other whitespace is kept, since it is
-    /// part of the secret.
+    /// part of the secret. An empty secret is refused, saying where it was
+    /// read (a variable that is set but empty, an empty file).
     pub fn resolve(&self, base: Option<&Path>) -> Result<Secret, String> {
         let (value, origin) = match self {
             RawSecret::Literal(v) => (v.clone(), Origin::Literal),
@@ -107,9 +114,57 @@ impl RawSecret {
                 }
             }
         };
+        if value.is_empty() {
+            return Err(match origin {
+                Origin::Literal => "is empty".to_owned(),
+                Origin::Env(name) => format!("environment variable {name} is set but empty"),
+                Origin::File(file) => format!("secret file {} is empty", file.display()),
+            });
+        }
         Ok(Secret {
             value: SecretString::from(value),
             origin,
+        })
+    }
+
+    /// A literal that reads like a reference rather than a secret: the
+    /// name of an environment variable (`"ZENDESK_SSO_SECRET"`), with a
+    /// shell's `$` (`"$NAME"`, `"${NAME}"`), or a `{ env = … }` table in
+    /// quotes. Taken as the secret, it would sign tokens that zenbridge's
+    /// own sandbox accepts and Zendesk refuses. Returns what the literal
+    /// looks like and the form to write instead.
+    pub fn reference_in_literal(&self) -> Option<(String, String)> {
+        let RawSecret::Literal(v) = self else {
+            return None;
+        };
+        let v = v.trim();
+        let shell = v
+            .strip_prefix("${")
+            .and_then(|r| r.strip_suffix('}'))
+            .or_else(|| v.strip_prefix('$'))
+            .filter(|name| is_identifier(name));
+        let bare = (is_identifier(v)
+            && v.contains('_')
+            && v.starts_with(|c: char| c.is_ascii_uppercase())
+            && !v.contains(|c: char| c.is_ascii_lowercase()))
+        .then_some(v);
+        if let Some(name) = shell.or(bare) {
+            return Some((
+                format!(
+                    "{v:?} looks like the name of the environment variable {name}, but a string is taken as the secret itself"
+                ),
+                format!("write {{ env = \"{name}\" }} to read the variable"),
+            ));
+        }
+        let table = v.starts_with('{')
+            && v.ends_with('}')
+            && (v.contains("env") || v.contains("file"))
+            && v.contains('=');
+        table.then(|| {
+            (
+                "is a string holding a { env = … } or { file = … } table, so the text itself would be the secret".to_owned(),
+                format!("write the table without the quotes: {v}"),
+            )
         })
     }
 
@@ -139,6 +194,48 @@ mod tests {
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn literals_that_name_a_variable_are_recognised_and_secrets_are_not() {
+        let named = |v: &str| {
+            RawSecret::Literal(v.into())
+                .reference_in_literal()
+                .map(|(_, fix)| fix)
+        };
+        for v in [
+            "${ZENDESK_SSO_SECRET}",
+            "$ZENDESK_SSO_SECRET",
+            "ZENDESK_SSO_SECRET",
+        ] {
+            assert_eq!(
+                named(v).as_deref(),
+                Some(r#"write { env = "ZENDESK_SSO_SECRET" } to read the variable"#),
+                "{v}"
+            );
+        }
+        assert!(named(r#"{ env = "X_Y" }"#).is_some());
+        // Real secrets, however they look.
+        for v in [
+            "dGhpcyBpcyBhIHNlY3JldA",
+            "ABCDEF0123456789ABCDEF",
+            "Zendesk_Shared_Secret_1",
+            "$3cr3t-with-a-dollar",
+            "legacy-shared-secret-0123456789",
+        ] {
+            assert_eq!(named(v), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn an_empty_variable_or_file_is_named_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        std::fs::write(&p, "\n").unwrap();
+        let err = RawSecret::File(FileSecret { file: p.clone() })
+            .resolve(None)
+            .unwrap_err();
+        assert_eq!(err, format!("secret file {} is empty", p.display()));
     }
 
     #[test]

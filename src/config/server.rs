@@ -80,10 +80,10 @@ impl Validator {
             && u.scheme() == "http"
             && !is_loopback_url(u)
         {
-            self.warnings.push(Problem {
-                path: "server.public_url".into(),
-                message: "plain http on a non-loopback host: cookies are not Secure".into(),
-            });
+            self.warnings.push(Problem::new(
+                "server.public_url",
+                "plain http on a non-loopback host: cookies are not Secure",
+            ));
         }
         let cookie_key = self.secret("server.cookie_key", raw.cookie_key.as_ref(), true);
         if let Some(k) = &cookie_key
@@ -167,6 +167,7 @@ impl Validator {
                             .push("state.redis_url", "is required with backend = \"redis\"");
                         return None;
                     }
+                    Some(r) if self.reference_in_literal("state.redis_url", r) => return None,
                     Some(r) => match r.resolve(self.base.as_deref()) {
                         Ok(s) => s,
                         Err(e) => {
@@ -216,12 +217,12 @@ impl Validator {
                     .iter()
                     .any(|p| p.contains(&net.network()) || net.contains(&p.network()))
                 {
-                    self.warnings.push(Problem {
-                        path: format!("target[{i}].allowed_ips"),
-                        message: format!(
+                    self.warnings.push(Problem::new(
+                        format!("target[{i}].allowed_ips"),
+                        format!(
                             "{net} overlaps server.trusted_proxies: a request whose forwarded address cannot be read counts as coming from the proxy"
                         ),
-                    });
+                    ));
                 }
             }
         }

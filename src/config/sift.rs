@@ -6,8 +6,8 @@
 //! refuses the whole table, and every check that needs it (a required key,
 //! a target naming the source) reports a problem that is not there.
 
-use super::Problems;
 use super::raw::RawTable;
+use super::{Problem, Problems};
 
 /// Deserialises `value`, a table at `path`, into `T`, reporting each
 /// unknown key and each value of the wrong type under its own path.
@@ -72,7 +72,7 @@ fn sift<T: RawTable>(p: &mut Problems, path: &str, t: &mut toml::Table) {
         .collect();
     for key in unknown {
         t.remove(&key);
-        p.push(format!("{path}.{key}"), unknown_key(&key, T::KEYS));
+        p.0.push(unknown_key(format!("{path}.{key}"), &key, T::KEYS));
     }
     for &(key, check) in T::NESTED {
         if let Some(toml::Value::Array(items)) = t.get_mut(key) {
@@ -124,16 +124,19 @@ fn value_message(message: &str) -> String {
 
 /// `unknown key; did you mean `issuer`?` when a key is close enough,
 /// else the keys of the table.
-pub fn unknown_key(key: &str, known: &[&str]) -> String {
+pub fn unknown_key(path: String, key: &str, known: &[&str]) -> Problem {
     match suggest(key, known) {
-        Some(k) => format!("unknown key; did you mean `{k}`?"),
-        None => format!(
-            "unknown key; expected one of {}",
-            known
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+        Some(k) => Problem::suggesting(path, "unknown key", format!("did you mean `{k}`?")),
+        None => Problem::new(
+            path,
+            format!(
+                "unknown key; expected one of {}",
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ),
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use url::Url;
 
+use super::hosts::HostList;
 use super::raw::RawSource;
 use super::{Http, Problem, Secret, Server, Validator, is_loopback_url, valid_name};
 use crate::mapping::Expression;
@@ -264,17 +265,17 @@ impl Validator {
         let algorithms = self.algorithms(&path, &raw, kind);
         let email_trust = match (raw.trust_unverified_email, kind) {
             (Some(true), _) => {
-                self.warnings.push(Problem {
-                    path: format!("{path}.trust_unverified_email"),
-                    message: "emails this source does not mark verified reach Zendesk, which finds users by email: anyone who can sign up at the provider with someone else's address can sign in as that Zendesk user".into(),
-                });
+                self.warnings.push(Problem::new(
+                    format!("{path}.trust_unverified_email"),
+                    "emails this source does not mark verified reach Zendesk, which finds users by email: anyone who can sign up at the provider with someone else's address can sign in as that Zendesk user",
+                ));
                 EmailTrust::Any
             }
             (None, SourceKind::Jwt) => {
-                self.notes.push(Problem {
-                    path: path.clone(),
-                    message: "a jwt source's emails are taken as its issuer asserts them, unless a token says email_verified: false; set trust_unverified_email = false to require email_verified: true".into(),
-                });
+                self.notes.push(Problem::new(
+                    path.clone(),
+                    "a jwt source's emails are taken as its issuer asserts them, unless a token says email_verified: false; set trust_unverified_email = false to require email_verified: true",
+                ));
                 EmailTrust::UnlessMarkedUnverified
             }
             _ => EmailTrust::RequireVerified,
@@ -289,6 +290,11 @@ impl Validator {
             _ if kind == SourceKind::Dev => crate::source::dev::issuer(&raw.name),
             _ => raw.issuer.clone().unwrap_or_default(),
         };
+        let domains = self.host_list(
+            &format!("{path}.domains"),
+            raw.domains.as_deref().unwrap_or_default(),
+            HostList::DomainsAndBelow,
+        );
         let claims = self.claim_exprs(&format!("{path}.claims"), &raw.claims);
         let rules = self.rules(&format!("{path}.rules"), &raw.rules);
         Some(SourceConfig {
@@ -300,12 +306,7 @@ impl Validator {
             audiences,
             algorithms,
             leeway,
-            domains: raw
-                .domains
-                .unwrap_or_default()
-                .into_iter()
-                .map(|d| d.to_ascii_lowercase())
-                .collect(),
+            domains,
             email_trust,
             email_domains,
             key_refresh_interval,
@@ -318,28 +319,11 @@ impl Validator {
     /// subdomains), lower-cased.
     pub(super) fn email_domains(&mut self, path: &str, raw: Option<&[String]>) -> Vec<String> {
         let Some(raw) = raw else { return Vec::new() };
-        let mut out = Vec::new();
-        for (j, d) in raw.iter().enumerate() {
-            let lower = d.trim().to_ascii_lowercase();
-            let bare = lower.strip_prefix("*.").unwrap_or(&lower);
-            let ok = !bare.is_empty()
-                && bare.contains('.')
-                && !bare.starts_with('.')
-                && !bare.ends_with('.')
-                && bare
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-            if ok {
-                out.push(lower);
-            } else {
-                self.p.push(
-                    format!("{path}.email_domains[{j}]"),
-                    format!(
-                        "must be a domain such as \"acme.com\" (or \"*.acme.com\" for its subdomains); found {d:?}"
-                    ),
-                );
-            }
-        }
+        let out = self.host_list(
+            &format!("{path}.email_domains"),
+            raw,
+            HostList::DomainsOrWildcards,
+        );
         if raw.is_empty() {
             self.p.push(
                 format!("{path}.email_domains"),
@@ -420,10 +404,10 @@ impl Validator {
                     });
                     let declared = std::env::var(EMULATOR_ENV).is_ok_and(|v| !v.trim().is_empty());
                     if local || declared {
-                        self.warnings.push(Problem {
-                            path: format!("{path}.insecure_emulator"),
-                            message: "accepts UNSIGNED tokens from the Firebase Auth emulator: never in production".into(),
-                        });
+                        self.warnings.push(Problem::new(
+                            format!("{path}.insecure_emulator"),
+                            "accepts UNSIGNED tokens from the Firebase Auth emulator: never in production",
+                        ));
                     } else {
                         self.p.push(
                             format!("{path}.insecure_emulator"),
@@ -504,10 +488,10 @@ impl Validator {
                     Duration::from_secs(86_400),
                 );
                 *audiences = vec![crate::source::dev::AUDIENCE.to_owned()];
-                self.warnings.push(Problem {
-                    path: path.to_owned(),
-                    message: "a dev source signs in anyone listed in its config without a password: never in production".into(),
-                });
+                self.warnings.push(Problem::new(
+                    path.to_owned(),
+                    "a dev source signs in anyone listed in its config without a password: never in production",
+                ));
                 SourceDetail::Dev {
                     users: out,
                     seed: seed?,

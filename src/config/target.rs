@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::hosts::HostList;
 use super::raw::RawTarget;
 use super::{Http, Problem, Secret, Server, SourceConfig, Validator, join_sorted, valid_name};
 use crate::mapping::{self, Expression, MappedClaim, Mapping, Rule};
@@ -291,14 +292,14 @@ impl Validator {
             let allowed_roles = self.allowed_roles(&path, kind, raw.allowed_roles.as_deref());
             if endpoints == [crate::target::Endpoint::Browser] {
                 for r in routes.iter().filter(|r| !r.source.browser_capable()) {
-                    self.warnings.push(Problem {
-                        path: format!("{path}.sources"),
-                        message: format!(
+                    self.warnings.push(Problem::new(
+                        format!("{path}.sources"),
+                        format!(
                             "source {:?} ({}) has no browser sign-in, and this target mints only through the browser: its tokens can never reach it",
                             r.source.name,
                             r.source.kind.as_str()
                         ),
-                    });
+                    ));
                 }
             }
             let ttl_default = Duration::from_secs(300);
@@ -375,6 +376,11 @@ impl Validator {
                     ),
                 }
             }
+            let return_to_hosts = self.host_list(
+                &format!("{path}.return_to_hosts"),
+                raw.return_to_hosts.as_deref().unwrap_or_default(),
+                HostList::ExactHosts,
+            );
             let Some(secret) = secret else { continue };
             let signer = crate::target::sign::Signer::new(
                 kind,
@@ -390,12 +396,7 @@ impl Validator {
                 endpoints,
                 allowed_roles,
                 subdomain: raw.subdomain,
-                return_to_hosts: raw
-                    .return_to_hosts
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|h| h.to_ascii_lowercase())
-                    .collect(),
+                return_to_hosts,
                 after_logout_url: raw.after_logout_url,
                 access_url,
                 sandbox,
@@ -474,15 +475,15 @@ impl Validator {
                 }
                 TargetKind::Messaging | TargetKind::Chat => "",
             };
-            self.warnings.push(Problem {
-                path: format!("{path}.endpoints"),
-                message: format!(
+            self.warnings.push(Problem::new(
+                format!("{path}.endpoints"),
+                format!(
                     "{:?} widens the {} target beyond its default ({}): {why}",
                     e.as_str(),
                     kind.as_str(),
                     names(kind.default_endpoints())
                 ),
-            });
+            ));
         }
         out
     }
@@ -527,10 +528,10 @@ impl Validator {
             );
         }
         if out.iter().any(|r| r == "admin") {
-            self.warnings.push(Problem {
-                path: format!("{path}.allowed_roles"),
-                message: "allows \"admin\": whoever a mapping gives role admin becomes a Zendesk administrator".into(),
-            });
+            self.warnings.push(Problem::new(
+                format!("{path}.allowed_roles"),
+                "allows \"admin\": whoever a mapping gives role admin becomes a Zendesk administrator",
+            ));
         }
         out
     }
@@ -554,12 +555,12 @@ impl Validator {
                     _ => false,
                 };
                 if !apart {
-                    self.warnings.push(Problem {
-                        path: format!("{path}.sources"),
-                        message: format!(
+                    self.warnings.push(Problem::new(
+                        format!("{path}.sources"),
+                        format!(
                             "sources {a:?} and {b:?} both map external_id without distinct prefixes: a user of one could arrive as a Zendesk user of the other; start each with its own literal, e.g. external_id = \"'{a}|' + claims.sub\""
                         ),
-                    });
+                    ));
                 }
             }
         }

@@ -28,6 +28,127 @@ pub static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
     Arc::new(env)
 });
 
+/// Why an expression does not compile, and what to write instead when one
+/// form would work (`did you mean `lowerAscii()`?`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    pub message: String,
+    pub suggestion: Option<String>,
+}
+
+impl CompileError {
+    fn new(message: String) -> Self {
+        Self {
+            message,
+            suggestion: None,
+        }
+    }
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(s) = &self.suggestion {
+            write!(f, "; {s}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The functions and methods users reach for, as [`ENV`] names them:
+/// the candidates of a did-you-mean. A test checks that [`ENV`] declares
+/// each (the `cel` crate cannot list what it declares).
+pub const KNOWN_FUNCTIONS: &[&str] = &[
+    "size",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "matches",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bytes",
+    "bool",
+    "type",
+    "dyn",
+    "duration",
+    "timestamp",
+    "getFullYear",
+    "getMonth",
+    "getDayOfYear",
+    "getDayOfMonth",
+    "getDate",
+    "getDayOfWeek",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
+    "split",
+    "lowerAscii",
+    "upperAscii",
+    "replace",
+    "trim",
+    "join",
+    "indexOf",
+    "lastIndexOf",
+    "substring",
+    "charAt",
+    "format",
+    "reverse",
+    "orValue",
+    "or",
+    "value",
+    "hasValue",
+    "optional.of",
+    "optional.none",
+    "optional.ofNonZeroValue",
+    "strings.quote",
+];
+
+/// Names from other languages, and what CEL calls them.
+const ALIASES: &[(&str, &str)] = &[
+    ("toLowerCase", "lowerAscii"),
+    ("toLower", "lowerAscii"),
+    ("lower", "lowerAscii"),
+    ("lowercase", "lowerAscii"),
+    ("downcase", "lowerAscii"),
+    ("toUpperCase", "upperAscii"),
+    ("toUpper", "upperAscii"),
+    ("upper", "upperAscii"),
+    ("uppercase", "upperAscii"),
+    ("upcase", "upperAscii"),
+    ("strip", "trim"),
+    ("trimSpace", "trim"),
+    ("length", "size"),
+    ("len", "size"),
+    ("count", "size"),
+    ("includes", "contains"),
+    ("hasPrefix", "startsWith"),
+    ("hasSuffix", "endsWith"),
+    ("substr", "substring"),
+    ("slice", "substring"),
+    ("toString", "string"),
+    ("str", "string"),
+    ("parseInt", "int"),
+    ("toInt", "int"),
+    ("find", "indexOf"),
+    ("replaceAll", "replace"),
+    ("match", "matches"),
+    ("quote", "strings.quote"),
+];
+
+/// CEL's macros: expanded when parsed, so a call of one by its name was
+/// written with the wrong arguments.
+const MACROS: &[(&str, &str)] = &[
+    ("has", "has(claims.x), a field selection"),
+    ("all", "list.all(x, condition)"),
+    ("exists", "list.exists(x, condition)"),
+    ("exists_one", "list.exists_one(x, condition)"),
+    ("map", "list.map(x, expression)"),
+    ("filter", "list.filter(x, condition)"),
+];
+
 /// A compiled expression, kept with its text for messages.
 pub struct Expression {
     pub text: String,
@@ -44,10 +165,15 @@ impl Expression {
     /// Parses `text` and checks that it reads no variable besides
     /// [`VARIABLES`] (comprehension variables such as `g` in
     /// `claims.groups.exists(g, g == 'x')` are bound, so allowed).
-    pub fn compile(text: &str) -> Result<Self, String> {
-        let program = ENV
-            .compile(text)
-            .map_err(|e| format!("CEL syntax error: {}", e.to_string().trim()))?;
+    ///
+    /// Every function and method it calls must be declared by [`ENV`]: a
+    /// call of one that is not (`claims.email.toLowerCase()`) would fail
+    /// on every token, so it is refused here, with the name CEL has for it
+    /// when there is one.
+    pub fn compile(text: &str) -> Result<Self, CompileError> {
+        let program = ENV.compile(text).map_err(|e| {
+            CompileError::new(format!("CEL syntax error: {}", e.to_string().trim()))
+        })?;
         let mut free = BTreeSet::new();
         free_variables(program.expression(), &mut Vec::new(), &mut free);
         let unknown: Vec<_> = free
@@ -55,7 +181,7 @@ impl Expression {
             .filter(|v| !VARIABLES.contains(&v.as_str()))
             .collect();
         if !unknown.is_empty() {
-            return Err(format!(
+            return Err(CompileError::new(format!(
                 "CEL expression reads {}; only {} are defined",
                 unknown
                     .iter()
@@ -63,7 +189,10 @@ impl Expression {
                     .collect::<Vec<_>>()
                     .join(", "),
                 VARIABLES.join(", ")
-            ));
+            )));
+        }
+        if let Some(e) = undeclared_call(program.expression()) {
+            return Err(e);
         }
         Ok(Self {
             text: text.to_owned(),
@@ -163,6 +292,161 @@ fn qualified_name(e: &Expr) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The first call, in the order written, of a function or method [`ENV`]
+/// does not declare, as the problem to report. Operators (`_+_`, `@in`)
+/// are the parser's own and always declared.
+fn undeclared_call(e: &IdedExpr) -> Option<CompileError> {
+    let mut found = None;
+    visit(e, &mut |e| {
+        let Expr::Call(call) = &e.expr else {
+            return;
+        };
+        if found.is_some()
+            || !call
+                .func_name
+                .starts_with(|c: char| c.is_ascii_alphabetic())
+        {
+            return;
+        }
+        let name = call.func_name.as_str();
+        found = match &call.target {
+            Some(t) if names_function(t, name) => None,
+            Some(_) => undeclared(name, true),
+            None => undeclared(name, false),
+        };
+    });
+    found
+}
+
+/// Calls `f` on `e` and on every expression inside it.
+pub(crate) fn visit(e: &IdedExpr, f: &mut impl FnMut(&IdedExpr)) {
+    f(e);
+    match &e.expr {
+        Expr::Call(call) => {
+            if let Some(t) = &call.target {
+                visit(t, f);
+            }
+            call.args.iter().for_each(|a| visit(a, f));
+        }
+        Expr::Comprehension(c) => {
+            for part in [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ] {
+                visit(part, f);
+            }
+        }
+        Expr::List(l) => l.elements.iter().for_each(|el| visit(el, f)),
+        Expr::Map(m) => {
+            for entry in &m.entries {
+                if let EntryExpr::MapEntry(me) = &entry.expr {
+                    visit(&me.key, f);
+                    visit(&me.value, f);
+                }
+            }
+        }
+        Expr::Struct(s) => {
+            for entry in &s.entries {
+                match &entry.expr {
+                    EntryExpr::StructField(field) => visit(&field.value, f),
+                    EntryExpr::MapEntry(me) => {
+                        visit(&me.key, f);
+                        visit(&me.value, f);
+                    }
+                }
+            }
+        }
+        Expr::Select(s) => visit(&s.operand, f),
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
+/// The problem with a call of `name` (as a method when `method`), or
+/// `None` when [`ENV`] declares it so.
+fn undeclared(name: &str, method: bool) -> Option<CompileError> {
+    let (declared, other_way) = if method {
+        (is_method(name), is_function(name))
+    } else {
+        (is_function(name), is_method(name))
+    };
+    if declared {
+        return None;
+    }
+    let shown = |n: &str| {
+        if method && !n.contains('.') {
+            format!("`{n}()`")
+        } else {
+            format!("`{n}(…)`")
+        }
+    };
+    if let Some((_, form)) = MACROS.iter().find(|(m, _)| *m == name) {
+        return Some(CompileError {
+            message: format!("CEL expression calls the macro `{name}` with the wrong arguments"),
+            suggestion: Some(format!("write {form}")),
+        });
+    }
+    if other_way {
+        let (message, fix) = if method {
+            (
+                format!("`{name}` is a function, not a method"),
+                format!("write {name}(x) instead of x.{name}()"),
+            )
+        } else {
+            (
+                format!("`{name}` is a method, not a function"),
+                format!("write x.{name}() instead of {name}(x)"),
+            )
+        };
+        return Some(CompileError {
+            message: format!("CEL expression calls {}: {message}", shown(name)),
+            suggestion: Some(fix),
+        });
+    }
+    let what = if method { "method" } else { "function" };
+    let alias = ALIASES
+        .iter()
+        .find(|(from, _)| from.eq_ignore_ascii_case(name))
+        .map(|(_, to)| *to);
+    let close = || crate::config::sift::suggest(name, KNOWN_FUNCTIONS);
+    let suggestion = alias.or_else(close).map(|n| {
+        if n.contains('.') || !method {
+            format!("did you mean `{n}(…)`?")
+        } else {
+            format!("did you mean `{n}()`?")
+        }
+    });
+    Some(CompileError {
+        message: format!(
+            "CEL expression calls the {what} {}, which zenbridge's CEL does not have{}",
+            shown(name),
+            if suggestion.is_some() {
+                ""
+            } else {
+                " (its functions are listed in docs/configuration.md, CEL)"
+            }
+        ),
+        suggestion,
+    })
+}
+
+/// Whether [`ENV`] declares a method named `name`: read, as for
+/// [`is_function`], from a call of it on `null` without arguments. A
+/// declared method runs or refuses the arguments; an undeclared one is
+/// an undeclared reference to its name.
+fn is_method(name: &str) -> bool {
+    let Ok(program) = ENV.compile(&format!("null.{name}()")) else {
+        return false;
+    };
+    let ctx = cel::Context::with_env(ENV.clone());
+    !matches!(
+        program.execute(&ctx),
+        Err(cel::ExecutionError::UndeclaredReference(n)) if n.as_str() == name
+    )
 }
 
 /// Whether [`ENV`] declares a function named `name` (`strings.quote`).
@@ -295,7 +579,9 @@ mod tests {
 
     #[test]
     fn unknown_variables_are_refused_with_their_names() {
-        let err = Expression::compile("user.email + claim.x").unwrap_err();
+        let err = Expression::compile("user.email + claim.x")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`claim`") && err.contains("`user`"), "{err}");
     }
 
@@ -318,17 +604,66 @@ mod tests {
         assert!(!is_function("strings.nope"));
         assert!(!is_function("user.quote"));
         let err = Expression::compile("strings.nope(claims.name)").unwrap_err();
-        assert!(err.contains("`strings`"), "{err}");
+        assert!(err.message.contains("`strings`"), "{err}");
         let err = Expression::compile("user.quote(claims.name)").unwrap_err();
-        assert!(err.contains("`user`"), "{err}");
-        // No function `claims.name.quote`: a call of `quote` on a claim,
-        // which compiles (`claims` is a variable) and fails when run.
-        Expression::compile("claims.name.quote()").unwrap();
+        assert!(err.message.contains("`user`"), "{err}");
+        // No function `claims.name.quote`, and no method `quote`: the call
+        // would fail on every token, so it is refused, naming the function.
+        let err = Expression::compile("claims.name.quote()").unwrap_err();
+        assert_eq!(
+            err.suggestion.as_deref(),
+            Some("did you mean `strings.quote(…)`?")
+        );
+    }
+
+    #[test]
+    fn every_known_function_is_declared_as_a_function_or_a_method() {
+        for name in KNOWN_FUNCTIONS {
+            assert!(is_function(name) || is_method(name), "{name}");
+        }
+        for (from, to) in ALIASES {
+            assert!(!is_function(from) && !is_method(from), "{from} is declared");
+            assert!(KNOWN_FUNCTIONS.contains(to), "{to}");
+        }
+        assert!(!is_method("toLowerCase") && !is_function("nope"));
+    }
+
+    #[test]
+    fn unknown_methods_and_functions_are_refused_with_what_cel_calls_them() {
+        let refused = |text: &str| Expression::compile(text).unwrap_err().to_string();
+        assert_eq!(
+            refused("claims.email.toLowerCase()"),
+            "CEL expression calls the method `toLowerCase()`, which zenbridge's CEL does not have; did you mean `lowerAscii()`?"
+        );
+        // Close to a known name, in a comprehension, in a rule's operand.
+        assert!(
+            refused("claims.groups.exists(g, g.startswith('zd-'))")
+                .ends_with("did you mean `startsWith()`?")
+        );
+        assert_eq!(
+            refused("lowerAscii(claims.email)"),
+            "CEL expression calls `lowerAscii(…)`: `lowerAscii` is a method, not a function; write x.lowerAscii() instead of lowerAscii(x)"
+        );
+        assert_eq!(
+            refused("claims.level.int() > 2"),
+            "CEL expression calls `int()`: `int` is a function, not a method; write int(x) instead of x.int()"
+        );
+        assert!(refused("claims.x.frobnicate()").contains("docs/configuration.md"));
+        for fine in [
+            "claims.email.lowerAscii().trim()",
+            "size(claims.groups) > 0 && claims.groups.size() > 0",
+            "int(claims.level) + 1",
+            "'%s-%d'.format(['eu', 3])",
+            "claims.?nickname.orValue(claims.sub)",
+            "claims.groups.map(g, g.upperAscii()).join(',')",
+        ] {
+            Expression::compile(fine).unwrap_or_else(|e| panic!("{fine}: {e}"));
+        }
     }
 
     #[test]
     fn syntax_errors_are_refused() {
         let err = Expression::compile("claims.email +").unwrap_err();
-        assert!(err.starts_with("CEL syntax error"), "{err}");
+        assert!(err.message.starts_with("CEL syntax error"), "{err}");
     }
 }

@@ -11,7 +11,10 @@
 //! Failures are typed: reading an upstream claim the token lacks (without
 //! `has()`) is [`MappingError::ClaimMissing`], a result of the wrong type is
 //! [`MappingError::ClaimInvalid`], any other runtime error of an expression
-//! is [`MappingError::Evaluation`]. Nothing panics on upstream data.
+//! is [`MappingError::Evaluation`]: the caller is told which claim, and the
+//! reason, in words with types but no values, is logged for the operator
+//! (the interpreter's own text embeds claim values). Nothing panics on
+//! upstream data.
 //!
 //! The `cel` crate has no cost budget, so the claims are bounded before
 //! anything is evaluated ([`bounds`]): at most
@@ -25,6 +28,7 @@
 pub mod bounds;
 pub mod cel;
 pub mod claims;
+pub mod synthetic;
 
 use std::sync::{Arc, LazyLock};
 
@@ -43,8 +47,14 @@ pub enum MappingError {
         expected: String,
         found: String,
     },
-    #[error("claim `{claim}` could not be computed: {detail}")]
-    Evaluation { claim: String, detail: String },
+    /// The expression failed on this token's claims for a reason other
+    /// than a missing claim. The caller is told which claim; `reason` (in
+    /// words, types but no values) is logged where it happens, for the
+    /// operator: an interpreter's message embeds the claims' values.
+    #[error(
+        "claim `{claim}` could not be computed from this token's claims: its expression failed (zenbridge's log says why)"
+    )]
+    Evaluation { claim: String, reason: String },
     #[error("{message}")]
     RuleFailed { message: String },
     #[error("a rule could not be checked: {detail} (rule: {message})")]
@@ -101,6 +111,9 @@ pub static DEFAULT_NAME: LazyLock<Arc<Expression>> = LazyLock::new(|| {
     )
 });
 
+/// Upstream claims, as a token carries them.
+type Claims = serde_json::Map<String, serde_json::Value>;
+
 /// What an expression may read besides the claims.
 #[derive(Debug, Clone, Default)]
 pub struct Vars<'a> {
@@ -149,7 +162,11 @@ impl Mapping {
         bounds::check(claims)?;
         let mut ctx: Option<Context<'v, 'v>> = None;
         for rule in &self.rules {
-            check_rule(ctx.get_or_insert_with(|| context(claims, vars)), rule)?;
+            check_rule(
+                ctx.get_or_insert_with(|| context(claims, vars)),
+                rule,
+                claims,
+            )?;
         }
         let mut out = serde_json::Map::new();
         for claim in &self.claims {
@@ -160,7 +177,11 @@ impl Mapping {
             };
             let value = match direct {
                 Some(result) => result?,
-                None => eval_claim(ctx.get_or_insert_with(|| context(claims, vars)), claim)?,
+                None => eval_claim(
+                    ctx.get_or_insert_with(|| context(claims, vars)),
+                    claim,
+                    claims,
+                )?,
             };
             if let Some(v) = value {
                 out.insert(claim.name.clone(), v);
@@ -190,11 +211,11 @@ impl Mapping {
                 let rules = self
                     .rules
                     .iter()
-                    .map(|r| Step::Rule(r, check_rule(&ctx, r)));
+                    .map(|r| Step::Rule(r, check_rule(&ctx, r, claims)));
                 let mapped = self
                     .claims
                     .iter()
-                    .map(|c| Step::Claim(c, eval_claim(&ctx, c)));
+                    .map(|c| Step::Claim(c, eval_claim(&ctx, c, claims)));
                 rules.chain(mapped).collect()
             }
         };
@@ -254,7 +275,7 @@ fn context<'v>(
     ctx
 }
 
-fn check_rule(ctx: &Context<'_, '_>, rule: &Rule) -> Result<(), MappingError> {
+fn check_rule(ctx: &Context<'_, '_>, rule: &Rule, claims: &Claims) -> Result<(), MappingError> {
     match rule.expr.program.execute(ctx) {
         Ok(Value::Bool(true)) => Ok(()),
         Ok(Value::Bool(false)) => Err(MappingError::RuleFailed {
@@ -267,16 +288,45 @@ fn check_rule(ctx: &Context<'_, '_>, rule: &Rule) -> Result<(), MappingError> {
                 self::cel::type_name(&other)
             ),
         }),
-        Err(e) => Err(MappingError::RuleError {
+        Err(ExecutionError::NoSuchKey(key)) => Err(MappingError::RuleError {
             message: rule.message.clone(),
-            detail: runtime_detail(&e),
+            detail: format!("the token has no claim `{key}` (use has() to test for it)"),
         }),
+        Err(e) => {
+            log_failure("rule", &rule.message, &rule.expr, &e, claims);
+            Err(MappingError::RuleError {
+                message: rule.message.clone(),
+                detail: "its expression failed (zenbridge's log says why)".into(),
+            })
+        }
     }
+}
+
+/// Logs why an expression failed, for the operator: what failed in words,
+/// with types but no values (no claim reaches the log), and the
+/// expression, which is config; a suggestion may name a claim of the
+/// token (`string(claims.num)`), never its value. Returns the reason.
+fn log_failure(
+    what: &str,
+    name: &str,
+    expr: &Expression,
+    e: &ExecutionError,
+    claims: &Claims,
+) -> String {
+    let read = synthetic::claims_read(expr.program.expression());
+    let (reason, fix) = synthetic::explain(e, claims, &read);
+    let fix = fix.map(|f| format!("; {f}")).unwrap_or_default();
+    tracing::warn!(
+        expression = %expr.text,
+        "{what} `{name}`: the mapping's expression failed on this token: {reason}{fix}"
+    );
+    reason
 }
 
 fn eval_claim(
     ctx: &Context<'_, '_>,
     claim: &MappedClaim,
+    claims: &Claims,
 ) -> Result<Option<serde_json::Value>, MappingError> {
     match claim.expr.program.execute(ctx) {
         Ok(v) => claims::coerce(&claim.name, claim.ty, &v),
@@ -286,7 +336,7 @@ fn eval_claim(
         }),
         Err(e) => Err(MappingError::Evaluation {
             claim: claim.name.clone(),
-            detail: runtime_detail(&e),
+            reason: log_failure("claim", &claim.name, &claim.expr, &e, claims),
         }),
     }
 }
@@ -350,27 +400,6 @@ fn json_scalar(v: &serde_json::Value) -> Option<Value> {
         serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
         serde_json::Value::Array(_) | serde_json::Value::Object(_) => return None,
     })
-}
-
-/// A runtime error in words. The `cel` crate's messages embed `Debug` of
-/// values; keep them short so a whole claim set never lands in a response.
-fn runtime_detail(e: &ExecutionError) -> String {
-    let text = match e {
-        ExecutionError::NoSuchKey(k) => {
-            format!("the token has no claim `{k}` (use has() to test for it)")
-        }
-        other => other.to_string(),
-    };
-    if text.len() > 200 {
-        let cut = text
-            .char_indices()
-            .take_while(|(i, _)| *i < 200)
-            .last()
-            .map_or(0, |(i, c)| i + c.len_utf8());
-        format!("{}…", &text[..cut])
-    } else {
-        text
-    }
 }
 
 #[cfg(test)]
@@ -447,6 +476,39 @@ mod tests {
             .evaluate(&obj(&json!({"email": "a@b"})), &Vars::default())
             .unwrap_err();
         assert!(matches!(err, MappingError::Evaluation { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_runtime_error_tells_the_caller_the_claim_not_the_interpreters_text() {
+        let m = Mapping {
+            claims: vec![claim(
+                "external_id",
+                ClaimType::String,
+                "'legacy|' + claims.num",
+            )],
+            rules: vec![Rule {
+                expr: Arc::new(Expression::compile("claims.num + 'x' == 'y'").unwrap()),
+                message: "num is fine".into(),
+                origin: Origin::Source,
+            }],
+        };
+        let claims = obj(&json!({"num": 7, "email": "secret-person@acme.com"}));
+        let err = m.evaluate(&claims, &Vars::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a rule could not be checked: its expression failed (zenbridge's log says why) (rule: num is fine)"
+        );
+        let m = Mapping { rules: vec![], ..m };
+        let err = m.evaluate(&claims, &Vars::default()).unwrap_err();
+        assert_eq!(err.code(), crate::error::ErrorCode::ClaimInvalid);
+        assert_eq!(
+            err.to_string(),
+            "claim `external_id` could not be computed from this token's claims: its expression failed (zenbridge's log says why)"
+        );
+        let MappingError::Evaluation { reason, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(reason, "`+` cannot combine a string and an int");
     }
 
     #[test]

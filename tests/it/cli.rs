@@ -1,6 +1,7 @@
 //! The command line, on the real binary: `demo` with `dev-token`, `check`
 //! (problems with key paths, `--claims`, `--online`), `explain`, and
-//! `serve` reloading its config on SIGHUP.
+//! `serve` reloading its config on SIGHUP, and a description in `--help`
+//! for every command and argument.
 
 use crate::common::{
     hs256, now, run_binary, run_binary_with_env, start_binary, start_binary_logging,
@@ -88,6 +89,36 @@ async fn demo_serves_and_its_dev_token_is_exchanged_at_the_sdk_endpoint() {
         err.contains("no user \"mallory\" (users: ada, grace)"),
         "{err}"
     );
+}
+
+/// Every subcommand and every argument of every subcommand (at any
+/// depth) has a description in `--help`.
+#[test]
+fn every_command_and_argument_has_help() {
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        if cmd.get_about().is_none() {
+            missing.push(format!("{path} (the command)"));
+        }
+        for arg in cmd.get_arguments() {
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} --{}", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut cmd = <zenbridge::cli::Cli as clap::CommandFactory>::command();
+    // Built, so clap's own arguments and subcommands (--help, --version,
+    // `help`) are there too.
+    cmd.build();
+    let mut missing = Vec::new();
+    walk(&cmd, "zenbridge", &mut missing);
+    assert!(
+        cmd.get_subcommands().count() >= 5,
+        "the walk sees the subcommands"
+    );
+    assert!(missing.is_empty(), "no --help text for: {missing:#?}");
 }
 
 #[test]
@@ -196,6 +227,73 @@ fn check_online_fails_when_keys_cannot_be_fetched() {
     let (code, out, _) = run_binary(&["check", "--config", file.to_str().unwrap(), "--online"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("source legacy: keys unavailable"), "{out}");
+    // The verdict comes last, and says failed: never "ok" before a failure.
+    assert!(!out.contains(": ok ("), "{out}");
+    let last = out.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        format!(
+            "{}: FAILED: keys unavailable for 1 source (the config itself is valid: 1 source, 1 target)",
+            file.display()
+        )
+    );
+
+    // The same as JSON, for CI: one document on stdout, the same exit code.
+    let (code, out, err) = run_binary(&[
+        "check",
+        "--config",
+        file.to_str().unwrap(),
+        "--online",
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(report["verdict"], "failed");
+    assert_eq!(report["config"], file.to_str().unwrap());
+    assert_eq!(report["problems"], json!([]));
+    assert_eq!(report["sources"][0]["source"], "legacy");
+    assert!(report["sources"][0]["error"].is_string(), "{report}");
+    let warned: Vec<&str> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        warned,
+        ["server.cookie_key", "target[0].secret"],
+        "{report}"
+    );
+}
+
+#[test]
+fn check_json_lists_problems_with_path_message_and_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    let text = legacy_config(1, "")
+        .replace("'legacy|' + claims.sub", "claims.sub.toLowerCase()")
+        .replace("audiences = [", "audiense = [");
+    std::fs::write(&file, text).unwrap();
+    let (code, out, err) = run_binary(&["check", "--config", file.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.is_empty(), "JSON mode writes only stdout: {err}");
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(report["verdict"], "failed");
+    assert_eq!(
+        report["problems"],
+        json!([
+            {"path": "source[0].audiense", "message": "unknown key", "suggestion": "did you mean `audiences`?"},
+            {"path": "source[0].audiences", "message": "is required: the `aud` values this source's tokens carry for us", "suggestion": null},
+            {"path": "source[0].claims.external_id", "message": "CEL expression calls the method `toLowerCase()`, which zenbridge's CEL does not have", "suggestion": "did you mean `lowerAscii()`?"},
+        ])
+    );
+    // A valid config: verdict ok, exit 0.
+    std::fs::write(&file, legacy_config(1, "")).unwrap();
+    let (code, out, _) = run_binary(&["check", "--config", file.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["verdict"], "ok");
+    assert!(report["notes"][0]["message"].is_string(), "{report}");
 }
 
 #[test]
@@ -473,4 +571,47 @@ fn init_never_overwrites_a_file_without_force() {
             .unwrap()
             .contains("kind = \"dev\"")
     );
+}
+
+#[tokio::test]
+async fn a_failing_expression_names_the_claim_to_the_client_and_the_reason_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    let port = free_port();
+    // `num` is no standard claim: as a string it works, so check passes.
+    let extra = "[target.claims]\norganization = \"'legacy|' + claims.num\"\n";
+    std::fs::write(&file, legacy_config(port, extra)).unwrap();
+    let gw = start_binary(
+        &["serve", "--config", file.to_str().unwrap()],
+        port,
+        dir.path(),
+    )
+    .await;
+    let token = legacy_token(&json!({"num": 7, "email": "secret-person@acme.com"}));
+    let resp = reqwest::Client::new()
+        .post(format!("{}/sdk/mobile/jwt", gw.url))
+        .form(&[("user_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error_code"], "claim_invalid");
+    assert_eq!(
+        body["error_description"],
+        "claim `organization` could not be computed from this token's claims: its expression failed (zenbridge's log says why)"
+    );
+    gw.wait_for_log("token refused").await;
+    let log = gw.log_text();
+    assert!(
+        log.contains("claim `organization`: the mapping's expression failed on this token: `+` cannot combine a string and an int; convert the int with string(…), e.g. string(claims.num)"),
+        "{log}"
+    );
+    for leaked in [
+        "Unsupported binary operator",
+        "Int(7)",
+        "secret-person@acme.com",
+    ] {
+        assert!(!log.contains(leaked), "the log holds {leaked:?}:\n{log}");
+    }
 }

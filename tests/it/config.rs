@@ -703,7 +703,7 @@ fn email_domains_must_be_domains() {
             "{SECRET}\nemail_domains = [\"acme.com\", \"*.acme.org\", \"@acme.net\", \"localhost\"]"
         ))),
         [
-            "source[0].email_domains[2]: must be a domain such as \"acme.com\" (or \"*.acme.com\" for its subdomains); found \"@acme.net\"",
+            "source[0].email_domains[2]: must be a domain such as \"acme.com\" (or \"*.acme.com\" for its subdomains); found \"@acme.net\"; write \"acme.net\" (the domain alone, without \"@\")",
             "source[0].email_domains[3]: must be a domain such as \"acme.com\" (or \"*.acme.com\" for its subdomains); found \"localhost\"",
         ]
     );
@@ -746,5 +746,193 @@ fn config_values_out_of_bounds_are_refused() {
             "server.max_token_bytes: must be from 1024 to 1048576 bytes; found 10",
             "server.max_body_bytes: must be from 1024 to 16777216 bytes; found 2000000000",
         ]
+    );
+}
+
+// ------------------------------------- what would fail at run time, as data --
+
+/// An oidc source "idp" and an sso target "help", with `source` added to
+/// the source, `claims` under `[source.claims]`, `target` added to the
+/// target. The target's secret is `target_secret` (a TOML value).
+fn case_config(source: &str, claims: &str, target: &str, target_secret: &str) -> String {
+    format!(
+        r#"{SERVER}
+[[source]]
+name = "idp"
+kind = "oidc"
+issuer = "https://idp.acme.test"
+client_id = "zenbridge"
+{source}
+[source.claims]
+external_id = "'idp|' + claims.sub"
+{claims}
+
+[[target]]
+name = "help"
+kind = "sso"
+subdomain = "acme"
+secret = {target_secret}
+sources = ["idp"]
+{target}
+"#
+    )
+}
+
+const TARGET_SECRET: &str = r#""help-sso-secret-0123456789""#;
+
+/// One `check` case: where the snippet goes, the snippet, and the one
+/// problem it must give (`None`: the config must load).
+struct Case {
+    at: At,
+    snippet: &'static str,
+    problem: Option<&'static str>,
+}
+
+#[derive(Clone, Copy)]
+enum At {
+    Source,
+    Claims,
+    Rule,
+    Target,
+    TargetSecret,
+}
+
+fn run_case(c: &Case) -> Result<Config, Vec<String>> {
+    let rule = format!(
+        "[[source.rules]]\nexpression = {:?}\nmessage = \"m\"",
+        c.snippet
+    );
+    let text = match c.at {
+        At::Source => case_config(c.snippet, "", "", TARGET_SECRET),
+        At::Claims => case_config("", c.snippet, "", TARGET_SECRET),
+        // After the claims table, so the rule is the source's.
+        At::Rule => case_config("", &rule, "", TARGET_SECRET),
+        At::Target => case_config("", "", c.snippet, TARGET_SECRET),
+        At::TargetSecret => case_config("", "", "", c.snippet),
+    };
+    load_str(&text, None).map_err(|p| p.0.iter().map(Problem::to_string).collect())
+}
+
+#[rustfmt::skip]
+const RUNTIME_FAILURES: &[Case] = &[
+    // CEL: functions and methods the interpreter does not have.
+    Case { at: At::Claims, snippet: r#"email = "claims.email.toLowerCase()""#,
+        problem: Some("source[0].claims.email: CEL expression calls the method `toLowerCase()`, which zenbridge's CEL does not have; did you mean `lowerAscii()`?") },
+    Case { at: At::Claims, snippet: r#"name = "claims.name.upperascii()""#,
+        problem: Some("source[0].claims.name: CEL expression calls the method `upperascii()`, which zenbridge's CEL does not have; did you mean `upperAscii()`?") },
+    Case { at: At::Rule, snippet: "claims.groups.exists(g, g.startswith('zd-'))",
+        problem: Some("source[0].rules[0].expression: CEL expression calls the method `startswith()`, which zenbridge's CEL does not have; did you mean `startsWith()`?") },
+    // CEL: types that fail for every token.
+    Case { at: At::Claims, snippet: r#"organization = "'legacy|' + claims.iat""#,
+        problem: Some("source[0].claims.organization: fails on every token: `+` cannot combine a string and an int (tried with claims as providers send them: iat an int); convert the int with string(…), e.g. string(claims.iat)") },
+    Case { at: At::Claims, snippet: r#"custom_role_id = "claims.email""#,
+        problem: Some("source[0].claims.custom_role_id: fails on every token: the expression gives a string; the claim must be a whole number (tried with claims as providers send them: email a string); convert with int(…)") },
+    Case { at: At::Claims, snippet: r#"tags = "claims.groups + 'vip'""#,
+        problem: Some("source[0].claims.tags: fails on every token: `+` cannot combine a list and a string (tried with claims as providers send them: groups a list of strings); to add an item to a list, write list + [item]") },
+    Case { at: At::Claims, snippet: r#"role = "claims.email_verified + 1 > 0 ? 'agent' : 'end_user'""#,
+        problem: Some("source[0].claims.role: fails on every token: `+` cannot combine a bool and an int (tried with claims as providers send them: email_verified a bool)") },
+    Case { at: At::Rule, snippet: "claims.email",
+        problem: Some("source[0].rules[0].expression: fails on every token: the rule gives a string (tried with claims as providers send them: email a string); a rule must give a bool: compare, e.g. claims.x == 'y'") },
+    Case { at: At::Rule, snippet: "size(claims.nickname) + 'x' == 'y'",
+        problem: Some("source[0].rules[0].expression: fails on every token: `+` cannot combine an int and a string (tried with claims as providers send them: nickname a string); convert the int with string(…)") },
+    Case { at: At::Claims, snippet: r#"name = "claims.custom_field * 2 + 'x'""#,
+        problem: Some("source[0].claims.name: fails on every token: `*` cannot combine a string and an int (tried with claims as providers send them: custom_field of any type)") },
+    // CEL: correct for real claim shapes, so never refused.
+    Case { at: At::Claims, snippet: r#"organization = "'legacy|' + claims.num""#, problem: None },
+    Case { at: At::Claims, snippet: r#"organization = "'legacy|' + string(claims.iat)""#, problem: None },
+    Case { at: At::Claims, snippet: r#"name = "has(claims.nickname) ? claims.nickname : claims.email.split('@')[0]""#, problem: None },
+    Case { at: At::Claims, snippet: r#"custom_role_id = "has(claims.role_id) ? claims.role_id : null""#, problem: None },
+    Case { at: At::Claims, snippet: r#"locale_id = "int(claims.locale_id)""#, problem: None },
+    Case { at: At::Claims, snippet: r#"name = "claims.sub.substring(0, 40)""#, problem: None },
+    Case { at: At::Claims, snippet: r#"tags = "has(claims.groups) ? claims.groups.filter(g, g.startsWith('zd-')).map(g, g.substring(3)) : null""#, problem: None },
+    Case { at: At::Claims, snippet: r#"role = "'support' in claims.groups ? 'agent' : 'end_user'""#, problem: None },
+    Case { at: At::Claims, snippet: r#"user_fields = "{'plan': claims.plan, 'region': source.name, 'brand': request.brand_id}""#, problem: None },
+    Case { at: At::Claims, snippet: r#"organization = "claims.realm_access.roles.exists(r, r == 'x') ? 'X' : null""#, problem: None },
+    Case { at: At::Claims, snippet: r#"organization_id = "claims['https://acme.com/org_id']""#, problem: None },
+    Case { at: At::Claims, snippet: r#"name = "claims.aud.size() > 0 ? claims.name : null""#, problem: None },
+    Case { at: At::Rule, snippet: "claims.email_verified == 'true' || claims.email_verified == true", problem: None },
+    Case { at: At::Rule, snippet: "claims.level >= 2", problem: None },
+    // Host and domain lists: entries that can never match.
+    Case { at: At::Target, snippet: r#"return_to_hosts = ["*.acme.com"]"#,
+        problem: Some(r#"target[0].return_to_hosts[0]: must be a host name such as "help.acme.com"; found "*.acme.com"; hosts are compared exactly, with no wildcard: list each one, e.g. "help.acme.com""#) },
+    Case { at: At::Target, snippet: r#"return_to_hosts = ["support.acme.com:443"]"#,
+        problem: Some(r#"target[0].return_to_hosts[0]: must be a host name such as "help.acme.com"; found "support.acme.com:443"; write "support.acme.com" (without the port: a return_to is only accepted on https's default port)"#) },
+    Case { at: At::Target, snippet: r#"return_to_hosts = ["https://help.acme.com"]"#,
+        problem: Some(r#"target[0].return_to_hosts[0]: must be a host name such as "help.acme.com"; found "https://help.acme.com"; write "help.acme.com" (the host name alone, without https:// or a path)"#) },
+    Case { at: At::Target, snippet: r#"return_to_hosts = ["Help.Acme.com", "support.acme.com"]"#, problem: None },
+    Case { at: At::Source, snippet: r#"domains = ["@acme.org"]"#,
+        problem: Some(r#"source[0].domains[0]: must be a domain such as "acme.com" (it also matches the domains under it); found "@acme.org"; write "acme.org" (the domain alone, without "@")"#) },
+    Case { at: At::Source, snippet: r#"domains = ["*.acme.org"]"#,
+        problem: Some(r#"source[0].domains[0]: must be a domain such as "acme.com" (it also matches the domains under it); found "*.acme.org"; write "acme.org" (a domain also matches the domains under it)"#) },
+    Case { at: At::Source, snippet: r#"email_domains = ["@acme.org"]"#,
+        problem: Some(r#"source[0].email_domains[0]: must be a domain such as "acme.com" (or "*.acme.com" for its subdomains); found "@acme.org"; write "acme.org" (the domain alone, without "@")"#) },
+    Case { at: At::Source, snippet: r#"domains = ["acme.org", "EU.acme.org"]"#, problem: None },
+    // Secrets that name a variable instead of reading it.
+    Case { at: At::TargetSecret, snippet: r#""${ZENDESK_SSO_SECRET}""#,
+        problem: Some(r#"target[0].secret: "${ZENDESK_SSO_SECRET}" looks like the name of the environment variable ZENDESK_SSO_SECRET, but a string is taken as the secret itself; write { env = "ZENDESK_SSO_SECRET" } to read the variable"#) },
+    Case { at: At::TargetSecret, snippet: r#""$ZENDESK_SSO_SECRET""#,
+        problem: Some(r#"target[0].secret: "$ZENDESK_SSO_SECRET" looks like the name of the environment variable ZENDESK_SSO_SECRET, but a string is taken as the secret itself; write { env = "ZENDESK_SSO_SECRET" } to read the variable"#) },
+    Case { at: At::TargetSecret, snippet: r#""ZENDESK_SSO_SECRET""#,
+        problem: Some(r#"target[0].secret: "ZENDESK_SSO_SECRET" looks like the name of the environment variable ZENDESK_SSO_SECRET, but a string is taken as the secret itself; write { env = "ZENDESK_SSO_SECRET" } to read the variable"#) },
+    Case { at: At::TargetSecret, snippet: r#""{ env = \"ZENDESK_SSO_SECRET\" }""#,
+        problem: Some(r#"target[0].secret: is a string holding a { env = … } or { file = … } table, so the text itself would be the secret; write the table without the quotes: { env = "ZENDESK_SSO_SECRET" }"#) },
+    Case { at: At::TargetSecret, snippet: r#""ZENDESK-secret_0123456789""#, problem: None },
+];
+
+#[test]
+fn what_would_fail_at_run_time_is_refused_at_check_with_the_form_that_works() {
+    let mut wrong = Vec::new();
+    for c in RUNTIME_FAILURES {
+        let got = run_case(c);
+        let as_expected = match (&got, c.problem) {
+            (Ok(_), None) => true,
+            (Err(p), Some(expected)) => p.len() == 1 && p[0] == expected,
+            _ => false,
+        };
+        if !as_expected {
+            wrong.push(format!(
+                "{}\n  expected: {:?}\n  got:      {:?}",
+                c.snippet,
+                c.problem,
+                got.map(|_| "loads")
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn a_toml_syntax_error_says_where_and_shows_the_line() {
+    let text = legacy(&format!("{SECRET}\nleeway = 60s"));
+    let line = text.lines().position(|l| l == "leeway = 60s").unwrap() + 1;
+    let Err(p) = load_str(&text, None) else {
+        panic!("not valid TOML, yet loaded")
+    };
+    assert_eq!(p.0.len(), 1, "{p}");
+    let shown = p.0[0].to_string();
+    let mut lines = shown.lines();
+    let first = lines.next().unwrap();
+    assert!(
+        first.starts_with(&format!("line {line}, column 10: not valid TOML: ")),
+        "{shown}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some(format!("    {line} | leeway = 60s").as_str())
+    );
+    assert_eq!(lines.next(), Some("       |          ^"), "{shown}");
+
+    // From a file, the place is file:line:column.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    std::fs::write(&file, &text).unwrap();
+    let Err(p) = config::load_file(&file) else {
+        panic!("loaded")
+    };
+    assert!(
+        p.0[0]
+            .to_string()
+            .starts_with(&format!("{}:{line}:10: not valid TOML: ", file.display())),
+        "{p}"
     );
 }

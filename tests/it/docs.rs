@@ -194,6 +194,28 @@ fn a_missing_secret_variable_is_named_by_check() {
     );
 }
 
+#[test]
+fn an_empty_secret_variable_is_named_as_set_but_empty() {
+    let file = reference_config();
+    let env: Vec<(String, String)> = env_for(&read(&file))
+        .into_iter()
+        .map(|(k, v)| {
+            let v = if k == "ZENDESK_SSO_SECRET" {
+                String::new()
+            } else {
+                v
+            };
+            (k, v)
+        })
+        .collect();
+    let (code, _, err) = check(&file, &env);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("target[0].secret: environment variable ZENDESK_SSO_SECRET is set but empty"),
+        "{err}"
+    );
+}
+
 /// The fields the parser accepts in one part of the config, read from the
 /// problem `check` reports for an unknown key there (it lists them:
 /// "part.zz: unknown key; expected one of `a`, `b`").
