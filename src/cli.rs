@@ -76,11 +76,22 @@ pub enum Command {
         #[arg(long, requires = "source")]
         claims: Option<PathBuf>,
         /// Also sign the resulting token and print it
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["at", "ignore_expiry"])]
         sign: bool,
         /// Print the report as JSON
         #[arg(long)]
         json: bool,
+        /// Use the built-in demo config (as `zenbridge demo` runs it)
+        #[arg(long, conflicts_with = "config")]
+        demo: bool,
+        /// Verify as of this time (RFC 3339, or seconds since 1970) instead
+        /// of now: for a token copied from a failed sign-in. Never signs
+        #[arg(long, conflicts_with = "ignore_expiry")]
+        at: Option<String>,
+        /// Verify as of the token's own `iat`, so an expired token is
+        /// explained as when it was issued. Never signs
+        #[arg(long, requires = "token")]
+        ignore_expiry: bool,
     },
     /// Write a commented starting config for one source kind and one target
     /// kind (it passes `check` once the environment variables its header
@@ -243,17 +254,29 @@ async fn run(cli: Cli) -> ExitCode {
             claims,
             sign,
             json,
+            demo,
+            at,
+            ignore_expiry,
         } => {
-            explain(
-                &config.config,
+            let at = match (at.as_deref().map(parse_time).transpose(), ignore_expiry) {
+                (Err(e), _) => {
+                    eprintln!("--at: {e}");
+                    return ExitCode::from(2);
+                }
+                (Ok(Some(t)), _) => crate::explain::At::Time(t),
+                (Ok(None), true) => crate::explain::At::TokenIat,
+                (Ok(None), false) => crate::explain::At::Now,
+            };
+            let req = ExplainRequest {
                 target,
                 token,
                 source,
-                claims.as_deref(),
+                claims: None,
                 sign,
-                json,
-            )
-            .await
+                at,
+            };
+            let from = if demo { None } else { Some(config.config) };
+            explain(from.as_deref(), req, claims.as_deref(), json).await
         }
         Command::DevToken {
             config,
@@ -694,39 +717,59 @@ fn read_claims(file: &Path) -> Result<serde_json::Map<String, serde_json::Value>
     }
 }
 
+/// A time given on the command line: RFC 3339, or seconds since 1970.
+fn parse_time(s: &str) -> Result<i64, String> {
+    if let Ok(secs) = s.trim().parse::<i64>() {
+        return Ok(secs);
+    }
+    humantime::parse_rfc3339_weak(s.trim())
+        .map_err(|e| {
+            format!("{s:?} is neither RFC 3339 (2026-11-30T12:00:00Z) nor seconds since 1970 ({e})")
+        })
+        .and_then(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_err(|_| format!("{s:?} is before 1970"))
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        })
+}
+
+/// `explain`: `path` is the config file, `None` the built-in demo config.
+/// Only the secrets explaining needs are required: a source's (to verify),
+/// the target's when signing.
 async fn explain(
-    path: &Path,
-    target: String,
-    token: Option<String>,
-    source: Option<String>,
+    path: Option<&Path>,
+    mut req: ExplainRequest,
     claims: Option<&Path>,
-    sign: bool,
     json: bool,
 ) -> ExitCode {
-    let config = match load(path) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let config = match path {
+        None => demo_config(DEMO_LISTEN.parse().expect("a socket address")),
+        Some(path) => {
+            match config::load_file_for(path, config::Purpose::Explain { sign: req.sign }) {
+                Ok(c) => c,
+                Err(problems) => {
+                    print_problems(path, &problems.0);
+                    return ExitCode::from(1);
+                }
+            }
+        }
     };
-    let claims = match claims.map(read_claims).transpose() {
+    for n in &config.notes {
+        eprintln!("note: {}: {}", n.path, n.message);
+    }
+    req.claims = match claims.map(read_claims).transpose() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
-    if token.is_none() && source.is_none() {
+    if req.token.is_none() && req.source.is_none() {
         eprintln!("give --token TOKEN, or --source S --claims FILE.json");
         return ExitCode::from(2);
     }
     let http = crate::http_client();
     let rt = Runtime::new(config, &http, &source::keys::KeyCache::default());
-    let req = ExplainRequest {
-        target,
-        token,
-        source,
-        claims,
-        sign,
-    };
     match crate::explain::explain(&rt, &req).await {
         Ok(report) => {
             if json {
@@ -751,6 +794,9 @@ async fn explain(
 }
 
 fn print_report(r: &Report) {
+    if let Some(at) = &r.evaluated_at {
+        println!("AS OF      {at}, not now: what a sign-in then would have done");
+    }
     println!("target     {} ({})", r.target, r.target_kind);
     if let Some(routing) = &r.routing {
         println!("routing    {routing}");

@@ -23,6 +23,21 @@ pub struct ExplainRequest {
     pub claims: Option<Map<String, Value>>,
     #[serde(default)]
     pub sign: bool,
+    /// When to verify as of: now, except on the command line. Not read
+    /// from `POST /explain`.
+    #[serde(skip)]
+    pub at: At,
+}
+
+/// The clock a dry run verifies with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum At {
+    #[default]
+    Now,
+    /// `--at`: this time (seconds since 1970).
+    Time(i64),
+    /// `--ignore-expiry`: the token's own `iat`.
+    TokenIat,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,6 +66,9 @@ pub struct ClaimResult {
 
 #[derive(Debug, Serialize, Default)]
 pub struct Report {
+    /// Set when the token was verified as of another time than now
+    /// (`--at`, `--ignore-expiry`): what a sign-in then would have done.
+    pub evaluated_at: Option<String>,
     pub target: String,
     pub target_kind: &'static str,
     pub source: Option<String>,
@@ -171,7 +189,28 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
         target_kind: target.kind.as_str(),
         ..Report::default()
     };
-    let now = source::now();
+    if req.sign && req.at != At::Now {
+        return Err("a token explained as of another time is never signed".into());
+    }
+    let now = match (req.at, &req.token) {
+        (At::Now, _) => source::now(),
+        (At::Time(t), _) => t,
+        (At::TokenIat, Some(token)) => {
+            // Only the clock of the dry run: the signature is still checked.
+            let iat = source::unverified_decode(token, rt.config.server.max_token_bytes)
+                .ok()
+                .and_then(|t| {
+                    source::time_claim(&t.unverified_claims, "iat")
+                        .ok()
+                        .flatten()
+                });
+            iat.ok_or("--ignore-expiry needs a token with an iat")?
+        }
+        (At::TokenIat, None) => return Err("--ignore-expiry explains a --token".into()),
+    };
+    if req.at != At::Now {
+        report.evaluated_at = Some(source::rfc3339(now));
+    }
     let request = RequestInfo::default();
     let outcome = match (&req.token, &req.source, &req.claims) {
         (Some(token), None, None) => {

@@ -141,19 +141,56 @@ fn written_keys<T: raw::RawTable>(item: &toml::Value) -> Vec<String> {
 
 /// Reads and validates a config file.
 pub fn load_file(path: &std::path::Path) -> Result<Config, Problems> {
+    load_file_for(path, Purpose::Serve)
+}
+
+/// What a config is loaded for: which secrets it must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Serving, or checking a config for serving: every secret.
+    Serve,
+    /// `explain`: only the secrets that verify tokens (a source's), and the
+    /// targets' when signing. The cookie key, the admin token and OIDC
+    /// client secrets are not needed to explain a token; when they are not
+    /// set, a random value stands in (said in a note) that nothing uses.
+    Explain { sign: bool },
+}
+
+impl Purpose {
+    /// Whether the secret at `path` may be missing for this purpose.
+    fn may_skip(self, path: &str) -> bool {
+        match self {
+            Purpose::Serve => false,
+            Purpose::Explain { sign } => {
+                path == "server.cookie_key"
+                    || path == "server.admin_token"
+                    || (path.starts_with("source[") && path.ends_with("].client_secret"))
+                    || (!sign && path.starts_with("target[") && path.ends_with("].secret"))
+            }
+        }
+    }
+}
+
+/// [`load_file`] for a [`Purpose`].
+pub fn load_file_for(path: &std::path::Path, purpose: Purpose) -> Result<Config, Problems> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Problems(vec![Problem::new(
             String::new(),
             format!("cannot read config file {}: {e}", path.display()),
         )])
     })?;
-    load(&text, path.parent(), Some(&path.display().to_string()))
+    load(
+        &text,
+        path.parent(),
+        Some(&path.display().to_string()),
+        purpose,
+    )
 }
 
 /// Parses and validates config text. Relative file paths in it are taken
 /// from `base` (the config file's folder).
 pub fn load_str(text: &str, base: Option<&std::path::Path>) -> Result<Config, Problems> {
-    load(text, base, None)
+    load(text, base, None, Purpose::Serve)
 }
 
 /// A TOML syntax error where it is: `file:line:col` (or `line L, column
@@ -195,6 +232,7 @@ fn load(
     text: &str,
     base: Option<&std::path::Path>,
     file: Option<&str>,
+    purpose: Purpose,
 ) -> Result<Config, Problems> {
     let mut p = Problems::default();
     let table: toml::Table = match toml::from_str(text) {
@@ -265,6 +303,7 @@ fn load(
         notes: Vec::new(),
         base: base.map(std::path::Path::to_path_buf),
         refused,
+        purpose,
     };
     let parse_problems = v.p.0.len();
     let server = raw_server.and_then(|raw| v.server(&raw));
@@ -312,6 +351,7 @@ struct Validator {
     /// The key paths with a problem before validation (unknown, mistyped,
     /// missing): validation reports nothing more about them.
     refused: HashSet<String>,
+    purpose: Purpose,
 }
 
 /// Whether a URL may be plain `http`.
@@ -355,6 +395,9 @@ impl Validator {
         required: bool,
     ) -> Option<Secret> {
         match raw {
+            None if required && self.purpose.may_skip(path) => {
+                Some(self.stand_in(path, "is not set"))
+            }
             None => {
                 if required {
                     self.p.push(path, "is required");
@@ -363,6 +406,7 @@ impl Validator {
             }
             Some(r) if self.reference_in_literal(path, r) => None,
             Some(r) => match r.resolve_min(self.base.as_deref()) {
+                Err(e) if self.purpose.may_skip(path) => Some(self.stand_in(path, &e)),
                 Ok(s) => {
                     if s.is_literal() {
                         self.warnings.push(Problem::new(
@@ -378,6 +422,20 @@ impl Validator {
                 }
             },
         }
+    }
+
+    /// A random value in place of a secret this purpose does not use, and
+    /// a note saying so.
+    fn stand_in(&mut self, path: &str, why: &str) -> Secret {
+        self.notes.push(Problem::new(
+            path.to_owned(),
+            format!("{why}; not needed here, so a random value stands in"),
+        ));
+        let mut bytes = [0u8; 32];
+        // A failing system random source leaves zeros: still a value
+        // nothing reads (the purpose never uses it).
+        let _ = aws_lc_rs::rand::fill(&mut bytes);
+        Secret::generated(bytes.iter().map(|b| format!("{b:02x}")).collect())
     }
 
     /// Refuses a literal secret that reads like a reference to one

@@ -615,3 +615,89 @@ async fn a_failing_expression_names_the_claim_to_the_client_and_the_reason_in_th
         assert!(!log.contains(leaked), "the log holds {leaked:?}:\n{log}");
     }
 }
+
+/// `explain` needs only the secrets explaining uses: not the cookie key,
+/// nor (without --sign) the target's secret. It explains an expired token
+/// as of another time, clearly marked, and never signs one so.
+#[test]
+fn explain_needs_no_unused_secret_and_explains_an_expired_token_as_of_its_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    let text = legacy_config(1, "")
+        .replacen(
+            "cookie_key = \"test-cookie-key-0123456789abcdef0123456789\"",
+            "cookie_key = { env = \"UNSET_COOKIE_KEY_FOR_EXPLAIN\" }",
+            1,
+        )
+        .replace(
+            "secret = \"mobile-sdk-secret-0123456789\"",
+            "secret = { env = \"UNSET_SDK_SECRET_FOR_EXPLAIN\" }",
+        );
+    assert!(
+        text.contains("UNSET_COOKIE_KEY_FOR_EXPLAIN")
+            && text.contains("UNSET_SDK_SECRET_FOR_EXPLAIN"),
+        "{text}"
+    );
+    std::fs::write(&file, &text).unwrap();
+    let cfg = file.to_str().unwrap();
+    // serve/check need every secret …
+    let (code, out, _) = run_binary(&["check", "--config", cfg]);
+    assert_eq!(code, 1, "{out}");
+    // … explain does not.
+    let issued = now() - 7200;
+    let expired = legacy_token(&json!({"iat": issued, "exp": issued + 300}));
+    let args = [
+        "explain", "--config", cfg, "--target", "mobile", "--token", &expired,
+    ];
+    let (code, out, err) = run_binary(&args);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("(token_expired)"), "{out}");
+    assert!(
+        err.contains("note: server.cookie_key:") && err.contains("a random value stands in"),
+        "{err}"
+    );
+    let (code, out, err) = run_binary(&[&args[..], &["--ignore-expiry"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("AS OF      ") && out.contains("ACCEPTED"),
+        "{out}"
+    );
+    let at = (issued + 60).to_string();
+    let (code, out, err) = run_binary(&[&args[..], &["--at", &at]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("not now"), "{out}");
+    // Never signed so; and signing needs the target's secret.
+    let (code, _, err) = run_binary(&[&args[..], &["--ignore-expiry", "--sign"]].concat());
+    assert_eq!(code, 2, "{err}");
+    let fresh = legacy_token(&json!({}));
+    let (code, out, err) = run_binary(&[
+        "explain", "--config", cfg, "--target", "mobile", "--token", &fresh, "--sign",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("UNSET_SDK_SECRET_FOR_EXPLAIN"),
+        "{out}{err}"
+    );
+}
+
+/// `explain --demo` explains a token from `dev-token --demo` against the
+/// built-in demo config, with no file.
+#[test]
+fn explain_demo_explains_a_demo_token() {
+    let (code, token, err) =
+        run_binary(&["dev-token", "--demo", "--source", "demo", "--user", "ada"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run_binary(&[
+        "explain",
+        "--demo",
+        "--target",
+        "mobile",
+        "--token",
+        token.trim(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("ACCEPTED") && out.contains("(verified)"),
+        "{out}"
+    );
+}
