@@ -41,6 +41,10 @@ pub enum Command {
         /// Address to listen on
         #[arg(long, default_value = DEMO_LISTEN)]
         listen: std::net::SocketAddr,
+        /// The address browsers use, when it is not http://{listen} (a
+        /// forwarded port, a proxy or a tunnel in front)
+        #[arg(long)]
+        public_url: Option<url::Url>,
     },
     /// Validate the config; print every problem with its key path
     Check {
@@ -228,7 +232,7 @@ async fn run(cli: Cli) -> ExitCode {
             };
             write_init(&init, &output, force)
         }
-        Command::Demo { listen } => serve(None, Some(listen)).await,
+        Command::Demo { listen, public_url } => serve(None, Some((listen, public_url))).await,
         Command::Check {
             config,
             online,
@@ -291,14 +295,30 @@ async fn run(cli: Cli) -> ExitCode {
 /// for every run; the dev source's seed is fixed so `dev-token --demo`
 /// signs with the running demo's key.
 pub fn demo_config(listen: std::net::SocketAddr) -> Config {
+    demo_config_at(listen, None).expect("the demo config is valid")
+}
+
+/// The demo config, browsers reaching it at `public_url` (else
+/// `http://{listen}`); `Err` holds the config's problems with that URL.
+pub fn demo_config_at(
+    listen: std::net::SocketAddr,
+    public_url: Option<&url::Url>,
+) -> Result<Config, config::Problems> {
     let mut key = [0u8; 32];
     aws_lc_rs::rand::fill(&mut key).expect("RNG");
     let key: String = key.iter().map(|b| format!("{b:02x}")).collect();
     let text = include_str!("../config/demo.toml")
         .replace("@LISTEN@", &listen.to_string())
-        .replace("@PUBLIC_URL@", &format!("http://{listen}"))
+        .replace(
+            "@PUBLIC_URL@",
+            public_url
+                .map_or(format!("http://{listen}"), |u| {
+                    u.as_str().trim_end_matches('/').to_owned()
+                })
+                .as_str(),
+        )
         .replace("@COOKIE_KEY@", &key);
-    config::load_str(&text, None).expect("the demo config is valid")
+    config::load_str(&text, None)
 }
 
 fn load(path: &Path) -> Result<Config, ExitCode> {
@@ -308,9 +328,18 @@ fn load(path: &Path) -> Result<Config, ExitCode> {
     })
 }
 
-async fn serve(path: Option<PathBuf>, demo: Option<std::net::SocketAddr>) -> ExitCode {
-    let config = match (&path, demo) {
-        (_, Some(listen)) => demo_config(listen),
+async fn serve(
+    path: Option<PathBuf>,
+    demo: Option<(std::net::SocketAddr, Option<url::Url>)>,
+) -> ExitCode {
+    let config = match (&path, &demo) {
+        (_, Some((listen, public_url))) => match demo_config_at(*listen, public_url.as_ref()) {
+            Ok(c) => c,
+            Err(problems) => {
+                print_problems(Path::new("--public-url"), &problems.0);
+                return ExitCode::from(2);
+            }
+        },
         (Some(p), None) => match load(p) {
             Ok(c) => c,
             Err(code) => return code,
@@ -324,6 +353,7 @@ async fn serve(path: Option<PathBuf>, demo: Option<std::net::SocketAddr>) -> Exi
     }
     let listen = config.server.listen;
     let public_url = config.server.public_url.clone();
+    let setup = config.setup_lines();
     let state = match crate::build_state(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -343,6 +373,9 @@ async fn serve(path: Option<PathBuf>, demo: Option<std::net::SocketAddr>) -> Exi
         spawn_reload(state.clone(), p);
     }
     tracing::info!(%listen, %public_url, "zenbridge serving");
+    for line in setup {
+        tracing::info!("{line}");
+    }
     if demo.is_some() {
         eprintln!("\n  zenbridge demo: open {public_url} in a browser (Ctrl-C stops it)\n");
     }

@@ -123,6 +123,44 @@ pub struct Config {
     pub notes: Vec<Problem>,
 }
 
+impl Config {
+    /// What to enter in Zendesk for each target, and at each OIDC
+    /// provider, with this config's `public_url`: `serve` logs it at
+    /// start-up.
+    pub fn setup_lines(&self) -> Vec<String> {
+        let base = self.server.public_url.as_str().trim_end_matches('/');
+        let mut out = Vec::new();
+        for t in &self.targets {
+            let n = &t.name;
+            out.push(match t.kind {
+                TargetKind::Sso if t.sandbox => format!(
+                    "target {n} (sso, sandbox): try {base}/sso/{n}/login — sign-ins end on {base}/sandbox/{n}/access/jwt, not Zendesk"
+                ),
+                TargetKind::Sso => format!(
+                    "target {n} (sso): in Zendesk's JWT SSO configuration, remote login URL {base}/sso/{n}/login, remote logout URL {base}/sso/{n}/logout"
+                ),
+                TargetKind::Sdk => format!(
+                    "target {n} (sdk): in the Mobile SDK app, JWT endpoint URL {base}/sdk/{n}/jwt"
+                ),
+                TargetKind::Messaging | TargetKind::Chat => format!(
+                    "target {n} ({}): apps exchange their token at POST {base}/exchange/{n} (or POST {base}/token, audience {n})",
+                    t.kind.as_str()
+                ),
+            });
+        }
+        for s in &self.sources {
+            if let SourceDetail::Oidc { client_id, .. } = &s.detail {
+                out.push(format!(
+                    "source {} (oidc): at the provider, client {client_id} needs the redirect URI {}",
+                    s.name,
+                    self.server.callback_url()
+                ));
+            }
+        }
+        out
+    }
+}
+
 /// `server.trust_forwarded_for` believed the last hop whoever sent it.
 const TRUST_FORWARDED_FOR_GONE: &str = "replaced by trusted_proxies: list your proxies' addresses or CIDR ranges (trusted_proxies = [\"10.0.0.0/8\"]); X-Forwarded-For is then read from the right, past those proxies only";
 

@@ -701,3 +701,87 @@ fn explain_demo_explains_a_demo_token() {
         "{out}"
     );
 }
+
+/// `serve` logs at start-up what to enter in Zendesk and at the provider,
+/// built from `public_url`; `demo --public-url` builds every URL from the
+/// address browsers use.
+#[tokio::test]
+async fn serve_logs_the_urls_to_enter_and_demo_takes_a_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let public = format!("http://localhost:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let gw = start_binary(
+        &["demo", "--listen", &listen, "--public-url", &public],
+        port,
+        dir.path(),
+    )
+    .await;
+    let log = std::fs::read_to_string(&gw.log).unwrap();
+    assert!(
+        log.contains(&format!(
+            "target helpcenter (sso, sandbox): try {public}/sso/helpcenter/login"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "target mobile (sdk): in the Mobile SDK app, JWT endpoint URL {public}/sdk/mobile/jwt"
+        )),
+        "{log}"
+    );
+    let start = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/sso/helpcenter/login", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        start.contains(&format!("{public}/sso/helpcenter/login/")),
+        "{start}"
+    );
+    // A config with an oidc source: its redirect URI to register.
+    let file = dir.path().join("z.toml");
+    let (code, _, err) = run_binary(&[
+        "init",
+        "--source",
+        "oidc",
+        "--target",
+        "sso",
+        "--issuer",
+        "https://idp.acme.test/",
+        "--client-id",
+        "zb-client",
+        "--public-url",
+        "https://sso.acme.test",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let config = zenbridge::config::load_str(
+        &std::fs::read_to_string(&file)
+            .unwrap()
+            .replace(
+                "{ env = \"ZENBRIDGE_COOKIE_KEY\" }",
+                "\"cookie-key-0123456789abcdef0123456789\"",
+            )
+            .replace(
+                "{ env = \"OIDC_CLIENT_SECRET\" }",
+                "\"client-secret-0123456789\"",
+            )
+            .replace(
+                "{ env = \"ZENDESK_SSO_SECRET\" }",
+                "\"sso-secret-0123456789\"",
+            ),
+        None,
+    )
+    .unwrap();
+    let lines = config.setup_lines();
+    assert!(lines.contains(&"target helpcenter (sso): in Zendesk's JWT SSO configuration, remote login URL https://sso.acme.test/sso/helpcenter/login, remote logout URL https://sso.acme.test/sso/helpcenter/logout".to_owned()), "{lines:?}");
+    assert!(lines.contains(&"source idp (oidc): at the provider, client zb-client needs the redirect URI https://sso.acme.test/callback".to_owned()), "{lines:?}");
+}
