@@ -83,7 +83,8 @@ impl Init {
             "
 [server]
 # The address browsers and apps use; links, redirects and cookies are built
-# from it. https in production (plain http only works on loopback).
+# from it. https in production (plain http is for tests on loopback: its
+# cookies are not Secure).
 public_url = \"{public_url}\"
 listen = \"{listen}\"
 cookie_key = {{ env = \"ZENBRIDGE_COOKIE_KEY\" }}

@@ -250,6 +250,70 @@ impl IntoResponse for Page {
 mod tests {
     use super::*;
 
+    /// Every page sentence `docs/errors.md` quotes (a backticked sentence
+    /// in a "Typical message" item that starts with a capital and ends
+    /// with a stop) is what a page shows for some refusal, word for word:
+    /// the docs cannot go stale.
+    #[test]
+    fn documented_page_sentences_are_the_pages_own() {
+        use crate::sso::LoginError;
+        use crate::sso::code_flow::FlowError;
+        let refusals = [
+            LoginError::NoneInProgress,
+            LoginError::StateMismatch,
+            LoginError::Expired,
+            LoginError::Replayed,
+            LoginError::StateUnavailable,
+            LoginError::NonceMismatch("differs"),
+            LoginError::Provider {
+                error: "access_denied".into(),
+                description: " (the identity provider says: \u{201c}User did not consent\u{201d})"
+                    .into(),
+            },
+            LoginError::UnknownUser {
+                source_name: "demo".into(),
+                user: "\"mallory\"".into(),
+            },
+            LoginError::Flow(FlowError::Refused {
+                source_name: "op".into(),
+                error: "invalid_grant".into(),
+                description: " (\"grant request is invalid\")".into(),
+            }),
+        ];
+        let shown: Vec<String> = refusals
+            .iter()
+            .map(|e| as_sentence(&e.to_string()))
+            .collect();
+        let doc = include_str!("../../../docs/errors.md");
+        let mut items = Vec::new();
+        let mut current: Option<String> = None;
+        for line in doc.lines() {
+            if line.starts_with("- **Typical message") {
+                current = Some(line.to_owned());
+            } else if let Some(c) = current.as_mut() {
+                if line.starts_with("  ") {
+                    c.push(' ');
+                    c.push_str(line.trim());
+                } else {
+                    items.extend(current.take());
+                }
+            }
+        }
+        let quoted: Vec<&str> = items
+            .iter()
+            .flat_map(|i| i.split('`').skip(1).step_by(2))
+            .filter(|q| q.starts_with(|c: char| c.is_ascii_uppercase()) && q.ends_with('.'))
+            .collect();
+        assert!(quoted.len() >= 8, "{quoted:?}");
+        for q in quoted {
+            assert!(
+                shown.iter().any(|s| s == q),
+                "docs/errors.md quotes a page sentence no refusal shows:\n  {q}\nthe pages show:\n  {}",
+                shown.join("\n  ")
+            );
+        }
+    }
+
     #[test]
     fn text_is_escaped_for_text_and_attributes() {
         let mut h = Html::new();
