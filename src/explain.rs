@@ -95,7 +95,7 @@ fn origin(o: Origin) -> &'static str {
 }
 
 impl Refusal {
-    fn of(code: ErrorCode, message: String) -> Self {
+    pub fn of(code: ErrorCode, message: String) -> Self {
         Self {
             error_code: code.as_str(),
             message,
@@ -173,6 +173,17 @@ impl Observer for Report {
         }
         self.zendesk.push("claim types and shapes: ok".into());
         self.payload = Some(payload.clone());
+    }
+}
+
+impl Report {
+    /// An empty report for `target`, to be filled by the pipeline.
+    pub fn of(target: &crate::config::TargetConfig) -> Self {
+        Self {
+            target: target.name.clone(),
+            target_kind: target.kind.as_str(),
+            ..Self::default()
+        }
     }
 }
 

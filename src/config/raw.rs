@@ -202,6 +202,7 @@ pub struct RawTarget {
     pub after_logout_url: Option<String>,
     pub access_url: Option<String>,
     pub sandbox: Option<bool>,
+    pub explain_pages: Option<bool>,
     pub upstream_logout: Option<bool>,
     // sdk
     pub allowed_ips: Option<Vec<String>>,
@@ -229,6 +230,7 @@ impl RawTable for RawTarget {
         "after_logout_url",
         "access_url",
         "sandbox",
+        "explain_pages",
         "upstream_logout",
         "allowed_ips",
         "key_id",

@@ -36,6 +36,10 @@ pub struct TargetConfig {
     pub after_logout_url: Option<String>,
     pub access_url: Option<Url>,
     pub sandbox: bool,
+    /// The sandbox page and the sign-in's error pages show the `explain`
+    /// report of the sign-in (upstream claims, rules, mapped claims).
+    /// Default: `sandbox`.
+    pub explain_pages: bool,
     pub upstream_logout: bool,
     pub allowed_ips: Vec<ipnet::IpNet>,
     pub key_id: Option<String>,
@@ -113,6 +117,7 @@ fn target_keys(kind: TargetKind) -> &'static [&'static str] {
             "after_logout_url",
             "access_url",
             "sandbox",
+            "explain_pages",
             "upstream_logout",
             "allowed_origins",
             "allowed_ips",
@@ -381,6 +386,13 @@ impl Validator {
                 raw.return_to_hosts.as_deref().unwrap_or_default(),
                 HostList::ExactHosts,
             );
+            let explain_pages = raw.explain_pages.unwrap_or(sandbox);
+            if explain_pages && !sandbox {
+                self.warnings.push(Problem::new(
+                    format!("{path}.explain_pages"),
+                    "the sign-in's error pages show the person the upstream claims, the rules and the mapping: for finding a problem, not for production",
+                ));
+            }
             let Some(secret) = secret else { continue };
             let signer = crate::target::sign::Signer::new(
                 kind,
@@ -400,6 +412,7 @@ impl Validator {
                 after_logout_url: raw.after_logout_url,
                 access_url,
                 sandbox,
+                explain_pages,
                 upstream_logout: raw.upstream_logout.unwrap_or(false),
                 allowed_ips,
                 key_id: raw.key_id,

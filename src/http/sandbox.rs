@@ -122,6 +122,13 @@ async fn access(
             .raw("</td></tr>");
     }
     b.raw("</tbody></table>");
+    if target.explain_pages
+        && let Some(explained) = fields.get(sandbox::REPORT_FIELD).and_then(|sealed| {
+            sandbox::open_report(rt.cookies.0.encryption(), &target.name, sealed)
+        })
+    {
+        b.html(&super::pages::report::section(&explained));
+    }
     let mut notes = report.notes.clone();
     if from_query {
         notes.push(

@@ -115,6 +115,11 @@ impl FromRequestParts<AppState> for SsoTarget {
 fn refuse(route: Label, s: &Stopped) -> Response {
     let code = s.error.code();
     let sentence = s.error.to_string();
+    let mut page = Page::error(code, &sentence, s.try_again.as_deref());
+    if let Some(report) = &s.report {
+        let report = serde_json::to_value(report).unwrap_or_default();
+        page.body.html(&pages::report::section(&report));
+    }
     Outcome::refused(
         route,
         s.target.as_deref(),
@@ -122,7 +127,7 @@ fn refuse(route: Label, s: &Stopped) -> Response {
         code,
         sentence.clone(),
     )
-    .attach(Page::error(code, &sentence, s.try_again.as_deref()))
+    .attach(page)
 }
 
 async fn login(
@@ -254,8 +259,22 @@ fn finished(
     match result {
         Ok(f) => {
             let jar = pending::remember(jar, rt.cookies.1, &f.last);
-            let page =
-                pages::post_to_zendesk(&f.target, &f.access_url, &f.minted, f.return_to.as_deref());
+            // The sandbox shows the report: it travels sealed in the form.
+            let sealed = f
+                .report
+                .as_ref()
+                .filter(|_| f.target.sandbox)
+                .and_then(|r| serde_json::to_value(r).ok())
+                .and_then(|r| {
+                    crate::sso::sandbox::seal_report(rt.cookies.0.encryption(), &f.target.name, &r)
+                });
+            let page = pages::post_to_zendesk(
+                &f.target,
+                &f.access_url,
+                &f.minted,
+                f.return_to.as_deref(),
+                sealed.as_deref(),
+            );
             Outcome::ok(route, &f.target.name, f.route.source.name(), "ok").attach((jar, page))
         }
         Err(stopped) => (jar, refuse(route, &stopped)).into_response(),

@@ -18,7 +18,9 @@ use super::pending::{self, LastSignIn, Missing, PendingLogin};
 use super::signin::{Answer, Begun, SignIn};
 use super::{LoginError, browser_source, browser_sources, by_login_hint, return_to, sso_target};
 use crate::config::{DevUser, Refusal};
+use crate::explain::Report;
 use crate::gateway::{RequestInfo, Route, Runtime, Target};
+use crate::pipeline::Quiet;
 use crate::state::Store;
 use crate::target::{Endpoint, Minted};
 
@@ -87,6 +89,9 @@ pub struct Finished {
     pub return_to: Option<String>,
     /// For `upstream_logout`.
     pub last: LastSignIn,
+    /// The `explain` report of the sign-in, when the target shows it
+    /// (`explain_pages`).
+    pub report: Option<Box<Report>>,
 }
 
 /// Where a refusal leaves the person: the reason, what it concerned (for
@@ -98,6 +103,9 @@ pub struct Stopped {
     pub target: Option<String>,
     pub source: Option<String>,
     pub try_again: Option<String>,
+    /// The `explain` report of the sign-in, when the target shows it
+    /// (`explain_pages`) and the sign-in got as far as a token.
+    pub report: Option<Box<Report>>,
 }
 
 impl Stopped {
@@ -107,6 +115,7 @@ impl Stopped {
             target: None,
             source: None,
             try_again: None,
+            report: None,
         }
     }
 
@@ -394,9 +403,22 @@ async fn finish(
         brand_id: login.brand_id.clone(),
         locale_id: login.locale_id.clone(),
     };
-    let (minted, subject) = super::finish(v.rt, &target, route, &login, &id_token, &req)
-        .await
-        .map_err(stop)?;
+    let mut report = target.explain_pages.then(|| Box::new(Report::of(&target)));
+    let finished = match report.as_deref_mut() {
+        Some(r) => super::finish(v.rt, &target, route, &login, &id_token, &req, r).await,
+        None => super::finish(v.rt, &target, route, &login, &id_token, &req, &mut Quiet).await,
+    };
+    let (minted, subject) = match finished {
+        Ok(f) => f,
+        Err(e) => {
+            if let Some(r) = report.as_deref_mut() {
+                r.refused = Some(crate::explain::Refusal::of(e.code(), e.to_string()));
+            }
+            let mut stopped = stop(e);
+            stopped.report = report;
+            return Err(stopped);
+        }
+    };
     tracing::info!(
         target = %target.name,
         source = %source.name(),
@@ -414,6 +436,7 @@ async fn finish(
         minted,
         return_to: login.return_to,
         target,
+        report,
     })
 }
 

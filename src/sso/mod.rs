@@ -31,7 +31,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::gateway::{GatewayError, RequestInfo, Route, Runtime, Target};
-use crate::pipeline::{self, Quiet, Via};
+use crate::pipeline::{self, Observer, Via};
 use crate::source::SignIn;
 use crate::source::VerifyError;
 use crate::target::{Minted, TargetKind};
@@ -156,17 +156,17 @@ pub fn by_login_hint(routes: &[Arc<Route>], hint: &str) -> Option<Arc<Route>> {
 /// the login names, its `nonce` the login's, its audience our client) and
 /// mints the target's JWT. Returns the token and the upstream subject (for
 /// logs).
-pub async fn finish(
+pub async fn finish<O: Observer>(
     rt: &Runtime,
     target: &Target,
     route: &Arc<Route>,
     login: &PendingLogin,
     id_token: &str,
     req: &RequestInfo,
+    obs: &mut O,
 ) -> Result<(Minted, Option<String>), LoginError> {
     let now = crate::source::now();
-    let quiet = &mut Quiet;
-    let verified = pipeline::verify(rt, target, id_token, Via::Route(route), now, quiet)
+    let verified = pipeline::verify(rt, target, id_token, Via::Route(route), now, obs)
         .await
         .map_err(|r| r.error)?
         .claims;
@@ -189,6 +189,6 @@ pub async fn finish(
             });
         }
     }
-    let minted = pipeline::mint(target, route, &verified, req, now, quiet)?;
+    let minted = pipeline::mint(target, route, &verified, req, now, obs)?;
     Ok((minted, verified.subject().map(str::to_owned)))
 }

@@ -245,6 +245,65 @@ fn short(v: &Value) -> String {
     }
 }
 
+/// The form field that carries the sign-in's `explain` report, sealed,
+/// from the page that posts to the sandbox to the sandbox page. Zendesk
+/// never gets it: only sandbox targets add it.
+pub const REPORT_FIELD: &str = "zenbridge_report";
+
+/// The AES-256-GCM key that seals reports, derived from the cookie key
+/// (HMAC-SHA256 under a label of its own, so it is no other key).
+fn report_key(cookie_key: &[u8]) -> Option<aws_lc_rs::aead::LessSafeKey> {
+    let mac = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, cookie_key);
+    let derived = aws_lc_rs::hmac::sign(&mac, b"zenbridge sandbox report v1");
+    aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, derived.as_ref())
+        .ok()
+        .map(aws_lc_rs::aead::LessSafeKey::new)
+}
+
+/// `report` sealed for `target`'s sandbox: base64url of nonce ‖ ciphertext.
+/// Sealed, so that the sandbox shows only what zenbridge wrote: a page
+/// elsewhere cannot put words in it.
+pub fn seal_report(cookie_key: &[u8], target: &str, report: &Value) -> Option<String> {
+    use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+    let key = report_key(cookie_key)?;
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).ok()?;
+    let mut data = serde_json::to_vec(report).ok()?;
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(target.as_bytes()),
+        &mut data,
+    )
+    .ok()?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&data);
+    Some(base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        out,
+    ))
+}
+
+/// A report [`seal_report`] sealed for `target`; `None` for anything else.
+pub fn open_report(cookie_key: &[u8], target: &str, sealed: &str) -> Option<Value> {
+    use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+    let key = report_key(cookie_key)?;
+    let bytes = base64::Engine::decode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        sealed.trim(),
+    )
+    .ok()?;
+    if bytes.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, rest) = bytes.split_at(NONCE_LEN);
+    let mut data = rest.to_vec();
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let plain = key
+        .open_in_place(nonce, Aad::from(target.as_bytes()), &mut data)
+        .ok()?;
+    serde_json::from_slice(plain).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +369,38 @@ mod tests {
         );
         let garbage = inspect("not a jwt", 8192, b"x", 0, &store, "t").await;
         assert_eq!(failed(&garbage), ["format"]);
+    }
+
+    /// A sealed report opens only with its key and for its target; a
+    /// changed byte, another target or another key gets nothing.
+    #[test]
+    fn a_sealed_report_opens_only_as_sealed() {
+        let report = json!({"routing": "iss → source", "rules": []});
+        let sealed = seal_report(b"key-one-0123456789abcdef0123456789", "t", &report).unwrap();
+        assert_eq!(
+            open_report(b"key-one-0123456789abcdef0123456789", "t", &sealed),
+            Some(report)
+        );
+        assert_eq!(
+            open_report(b"key-two-0123456789abcdef0123456789", "t", &sealed),
+            None
+        );
+        assert_eq!(
+            open_report(b"key-one-0123456789abcdef0123456789", "u", &sealed),
+            None
+        );
+        let mut forged = sealed.clone().into_bytes();
+        let last = forged.len() - 2;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).unwrap();
+        assert_eq!(
+            open_report(b"key-one-0123456789abcdef0123456789", "t", &forged),
+            None
+        );
+        assert_eq!(
+            open_report(b"key-one-0123456789abcdef0123456789", "t", "x"),
+            None
+        );
     }
 
     /// The sandbox reads tokens through the one unverified decoder, with

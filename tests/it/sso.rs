@@ -735,6 +735,74 @@ async fn claim_the_provider_does_not_send_is_refused_with_claim_missing() {
     let page = get(&c, cb).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
     assert_eq!(page.error_code().as_deref(), Some("claim_missing"));
+    // Outside sandbox mode the page shows no claims or mapping.
+    assert!(!page.body.contains("id=\"explain\""), "{}", page.body);
+    assert!(!page.body.contains("No Email"), "{}", page.body);
+}
+
+/// In sandbox mode the sandbox page shows the sign-in's explain report:
+/// the provider's claims, each rule and mapped claim and where it came
+/// from; an error page shows it up to the refusal.
+#[tokio::test]
+async fn sandbox_pages_show_what_the_provider_sent_and_how_it_was_mapped() {
+    let (_op, gw) = op_gateway().await;
+    let (c, _) = client();
+    let cb = to_callback(
+        &c,
+        gw.at("/sso/sandboxed/login/op?login_hint=alice%40acme.com"),
+    )
+    .await;
+    let page = get(&c, cb).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let (to, fields) = page.form();
+    assert!(
+        field(&fields, "zenbridge_report").is_some(),
+        "{}",
+        page.body
+    );
+    let sandbox = post(&c, &to, &fields).await;
+    assert!(
+        sandbox.body.contains("data-verdict=\"pass\""),
+        "{}",
+        sandbox.body
+    );
+    for shown in [
+        "id=\"explain\"",
+        "The provider's claims (verified)",
+        "&quot;email_verified&quot;: true",
+        "<th>external_id</th><td><code>&#39;op|&#39; + claims.sub</code> <span class=\"muted\">(source)</span></td><td>&quot;op|alice&quot;</td>",
+    ] {
+        assert!(
+            sandbox.body.contains(shown),
+            "missing {shown:?}:\n{}",
+            sandbox.body
+        );
+    }
+    // A report from anywhere else is not shown.
+    let mut forged = fields.clone();
+    for f in &mut forged {
+        if f.0 == "zenbridge_report" {
+            f.1 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into();
+        }
+    }
+    let again = post(&c, &to, &forged).await;
+    assert!(!again.body.contains("id=\"explain\""), "{}", again.body);
+
+    // Refused: the error page shows the claims and the step that failed.
+    let cb = to_callback(
+        &c,
+        gw.at("/sso/sandboxed/login/op?login_hint=noemail%40acme.com"),
+    )
+    .await;
+    let page = get(&c, cb).await;
+    assert_eq!(page.error_code().as_deref(), Some("claim_missing"));
+    assert!(page.body.contains("id=\"explain\""), "{}", page.body);
+    assert!(page.body.contains("No Email"), "{}", page.body);
+    assert!(
+        page.body.contains("id=\"explain-refused\""),
+        "{}",
+        page.body
+    );
 }
 
 /// Starts a dev sign-in; returns the user page's form fields (`state`).

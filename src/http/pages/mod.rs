@@ -13,6 +13,7 @@
 //! `form-action` limited to `'self'` and the origins the page posts to,
 //! `frame-ancestors 'none'` and `base-uri 'none'`.
 
+pub mod report;
 pub mod sso;
 
 pub use sso::{chooser, dev_users, post_to_zendesk, signed_out, zendesk_error};

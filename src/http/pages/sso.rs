@@ -79,6 +79,7 @@ pub fn post_to_zendesk(
     action: &str,
     minted: &Minted,
     return_to: Option<&str>,
+    sealed_report: Option<&str>,
 ) -> Page {
     let mut b = Html::new();
     b.raw("<h1>Signing you in…</h1><form method=\"post\" id=\"zendesk-post\" action=\"")
@@ -89,6 +90,11 @@ pub fn post_to_zendesk(
     if let Some(r) = return_to {
         b.raw("<input type=\"hidden\" name=\"return_to\" value=\"")
             .text(r)
+            .raw("\">");
+    }
+    if let Some(sealed) = sealed_report {
+        b.raw("<input type=\"hidden\" name=\"zenbridge_report\" value=\"")
+            .text(sealed)
             .raw("\">");
     }
     b.raw("<p class=\"muted\">You are being sent on to Zendesk. If nothing happens, press the button.</p><p><button type=\"submit\">Continue to Zendesk</button></p></form>");
