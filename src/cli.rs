@@ -179,6 +179,11 @@ pub fn main() -> ExitCode {
     rt.block_on(run(cli))
 }
 
+/// Whether log lines are JSON (`ZENBRIDGE_LOG_FORMAT=json`).
+fn json_logs() -> bool {
+    std::env::var("ZENBRIDGE_LOG_FORMAT").is_ok_and(|f| f == "json")
+}
+
 fn init_tracing() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
@@ -188,7 +193,7 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
-    if std::env::var("ZENBRIDGE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+    if json_logs() {
         builder.json().init();
     } else {
         builder.init();
@@ -321,9 +326,17 @@ pub fn demo_config_at(
     config::load_str(&text, None)
 }
 
+/// The config `serve` starts with; its problems are log lines (JSON ones
+/// with `ZENBRIDGE_LOG_FORMAT=json`, which a log collector reads).
 fn load(path: &Path) -> Result<Config, ExitCode> {
     config::load_file(path).map_err(|problems| {
-        print_problems(path, &problems.0);
+        if json_logs() {
+            for p in &problems.0 {
+                tracing::error!(config = %path.display(), key = %p.path, "{}", p.message);
+            }
+        } else {
+            print_problems(path, &problems.0);
+        }
         ExitCode::from(1)
     })
 }

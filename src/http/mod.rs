@@ -4,14 +4,16 @@
 //! Cross-cutting promises: every response has `Cache-Control: no-store`
 //! (token responses must not be cached, RFC 6749 §5.1),
 //! `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`;
-//! request spans record the method and path only (never a query string,
-//! which may hold an authorization code).
+//! every response carries the request's id (`X-Request-Id`), and its log
+//! lines run in a span with the id, the method and the path only (never a
+//! query string, which may hold an authorization code).
 
 pub mod demo;
 pub mod error;
 pub mod ops;
 pub mod outcome;
 pub mod pages;
+pub mod request_id;
 pub mod sandbox;
 pub mod sso;
 pub mod tokens;
@@ -26,7 +28,6 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::error::ErrorCode;
 use crate::gateway::Runtime;
@@ -91,15 +92,28 @@ pub fn router(state: AppState, demo: bool) -> Router {
         routes = routes.merge(demo::router());
     }
     routes
-        .layer(axum::middleware::from_fn_with_state(state.clone(), pin_runtime))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pin_runtime,
+        ))
         .with_state(state)
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout.max(Duration::from_secs(1))))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
-            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
-        }))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            timeout.max(Duration::from_secs(1)),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(axum::middleware::from_fn(request_id::request_id))
 }
 
 /// Takes the current runtime once, when the request arrives, and pins it

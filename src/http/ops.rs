@@ -60,6 +60,7 @@ async fn readyz(State(state): State<AppState>, rt: Rt) -> Response {
         .await;
     }
     let mut not_ready = Vec::new();
+    let mut reasons = Vec::new();
     for s in &rt.sources {
         // The reason (URLs redacted, connection errors) goes to the log,
         // not to whoever can reach this port.
@@ -68,12 +69,29 @@ async fn readyz(State(state): State<AppState>, rt: Rt) -> Response {
             KeyStatus::Failing(why) => why,
             KeyStatus::NotFetched => "the first key fetch has not finished".to_owned(),
         };
-        tracing::warn!(source = %s.name(), error = %why, "not ready: no keys");
+        reasons.push(format!("source {}: no keys: {why}", s.name()));
         not_ready.push(json!({"source": s.name(), "error": "no usable keys yet"}));
     }
     if let Err(e) = state.shared().store.ping().await {
-        tracing::warn!(error = %e, "not ready: state store");
+        reasons.push(format!("state store: {e}"));
         not_ready.push(json!({"state": "store", "error": "the state store does not answer"}));
+    }
+    // Probes ask every few seconds: a WARN when readiness is lost or its
+    // reasons change, INFO when it comes back, DEBUG otherwise.
+    let now_reasons = reasons.join("; ");
+    let changed = match LAST_READINESS.lock() {
+        Ok(mut last) => {
+            let changed = *last != now_reasons;
+            last.clone_from(&now_reasons);
+            changed
+        }
+        Err(_) => true,
+    };
+    match (changed, reasons.is_empty()) {
+        (true, false) => tracing::warn!(reasons = %now_reasons, "not ready"),
+        (true, true) => tracing::info!("ready"),
+        (false, false) => tracing::debug!(reasons = %now_reasons, "not ready"),
+        (false, true) => {}
     }
     if not_ready.is_empty() {
         (StatusCode::OK, Json(json!({"ready": true}))).into_response()
@@ -85,6 +103,10 @@ async fn readyz(State(state): State<AppState>, rt: Rt) -> Response {
             .into_response()
     }
 }
+
+/// The reasons of the last readiness answer ("" = ready), to log changes
+/// only.
+static LAST_READINESS: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
 async fn metrics(State(state): State<AppState>, rt: Rt) -> Response {
     (
@@ -128,7 +150,7 @@ async fn explain(
         {
             tracing::warn!(error = %e, "failed explain attempt not counted");
         }
-        tracing::warn!(ip = ?ip.0, "POST /explain with a wrong admin token");
+        tracing::warn!(ip = %ip.0.map(|i| i.to_string()).unwrap_or_default(), "POST /explain with a wrong admin token");
         return Err(ApiError::new(
             ErrorCode::Unauthorized,
             "POST /explain needs Authorization: Bearer <server.admin_token>",

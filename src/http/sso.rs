@@ -297,7 +297,7 @@ async fn logout(
             tracing::warn!(
                 target = %target.name,
                 catalog = entry.map_or("unknown", |e| e.id),
-                message = ?flow::short_text(message, 200),
+                message = %flow::short_text(message, 200),
                 "Zendesk refused a sign-in"
             );
         }

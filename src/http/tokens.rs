@@ -24,7 +24,9 @@ use super::error::{ApiError, Dialect};
 use super::{AppState, ClientIp, Rt, read_body};
 use crate::config::Refusal;
 use crate::error::ErrorCode;
-use crate::gateway::{Exchanged, GatewayError, RequestInfo, Runtime, Target, token_hash};
+use crate::gateway::{
+    Exchanged, GatewayError, RequestInfo, Runtime, Target, subject_hash, token_hash,
+};
 use crate::metrics::Route;
 use crate::source::TokenUse;
 use crate::target::Endpoint;
@@ -116,7 +118,7 @@ fn guard(
 ) -> Result<(), ApiError> {
     target.admits(endpoint, ip.0).map_err(|refusal| {
         let code = refusal.code();
-        tracing::info!(target = %target.name, endpoint = endpoint.as_str(), ip = ?ip.0, code = %code, "mint refused by the target's guard");
+        tracing::info!(target = %target.name, endpoint = endpoint.as_str(), ip = %ip.0.map(|i| i.to_string()).unwrap_or_default(), code = %code, "mint refused by the target's guard");
         let message = match refusal {
             Refusal::EndpointNotAllowed { .. } => format!(
                 "target {:?} is not minted through this endpoint ({}); its endpoints are: {}",
@@ -211,10 +213,14 @@ async fn run(
                 "ok",
                 started.elapsed(),
             );
-            // Debug, not info: a line per exchange costs more than the
-            // exchange's own bookkeeping; metrics count every outcome, and
-            // refusals are logged at info below.
-            tracing::debug!(target = %target.name, source = %ok.source.name(), sub = ok.subject.as_deref().unwrap_or(""), token = %token_hash(token), "token exchanged");
+            tracing::info!(
+                route = route.as_str(),
+                target = %target.name,
+                source = %ok.source.name(),
+                subject = %ok.subject.as_deref().map(subject_hash).unwrap_or_default(),
+                latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                "token exchanged"
+            );
             Ok(ok)
         }
         Err(crate::pipeline::Refused { error: e, source }) => {
@@ -245,7 +251,22 @@ fn log_refusal(rt: &Runtime, e: &GatewayError, target: &str, source: &str, token
         .and_then(|p| p.kid.as_deref())
         .map(crate::gateway::shorten)
         .unwrap_or_default();
-    tracing::info!(target = %target, source = %source, iss = %iss, kid = %kid, token = %token_hash(token), code = %e.code(), reason = %e, "token refused");
+    let subject = parsed
+        .as_ref()
+        .and_then(|p| p.unverified_claims.get("sub"))
+        .and_then(serde_json::Value::as_str)
+        .map(subject_hash)
+        .unwrap_or_default();
+    tracing::info!(
+        target = %target,
+        source = %source,
+        iss = %iss,
+        kid = %kid,
+        unverified_subject = %subject,
+        token = %token_hash(token),
+        code = %e.code(),
+        "token refused: {e}"
+    );
 }
 
 async fn sdk_jwt(

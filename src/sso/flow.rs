@@ -422,7 +422,7 @@ async fn finish(
     tracing::info!(
         target = %target.name,
         source = %source.name(),
-        sub = subject.as_deref().unwrap_or_default(),
+        subject = %subject.as_deref().map(crate::gateway::subject_hash).unwrap_or_default(),
         token = %crate::gateway::token_hash(&id_token),
         "browser sign-in finished"
     );

@@ -11,18 +11,37 @@ use super::StateError;
 pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
+    /// `host:port` (or the socket path) of the server, for messages.
+    addr: String,
 }
 
 const HIT: &str = r"local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n";
 
-fn err(e: &redis::RedisError) -> StateError {
-    StateError(format!("redis: {:?}", e.kind()))
+/// The error with the server's address and the client's own words for
+/// the cause (a refused connection, a timeout, a Redis error reply).
+fn err_at(addr: &str, e: &redis::RedisError) -> StateError {
+    StateError(format!("redis at {addr}: {e}"))
+}
+
+/// Where a Redis URL points, without its credentials.
+fn address(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) if u.scheme() == "unix" || u.scheme() == "redis+unix" => u.path().to_owned(),
+        Ok(u) => format!(
+            "{}:{}",
+            u.host_str().unwrap_or("?"),
+            u.port().unwrap_or(6379)
+        ),
+        Err(_) => "(an unreadable URL)".to_owned(),
+    }
 }
 
 impl RedisStore {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StateError> {
+        let addr = address(url);
+        let err = |e: &redis::RedisError| err_at(&addr, e);
         let client = redis::Client::open(url).map_err(|e| err(&e))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -34,6 +53,7 @@ impl RedisStore {
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
+            addr,
         })
     }
 
@@ -48,7 +68,7 @@ impl RedisStore {
             .arg(ms)
             .query_async(&mut c)
             .await
-            .map_err(|e| err(&e))?;
+            .map_err(|e| err_at(&self.addr, &e))?;
         Ok(set.is_some())
     }
 
@@ -60,7 +80,7 @@ impl RedisStore {
             .arg(ms)
             .invoke_async(&mut c)
             .await
-            .map_err(|e| err(&e))
+            .map_err(|e| err_at(&self.addr, &e))
     }
 
     pub async fn peek(&self, key: &str) -> Result<u64, StateError> {
@@ -69,7 +89,7 @@ impl RedisStore {
             .arg(format!("{}{key}", self.prefix))
             .query_async(&mut c)
             .await
-            .map_err(|e| err(&e))?;
+            .map_err(|e| err_at(&self.addr, &e))?;
         Ok(n.unwrap_or(0))
     }
 
@@ -79,6 +99,6 @@ impl RedisStore {
             .query_async::<String>(&mut c)
             .await
             .map(|_| ())
-            .map_err(|e| err(&e))
+            .map_err(|e| err_at(&self.addr, &e))
     }
 }

@@ -785,3 +785,182 @@ async fn serve_logs_the_urls_to_enter_and_demo_takes_a_public_url() {
     assert!(lines.contains(&"target helpcenter (sso): in Zendesk's JWT SSO configuration, remote login URL https://sso.acme.test/sso/helpcenter/login, remote logout URL https://sso.acme.test/sso/helpcenter/logout".to_owned()), "{lines:?}");
     assert!(lines.contains(&"source idp (oidc): at the provider, client zb-client needs the redirect URI https://sso.acme.test/callback".to_owned()), "{lines:?}");
 }
+
+/// "Why did this person's sign-in fail?": every response carries a request
+/// id (the caller's `X-Request-Id` or `traceparent` when sane), the log
+/// lines of that request carry it, a refusal's line has the sentence, the
+/// target and source, and a success is one INFO line with a subject hash,
+/// never the subject.
+#[tokio::test]
+async fn request_ids_tie_a_response_to_its_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    let port = free_port();
+    std::fs::write(&file, legacy_config(port, "")).unwrap();
+    let gw = start_binary(
+        &["serve", "--config", file.to_str().unwrap()],
+        port,
+        dir.path(),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let post = |token: String, headers: &[(&str, &str)]| {
+        let mut req = client
+            .post(format!("{}/sdk/mobile/jwt", gw.url))
+            .form(&[("user_token", token)]);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+    };
+    let id_of = |r: &reqwest::Response| {
+        r.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // Ours: 32 hex digits, a new one each time.
+    let ok = post(legacy_token(&json!({"sub": "person-42"})), &[])
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let generated = id_of(&ok);
+    assert_eq!(generated.len(), 32, "{generated}");
+    // The caller's, when it is a plain short token.
+    let refused = post(
+        legacy_token(&json!({"sub": "person-43", "exp": now() - 3600})),
+        &[("x-request-id", "lb-7f3a.91")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(id_of(&refused), "lb-7f3a.91");
+    // A traceparent's trace id; a forged line is not kept.
+    let traced = post(
+        legacy_token(&json!({})),
+        &[(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )],
+    )
+    .await
+    .unwrap();
+    assert_eq!(id_of(&traced), "4bf92f3577b34da6a3ce929d0e0e4736");
+    let forged = post(legacy_token(&json!({})), &[("x-request-id", "a b\tc")])
+        .await
+        .unwrap();
+    assert_ne!(id_of(&forged), "a b\tc");
+    assert_eq!(id_of(&forged).len(), 32);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = std::fs::read_to_string(&gw.log).unwrap();
+    let line = |needle: &str| {
+        log.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?}:\n{log}"))
+            .to_owned()
+    };
+    let success = line(&generated);
+    assert!(
+        success.contains("INFO") && success.contains("token exchanged"),
+        "{success}"
+    );
+    assert!(
+        success.contains("target=mobile") && success.contains("source=legacy"),
+        "{success}"
+    );
+    assert!(success.contains("latency_us="), "{success}");
+    let subject = zenbridge::gateway::subject_hash("person-42");
+    assert!(success.contains(&format!("subject={subject}")), "{success}");
+    assert!(!log.contains("person-42"), "a subject in the log:\n{log}");
+    let refusal = line("lb-7f3a.91");
+    assert!(
+        refusal.contains("token refused: the token expired at"),
+        "{refusal}"
+    );
+    assert!(
+        refusal.contains("code=token_expired") && refusal.contains("target=mobile"),
+        "{refusal}"
+    );
+    assert!(!log.contains("ERROR"), "{log}");
+}
+
+/// Readiness probes every few seconds do not fill the log: losing
+/// readiness is one WARN (with the reason), probes after it are DEBUG,
+/// and no 503 is an ERROR line.
+#[tokio::test]
+async fn readiness_probes_log_a_change_once_and_never_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    let port = free_port();
+    let keys_port = free_port();
+    let text = legacy_config(port, "").replace(
+        &format!("secret = \"{LEGACY_SECRET}\""),
+        &format!("jwks_url = \"http://127.0.0.1:{keys_port}/jwks\""),
+    );
+    std::fs::write(&file, text).unwrap();
+    let log = dir.path().join("serve.log");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_zenbridge"))
+        .args(["serve", "--config", file.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let mut answered = 0;
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+        {
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            answered += 1;
+            if answered == 5 {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(answered, 5);
+    let _ = child.kill().await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("ERROR"), "{text}");
+    let warns: Vec<&str> = text.lines().filter(|l| l.contains(" not ready")).collect();
+    assert_eq!(warns.len(), 1, "{text}");
+    assert!(
+        warns[0].contains("WARN") && warns[0].contains("source legacy: no keys"),
+        "{text}"
+    );
+}
+
+/// With `ZENBRIDGE_LOG_FORMAT=json` every line is a JSON object, start-up
+/// problems included, and a field holds its text, not a quoted string.
+#[test]
+fn json_logs_are_json_from_the_first_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    std::fs::write(
+        &file,
+        legacy_config(1, "").replace("issuer = \"https://legacy.acme.test\"", ""),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zenbridge"))
+        .args(["serve", "--config", file.to_str().unwrap()])
+        .env("ZENBRIDGE_LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let problem = lines
+        .iter()
+        .find(|l| l["fields"]["key"] == "source[0].issuer")
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert_eq!(problem["level"], "ERROR");
+    assert_eq!(problem["fields"]["message"], "is required");
+}

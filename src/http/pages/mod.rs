@@ -116,6 +116,11 @@ impl Page {
             .raw("</p><p class=\"code\">error_code: <code id=\"error-code\">")
             .text(code.as_str())
             .raw("</code></p>");
+        if let Some(id) = crate::http::request_id::current() {
+            b.raw("<p class=\"muted\">Request id: <code id=\"request-id\">")
+                .text(&id)
+                .raw("</code> (give it to your administrator)</p>");
+        }
         if let Some(href) = try_again {
             b.raw("<p><a class=\"button\" id=\"try-again\" href=\"")
                 .text(href)
