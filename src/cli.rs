@@ -211,6 +211,7 @@ async fn serve(path: Option<PathBuf>, demo: Option<std::net::SocketAddr>) -> Exi
         }
     };
     warm_keys(&state);
+    crate::http::spawn_timer_heartbeat();
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
