@@ -375,6 +375,7 @@ async fn serve(
         }
     };
     warm_keys(&state);
+    crate::http::spawn_timer_heartbeat();
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
