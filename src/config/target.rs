@@ -3,8 +3,15 @@
 //! mint its token (`endpoints`) with the one guard every route calls
 //! ([`TargetConfig::admits`]), the roles it may assert, and the warnings
 //! about what a target's sources could do to each other.
+//!
+//! Why this file is over 600 lines: a target's checks depend on each other
+//! (its sources' kinds decide its endpoints' warnings, `sandbox` decides
+//! whether `subdomain` is required, every source's mapping is checked
+//! against the surface's catalog and `external_id` prefixes against each
+//! other), so they run in one pass over the target, kept together here
+//! rather than split across files that would pass half-built state around.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +20,7 @@ use url::Url;
 use super::hosts::HostList;
 use super::raw::RawTarget;
 use super::{Http, Problem, Secret, Server, SourceConfig, Validator, join_sorted, valid_name};
-use crate::mapping::{self, Expression, MappedClaim, Mapping, Rule};
+use crate::mapping::Mapping;
 use crate::target::TargetKind;
 
 #[derive(Debug)]
@@ -272,7 +279,11 @@ impl Validator {
                 let Some(source) = sources.get(s).and_then(Option::as_ref) else {
                     continue;
                 };
-                let m = effective_mapping(kind, source, &target_claims, &target_rules);
+                let m = Mapping::effective(
+                    kind,
+                    (&source.claims, &source.rules),
+                    (&target_claims, &target_rules),
+                );
                 for required in kind.required_claims() {
                     // A mapping written but refused is reported already.
                     let refused = self.has_problem(&format!("source[{s}].claims.{required}"))
@@ -594,52 +605,6 @@ fn literal_prefix(expr: &str) -> Option<&str> {
     body[end + 1..].trim_start().starts_with('+').then_some(lit)
 }
 
-/// Target overrides, else source claims, else the defaults for email and
-/// name. Source claims that the target's surface does not read are dropped
-/// (a source can feed several surfaces); target claims were checked above.
-fn effective_mapping(
-    kind: TargetKind,
-    source: &SourceConfig,
-    target_claims: &BTreeMap<String, Arc<Expression>>,
-    target_rules: &[(Arc<Expression>, String)],
-) -> Mapping {
-    let mut claims = Vec::new();
-    for &(name, ty) in kind.catalog() {
-        let (expr, origin) = if let Some(e) = target_claims.get(name) {
-            (e.clone(), mapping::Origin::Target)
-        } else if let Some(e) = source.claims.get(name) {
-            (e.clone(), mapping::Origin::Source)
-        } else if name == "email" {
-            (mapping::DEFAULT_EMAIL.clone(), mapping::Origin::Default)
-        } else if name == "name" {
-            (mapping::DEFAULT_NAME.clone(), mapping::Origin::Default)
-        } else {
-            continue;
-        };
-        claims.push(MappedClaim {
-            name: name.to_owned(),
-            ty,
-            expr,
-            origin,
-        });
-    }
-    let rules = source
-        .rules
-        .iter()
-        .map(|(e, m)| Rule {
-            expr: e.clone(),
-            message: m.clone(),
-            origin: mapping::Origin::Source,
-        })
-        .chain(target_rules.iter().map(|(e, m)| Rule {
-            expr: e.clone(),
-            message: m.clone(),
-            origin: mapping::Origin::Target,
-        }))
-        .collect();
-    Mapping { claims, rules }
-}
-
 fn catalog_names(kind: TargetKind) -> String {
     kind.catalog()
         .iter()
@@ -658,40 +623,4 @@ fn valid_subdomain(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::raw::{RawSource, RawTable, RawTarget};
-    use super::super::source::{COMMON_SOURCE_KEYS, source_keys};
-    use super::{COMMON_TARGET_KEYS, target_keys};
-    use crate::source::SourceKind;
-    use crate::target::TargetKind;
-
-    /// Every key the parser knows is common or some kind's own: none can
-    /// be written and then refused by every kind.
-    #[test]
-    fn every_known_key_belongs_to_some_kind() {
-        for key in RawSource::KEYS {
-            let used = COMMON_SOURCE_KEYS.contains(key)
-                || [
-                    SourceKind::Oidc,
-                    SourceKind::Firebase,
-                    SourceKind::Jwt,
-                    SourceKind::Dev,
-                ]
-                .iter()
-                .any(|k| source_keys(*k).contains(key));
-            assert!(used, "source key {key}");
-        }
-        for key in RawTarget::KEYS {
-            let used = COMMON_TARGET_KEYS.contains(key)
-                || [
-                    TargetKind::Sso,
-                    TargetKind::Sdk,
-                    TargetKind::Messaging,
-                    TargetKind::Chat,
-                ]
-                .iter()
-                .any(|k| target_keys(*k).contains(key));
-            assert!(used, "target key {key}");
-        }
-    }
-}
+mod tests;
