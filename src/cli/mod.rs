@@ -183,11 +183,12 @@ pub const DEMO_LISTEN: &str = "127.0.0.1:8080";
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // `rt` in this crate is a config's Runtime; this is tokio's.
+    let executor = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio starts");
-    rt.block_on(run(cli))
+    executor.block_on(run(cli))
 }
 
 /// Whether log lines are JSON (`ZENBRIDGE_LOG_FORMAT=json`).
