@@ -14,7 +14,7 @@ use crate::source;
 #[derive(Debug, Parser)]
 #[command(
     name = "zenbridge",
-    version,
+    version = env!("ZENBRIDGE_VERSION"),
     about = "Identity-provider bridge: upstream ID tokens in, Zendesk JWTs out"
 )]
 pub struct Cli {
