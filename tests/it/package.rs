@@ -212,13 +212,15 @@ fn assert_owner_mode(path: &str, uid: u32, gid: u32, mode: u32) {
 }
 
 /// `zenbridge check` of the installed config, run from the installed binary
-/// as `user` (setpriv: no login shell needed), with exactly `env`.
+/// as `user` with its own groups (setpriv: no login shell needed), with
+/// exactly `env`.
 fn check_as(user: &str, env: &[(&str, &str)]) -> Output {
+    let fields = passwd(user);
     run(
         Command::new("setpriv")
             .args([
-                &format!("--reuid={user}"),
-                &format!("--regid={user}"),
+                &format!("--reuid={}", fields[2]),
+                &format!("--regid={}", fields[3]),
                 "--init-groups",
                 BIN,
                 "check",
