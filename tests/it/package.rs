@@ -142,10 +142,7 @@ fn require_prerequisites() {
         "0",
         "the package test installs a .deb with dpkg -i: run the tests as root"
     );
-    let out = run(
-        Command::new(cargo()).args(["deb", "--version"]),
-        "cargo is needed",
-    );
+    let out = run(&mut cargo(&["deb", "--version"]), "cargo is needed");
     assert!(
         out.status.success(),
         "cargo-deb is not installed: `cargo install cargo-deb --locked` (scripts/test does)\n{}",
@@ -161,25 +158,36 @@ fn require_prerequisites() {
     );
 }
 
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+/// `cargo` in the crate root, without what cargo and nextest set for this
+/// test process (`CARGO_PKG_*`, `CARGO_MANIFEST_DIR`, `OUT_DIR`, …): build
+/// scripts such as ring's rerun when those change, so with them the
+/// release build that `scripts/test` made before the tests would be
+/// rebuilt here, minutes of the two cores.
+fn cargo(args: &[&str]) -> Command {
+    let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut cmd = Command::new(program);
+    cmd.current_dir(root()).args(args);
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let keep = matches!(&*name, "CARGO_HOME" | "CARGO_TARGET_DIR");
+        if (name.starts_with("CARGO_") && !keep) || name == "OUT_DIR" {
+            cmd.env_remove(&*name);
+        }
+    }
+    cmd
 }
 
 /// Builds the release binary (nothing to do when it is up to date) and
 /// packages it; returns the `.deb`'s path.
 fn build_deb() -> PathBuf {
-    succeed(Command::new(cargo()).current_dir(root()).args([
+    succeed(&mut cargo(&[
         "build",
         "--release",
         "--locked",
         "--bin",
         "zenbridge",
     ]));
-    let out = succeed(
-        Command::new(cargo())
-            .current_dir(root())
-            .args(["deb", "--no-build"]),
-    );
+    let out = succeed(&mut cargo(&["deb", "--no-build"]));
     // cargo-deb prints the path of the package it wrote, last.
     let deb = PathBuf::from(out.lines().last().unwrap_or_default().trim());
     assert!(
