@@ -25,7 +25,7 @@ pub use serve::{demo_config, demo_config_at};
 #[derive(Debug, Parser)]
 #[command(
     name = "zenbridge",
-    version,
+    version = env!("ZENBRIDGE_VERSION"),
     about = "Identity-provider bridge: upstream ID tokens in, Zendesk JWTs out"
 )]
 pub struct Cli {

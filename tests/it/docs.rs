@@ -92,7 +92,7 @@ fn errors_md_documents_only_codes_that_exist_each_once() {
 
 /// The environment variables a config's secrets name: every table
 /// `{ env = "NAME" }` anywhere in it.
-fn env_names(text: &str) -> BTreeSet<String> {
+pub(crate) fn env_names(text: &str) -> BTreeSet<String> {
     fn walk(v: &toml::Value, out: &mut BTreeSet<String>) {
         match v {
             toml::Value::Table(t) => {

@@ -15,6 +15,7 @@ mod docs;
 mod firebase_emulator;
 mod harness;
 mod keys;
+mod package;
 mod sso;
 mod state;
 mod trust;
