@@ -71,7 +71,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
             Err((code, message)) => {
                 metrics.failure(*code);
                 tracing::info!(
-                    route = o.route.as_str(),
+                    route = %o.route.as_str(),
                     target = %o.target,
                     source = %o.source,
                     code = %code,

@@ -214,7 +214,7 @@ async fn run(
                 started.elapsed(),
             );
             tracing::info!(
-                route = route.as_str(),
+                route = %route.as_str(),
                 target = %target.name,
                 source = %ok.source.name(),
                 subject = %ok.subject.as_deref().map(subject_hash).unwrap_or_default(),
