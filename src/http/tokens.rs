@@ -213,7 +213,10 @@ async fn run(
                 "ok",
                 started.elapsed(),
             );
+            // Its own log target, so `zenbridge::exchange=warn` drops it
+            // alone.
             tracing::info!(
+                target: "zenbridge::exchange",
                 route = %route.as_str(),
                 target = %target.name,
                 source = %ok.source.name(),
