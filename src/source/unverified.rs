@@ -156,30 +156,7 @@ pub fn unverified_decode(
     token: &str,
     max_bytes: usize,
 ) -> Result<UnverifiedToken<'_>, VerifyError> {
-    if token.len() > max_bytes {
-        return Err(VerifyError::TooLarge {
-            len: token.len(),
-            max: max_bytes,
-        });
-    }
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(VerifyError::Malformed("the token is empty".into()));
-    }
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        let n = token.split('.').count();
-        return Err(VerifyError::Malformed(format!(
-            "a JWT has 3 dot-separated parts; this token has {n}{}",
-            if n == 5 {
-                " (an encrypted JWE, which is not accepted)"
-            } else {
-                ""
-            }
-        )));
-    };
+    let (token, h, p, s) = split(token, max_bytes)?;
     let header: Header = decode_json(h, "header")?;
     if header.crit.is_some() {
         return Err(VerifyError::Malformed(
@@ -240,22 +217,7 @@ pub struct UnverifiedParts<'t> {
 /// nothing else: the other reader of tokens ([`unverified_decode`] reads
 /// what `Source::verify` needs).
 pub fn unverified_parts(token: &str, max_bytes: usize) -> Result<UnverifiedParts<'_>, VerifyError> {
-    if token.len() > max_bytes {
-        return Err(VerifyError::TooLarge {
-            len: token.len(),
-            max: max_bytes,
-        });
-    }
-    let token = token.trim();
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(VerifyError::Malformed(format!(
-            "a JWT has 3 dot-separated parts; this token has {}",
-            token.split('.').count()
-        )));
-    };
+    let (token, h, p, s) = split(token, max_bytes)?;
     let object = |part: &str, what: &str| match decode_json(part, what)? {
         serde_json::Value::Object(m) => Ok(m),
         _ => Err(VerifyError::Malformed(format!(
@@ -270,6 +232,36 @@ pub fn unverified_parts(token: &str, max_bytes: usize) -> Result<UnverifiedParts
             .decode(s.trim_end_matches('='))
             .map_err(|_| VerifyError::Malformed("the signature is not base64url".into()))?,
     })
+}
+
+/// A compact JWS of at most `max_bytes`, trimmed and cut into its three
+/// parts (header, payload, signature), for both readers above.
+fn split(token: &str, max_bytes: usize) -> Result<(&str, &str, &str, &str), VerifyError> {
+    if token.len() > max_bytes {
+        return Err(VerifyError::TooLarge {
+            len: token.len(),
+            max: max_bytes,
+        });
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(VerifyError::Malformed("the token is empty".into()));
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        let n = token.split('.').count();
+        return Err(VerifyError::Malformed(format!(
+            "a JWT has 3 dot-separated parts; this token has {n}{}",
+            if n == 5 {
+                " (an encrypted JWE, which is not accepted)"
+            } else {
+                ""
+            }
+        )));
+    };
+    Ok((token, h, p, s))
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str, what: &str) -> Result<T, VerifyError> {
