@@ -500,3 +500,133 @@ async fn op_session_switches_user_by_login_hint_and_logs_out() {
         "{cb}"
     );
 }
+
+/// The legacy app speaks Zendesk's protocol as its published examples do:
+/// with a session, the remote login URL sends the browser to
+/// `{zendesk_url}/access/jwt?jwt=…&return_to=…` (GET), the token HS256 with
+/// the shared secret and only `iat`, `jti`, `email`, `name` and the user's
+/// extras: no `iss`, `aud` or `exp`. Its check URL answers 401 without a
+/// session and the claims with one, by cookie or by mobile token.
+#[tokio::test]
+async fn legacy_app_speaks_zendesk_jwt_sso_and_checks_sessions() {
+    let app = start_legacy_app(LegacyOptions {
+        zendesk_url: "http://127.0.0.1:9/zb/legacy".to_owned(),
+        ..LegacyOptions::default()
+    })
+    .await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+
+    // No session: the remote login URL shows the login form, coming back.
+    let r = http
+        .get(app.url("/zendesk/sso?return_to=%2Fhc"))
+        .send()
+        .await
+        .expect("sso");
+    assert_eq!(r.status(), 302);
+    let login = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(login.starts_with("/login?next="), "{login}");
+
+    // A session: the JWT goes to the configured base URL, by GET.
+    let cookie = app.session_for("ada@example.com").await;
+    let r = http
+        .get(app.url("/zendesk/sso?return_to=%2Fhc%2Fen-us"))
+        .header("cookie", format!("legacy_session={cookie}"))
+        .send()
+        .await
+        .expect("sso");
+    assert_eq!(r.status(), 302);
+    let location = Url::parse(r.headers()["location"].to_str().expect("location")).expect("url");
+    assert_eq!(location.path(), "/zb/legacy/access/jwt");
+    assert_eq!(query(&location, "return_to").as_deref(), Some("/hc/en-us"));
+    let jwt = query(&location, "jwt").expect("jwt in the query");
+    let (header, claims) = decode_jwt(&jwt);
+    assert_eq!(claims["email"], "ada@example.com");
+    assert_eq!(claims["name"], "Ada Lovelace");
+    assert_eq!(claims["external_id"], "legacy-ada");
+    assert!(
+        claims["iat"].is_i64() && claims["jti"].is_string(),
+        "{claims}"
+    );
+    for absent in ["iss", "aud", "exp"] {
+        assert!(claims.get(absent).is_none(), "{absent} in {claims}");
+    }
+    // Signed with the shared secret, HS256, as Zendesk checks it.
+    assert_eq!(header["alg"], "HS256");
+    let (input, signature) = jwt.rsplit_once('.').expect("three parts");
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature)
+        .expect("base64url signature");
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, LEGACY_JWT_SECRET.as_bytes());
+    aws_lc_rs::hmac::verify(&key, input.as_bytes(), &signature).expect("HS256 with the secret");
+
+    // A token for chosen claims (what the tests forge or tamper with).
+    let (_, custom) = decode_jwt(
+        &app.jwt(&json!({ "email": "grace@example.com", "role": "agent" }))
+            .await,
+    );
+    assert_eq!(
+        (custom["name"].as_str(), custom["role"].as_str()),
+        (Some("Grace Hopper"), Some("agent"))
+    );
+
+    // The form-POST variant.
+    app.configure(&json!({ "jwt_mode": "post" })).await;
+    let page = http
+        .get(app.url("/zendesk/sso?return_to=%2Fhc"))
+        .header("cookie", format!("legacy_session={cookie}"))
+        .send()
+        .await
+        .expect("sso")
+        .text()
+        .await
+        .expect("page");
+    let (action, fields) = parse_post_form(&page).expect("an auto-submitting form");
+    assert_eq!(action, "http://127.0.0.1:9/zb/legacy/access/jwt");
+    assert!(fields.iter().any(|(k, _)| k == "jwt"), "{fields:?}");
+
+    // The check URL: 401 without a session; the claims with the cookie or
+    // with a mobile session token; the cookies it received are recorded.
+    let r = http
+        .get(app.url("/api/session"))
+        .send()
+        .await
+        .expect("check");
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(app.url("/api/session"))
+        .header("cookie", format!("legacy_session={cookie}; other=1"))
+        .send()
+        .await
+        .expect("check");
+    assert_eq!(r.status(), 200);
+    let claims: Value = r.json().await.expect("claims");
+    assert_eq!(claims["email"], "ada@example.com");
+    assert_eq!(claims["email_verified"], true);
+    let stats = app.stats().await;
+    assert_eq!(
+        stats["last_check_cookies"],
+        json!(["legacy_session", "other"])
+    );
+    let token = app.mobile_token("grace@example.com", "hopper").await;
+    let r = http
+        .get(app.url("/api/session"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("check");
+    let claims: Value = r.json().await.expect("claims");
+    assert_eq!(claims["name"], "Grace Hopper");
+    app.configure(&json!({ "check_mode": "down" })).await;
+    let r = http
+        .get(app.url("/api/session"))
+        .send()
+        .await
+        .expect("check");
+    assert_eq!(r.status(), 500);
+}

@@ -10,6 +10,9 @@
 //! - [`start_firebase_emulator`] / [`shared_firebase_emulator`]: the real
 //!   Firebase Auth emulator (`firebase-tools`, `tests/support/firebase`) as
 //!   an upstream identity provider.
+//! - [`start_legacy_app`]: a legacy web app (Python, `tests/support/legacy`)
+//!   with its own login session, Zendesk's JWT SSO protocol and a session
+//!   check URL.
 //! - [`browser`] / [`follow`]: a cookie-keeping HTTP client that follows
 //!   redirects and auto-submitting forms one hop at a time.
 //!
@@ -23,12 +26,14 @@
 mod browser;
 pub mod chromium;
 mod firebase;
+mod legacy;
 mod provider;
 mod redis_server;
 mod zendesk;
 
 pub use browser::{browser, follow, parse_post_form};
 pub use firebase::{FirebaseEmulator, SHARED_FIREBASE_PROJECT, shared_firebase_emulator};
+pub use legacy::{LEGACY_JWT_SECRET, LegacyOptions, start_legacy_app};
 pub use provider::{
     CLIENT_ID, CLIENT_SECRET, Op, OpOptions, POST_CLIENT_ID, POST_CLIENT_SECRET, Pkce, decode_jwt,
     op_authorize, op_authorize_in, op_generate_keys, op_id_token, op_logout, op_redeem_code,
