@@ -56,6 +56,7 @@ codes! {
     EmailDomainNotAllowed => "email_domain_not_allowed",
     RoleNotAllowed => "role_not_allowed",
     EndpointNotAllowed => "endpoint_not_allowed",
+    TenantNotAllowed => "tenant_not_allowed",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -82,6 +83,7 @@ impl VerifyError {
             VerifyError::ClaimMissing { .. } => ErrorCode::ClaimMissing,
             VerifyError::ClaimInvalid { .. } => ErrorCode::ClaimInvalid,
             VerifyError::UpstreamUnavailable { .. } => ErrorCode::UpstreamUnavailable,
+            VerifyError::TenantNotAllowed { .. } => ErrorCode::TenantNotAllowed,
         }
     }
 }

@@ -198,6 +198,12 @@ impl Runtime {
         if let Some(route) = target.by_issuer.get(iss) {
             return Ok(route);
         }
+        // A multi-tenant Entra source's issuer is a template: one scan of
+        // the target's few routes, when the map has no exact issuer.
+        let templated = |s: &Source| s.config.tenants.as_ref().is_some_and(|t| t.matches(iss));
+        if let Some(route) = target.routes.iter().find(|r| templated(&r.source)) {
+            return Ok(route);
+        }
         let expected = || {
             target
                 .routes
@@ -206,7 +212,11 @@ impl Runtime {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        match self.by_issuer.get(iss) {
+        let known = self
+            .by_issuer
+            .get(iss)
+            .or_else(|| self.sources.iter().find(|s| templated(s)));
+        match known {
             Some(s) => Err(VerifyError::IssuerNotAllowed {
                 issuer: shorten(iss),
                 source_name: s.name().to_owned(),

@@ -10,6 +10,8 @@
 //!   that one), or unless the token says
 //!   `email_verified: false` (`jwt`: a legacy app vouches for its users), or
 //!   always with the source's explicit `trust_unverified_email = true`;
+//!   or when it is the token's `upn` from a tenant in the source's
+//!   `trust_upn_tenants` (Entra; never a guest's `#EXT#` UPN);
 //! - **email domain**: inside the source's `email_domains`, when it has any;
 //! - **role**: one of the target's `allowed_roles` (`admin` only when listed);
 //! - **messaging**: a token carrying a vouched-for email also carries
@@ -62,7 +64,8 @@ pub fn check(
     mapped: &mut Map<String, Value>,
 ) -> Result<(), TrustError> {
     if let Some(email) = mapped.get("email").and_then(Value::as_str) {
-        let verified = email_vouched(source.email_trust, upstream, email)?;
+        let verified = upn_vouched(source, upstream, email)
+            || email_vouched(source.email_trust, upstream, email)?;
         if !source.email_domains.is_empty() {
             let domain = email
                 .rsplit_once('@')
@@ -125,6 +128,15 @@ pub fn accepted(
         ));
     }
     lines
+}
+
+/// Whether the mapped `email` is the token's `upn` in a tenant the source
+/// lists in `trust_upn_tenants` (Entra: a UPN lies in a domain its tenant
+/// has proven it owns, unlike the `email` claim any tenant admin sets).
+fn upn_vouched(source: &SourceConfig, upstream: &Map<String, Value>, email: &str) -> bool {
+    !source.trust_upn_tenants.is_empty()
+        && crate::source::entra::trusted_upn(&source.trust_upn_tenants, upstream)
+            .is_some_and(|upn| upn.eq_ignore_ascii_case(email))
 }
 
 /// Whether the source vouches for `email` (`Ok(true)`), lets it through

@@ -128,6 +128,12 @@ pub struct RawSource {
     pub client_id: Option<String>,
     pub client_secret: Option<RawSecret>,
     pub scopes: Option<Vec<String>>,
+    /// Entra multi-tenant (`issuer` with `{tenantid}`): the tenants taken.
+    pub allowed_tenants: Option<Vec<String>>,
+    /// Entra multi-tenant: the v1 issuer template.
+    pub v1_issuer: Option<String>,
+    /// Tenants whose `upn` counts as a verified email.
+    pub trust_upn_tenants: Option<Vec<String>>,
     // firebase
     pub project_id: Option<String>,
     pub keys_url: Option<String>,
@@ -164,6 +170,9 @@ impl RawTable for RawSource {
         "client_id",
         "client_secret",
         "scopes",
+        "allowed_tenants",
+        "v1_issuer",
+        "trust_upn_tenants",
         "project_id",
         "keys_url",
         "insecure_emulator",

@@ -19,8 +19,8 @@ use super::hosts::HostList;
 use super::raw::RawSource;
 use super::{Http, Problem, Secret, Server, Validator, is_loopback_url, valid_name};
 use crate::mapping::Expression;
-use crate::source::SourceKind;
 use crate::source::keys::KeySet;
+use crate::source::{SourceKind, entra};
 
 #[derive(Debug)]
 pub struct SourceConfig {
@@ -39,6 +39,11 @@ pub struct SourceConfig {
     /// this source may assert an email in; empty: any.
     pub email_domains: Vec<String>,
     pub key_refresh_interval: Duration,
+    /// An Entra multi-tenant source (`issuer` with `{tenantid}`): which
+    /// issuers and tenants it takes.
+    pub tenants: Option<entra::Tenants>,
+    /// Tenants whose `upn` the trust model takes as a verified email.
+    pub trust_upn_tenants: Vec<String>,
     pub claims: BTreeMap<String, Arc<Expression>>,
     pub rules: Vec<(Arc<Expression>, String)>,
     pub detail: SourceDetail,
@@ -139,6 +144,9 @@ pub(super) fn source_keys(kind: SourceKind) -> &'static [&'static str] {
             "client_id",
             "client_secret",
             "scopes",
+            "allowed_tenants",
+            "v1_issuer",
+            "trust_upn_tenants",
             "audiences",
             "algorithms",
             "leeway",
@@ -300,6 +308,7 @@ impl Validator {
             raw.domains.as_deref().unwrap_or_default(),
             HostList::DomainsAndBelow,
         );
+        let (tenants, trust_upn_tenants) = self.tenants(&path, &raw, &issuer);
         let claims = self.claim_exprs(&format!("{path}.claims"), &raw.claims);
         let rules = self.rules(&format!("{path}.rules"), &raw.rules);
         Some(SourceConfig {
@@ -315,9 +324,151 @@ impl Validator {
             email_trust,
             email_domains,
             key_refresh_interval,
+            tenants,
+            trust_upn_tenants,
             claims,
             rules,
         })
+    }
+
+    /// An Entra multi-tenant source's tenant rule (`issuer` with
+    /// `{tenantid}`, `allowed_tenants`, `v1_issuer`) and `trust_upn_tenants`.
+    fn tenants(
+        &mut self,
+        path: &str,
+        raw: &RawSource,
+        issuer: &str,
+    ) -> (Option<entra::Tenants>, Vec<String>) {
+        let trusted = self.tenant_ids(
+            &format!("{path}.trust_upn_tenants"),
+            raw.trust_upn_tenants.as_deref(),
+            false,
+        );
+        if !issuer.contains(entra::PLACEHOLDER) {
+            for (key, given) in [
+                ("allowed_tenants", raw.allowed_tenants.is_some()),
+                ("v1_issuer", raw.v1_issuer.is_some()),
+            ] {
+                if given {
+                    self.p.push(
+                        format!("{path}.{key}"),
+                        format!(
+                            "is only for a multi-tenant Entra source, whose issuer has {} in it (\"{}\")",
+                            entra::PLACEHOLDER,
+                            entra::MICROSOFT_V2
+                        ),
+                    );
+                }
+            }
+            return (None, trusted.unwrap_or_default());
+        }
+        let Some(v2) = entra::Template::parse(issuer) else {
+            self.p.push(
+                format!("{path}.issuer"),
+                format!("may hold {} once; found {issuer:?}", entra::PLACEHOLDER),
+            );
+            return (None, trusted.unwrap_or_default());
+        };
+        if raw.discovery_url.is_none() {
+            self.p.push(
+                format!("{path}.discovery_url"),
+                "is required with a templated issuer: the discovery document that states it, e.g. https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration",
+            );
+        }
+        let v1 = match raw.v1_issuer.as_deref() {
+            Some(v1) => {
+                let t = entra::Template::parse(v1);
+                if t.is_none() {
+                    self.p.push(
+                        format!("{path}.v1_issuer"),
+                        format!(
+                            "must hold {} once, like \"{}\"; found {v1:?}",
+                            entra::PLACEHOLDER,
+                            entra::MICROSOFT_V1
+                        ),
+                    );
+                }
+                t
+            }
+            None if issuer == entra::MICROSOFT_V2 => entra::Template::parse(entra::MICROSOFT_V1),
+            None => None,
+        };
+        let allowed_path = format!("{path}.allowed_tenants");
+        let allowed = match raw.allowed_tenants.as_deref() {
+            None => {
+                self.p.push(
+                    allowed_path,
+                    "is required with a templated issuer: the tenant ids whose users may sign in, or [\"*\"] for every tenant",
+                );
+                return (None, trusted.unwrap_or_default());
+            }
+            Some([star]) if star == "*" => {
+                self.warnings.push(Problem::new(
+                    allowed_path,
+                    "every Entra tenant's users may sign in: anyone can create a tenant, so only the mapping's rules stand between a stranger and your help center",
+                ));
+                entra::Allowed::Every
+            }
+            Some(list) => {
+                let Some(ids) = self.tenant_ids(&allowed_path, Some(list), true) else {
+                    return (None, trusted.unwrap_or_default());
+                };
+                entra::Allowed::Listed(ids)
+            }
+        };
+        let trusted = trusted.unwrap_or_default();
+        for (i, t) in trusted.iter().enumerate() {
+            if !allowed.allows(t) {
+                self.p.push(
+                    format!("{path}.trust_upn_tenants[{i}]"),
+                    format!("tenant {t} is not in allowed_tenants"),
+                );
+            }
+        }
+        (Some(entra::Tenants { v2, v1, allowed }), trusted)
+    }
+
+    /// A list of Entra tenant ids (lower-case GUIDs); `None` when absent or
+    /// wrong. `"*"` is explained, as it is allowed only alone in
+    /// `allowed_tenants`.
+    fn tenant_ids(
+        &mut self,
+        path: &str,
+        raw: Option<&[String]>,
+        star_alone: bool,
+    ) -> Option<Vec<String>> {
+        let raw = raw?;
+        if raw.is_empty() {
+            self.p.push(
+                path,
+                "an empty list takes no tenant; remove the key instead",
+            );
+            return None;
+        }
+        let mut ok = true;
+        for (i, t) in raw.iter().enumerate() {
+            if t == "*" {
+                ok = false;
+                self.p.push(
+                    format!("{path}[{i}]"),
+                    if star_alone {
+                        "\"*\" (every tenant) must be the list's only entry"
+                    } else {
+                        "must name tenants; \"*\" is not allowed here"
+                    },
+                );
+            } else if !entra::is_tenant_id(t) {
+                ok = false;
+                self.p.push(
+                    format!("{path}[{i}]"),
+                    format!(
+                        "must be a tenant id, a GUID in lower case like 72f988bf-86f1-41af-91ab-2d7cd011db47; found {:?}",
+                        crate::source::clip(t, 64)
+                    ),
+                );
+            }
+        }
+        ok.then(|| raw.to_vec())
     }
 
     /// `email_domains`: `acme.com` (that domain) or `*.acme.com` (its

@@ -19,6 +19,7 @@
 //! [`clip`].
 
 pub mod dev;
+pub mod entra;
 mod fetch;
 pub mod firebase;
 pub mod jwt;
@@ -116,6 +117,10 @@ pub enum VerifyError {
     ClaimMissing { claim: String, why: String },
     #[error("the token's `{claim}` claim {detail}")]
     ClaimInvalid { claim: String, detail: String },
+    #[error(
+        "the token comes from tenant {tenant}, which is not one of this source's allowed_tenants"
+    )]
+    TenantNotAllowed { tenant: String },
     /// `detail` (URLs, the HTTP client's error chain) is for logs and
     /// `check --online`; the message clients see leaves it out.
     #[error("the keys of source {source_name:?} cannot be fetched right now; try again later")]

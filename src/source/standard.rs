@@ -24,13 +24,17 @@ pub(super) fn check_standard(
         .get("iss")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if iss != cfg.issuer {
+    if let Some(tenants) = &cfg.tenants {
+        let tid = tenants.check(iss, claims)?;
+        note(&|| format!("issuer: {iss} (tenant {tid}, allowed; tid agrees)"));
+    } else if iss != cfg.issuer {
         return Err(VerifyError::IssuerUnknown {
             expected: cfg.issuer.clone(),
             found: clip(iss, ECHO_VALUE_CHARS).into_owned(),
         });
+    } else {
+        note(&|| format!("issuer: {iss}"));
     }
-    note(&|| format!("issuer: {iss}"));
     let found: Vec<&str> = match claims.get("aud") {
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),

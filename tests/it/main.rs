@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod config;
 mod docs;
+mod entra;
 mod firebase_emulator;
 mod harness;
 mod keys;

@@ -10,6 +10,8 @@
 //! - [`start_firebase_emulator`] / [`shared_firebase_emulator`]: the real
 //!   Firebase Auth emulator (`firebase-tools`, `tests/support/firebase`) as
 //!   an upstream identity provider.
+//! - [`start_entra`]: a loopback issuer shaped like Microsoft Entra ID's
+//!   multi-tenant endpoints (Node, `tests/support/entra`).
 //! - [`start_legacy_app`]: a legacy web app (Python, `tests/support/legacy`)
 //!   with its own login session, Zendesk's JWT SSO protocol and a session
 //!   check URL.
@@ -25,6 +27,7 @@
 
 mod browser;
 pub mod chromium;
+mod entra;
 mod firebase;
 mod legacy;
 mod provider;
@@ -32,6 +35,7 @@ mod redis_server;
 mod zendesk;
 
 pub use browser::{browser, follow, parse_post_form};
+pub use entra::{Entra, start_entra};
 pub use firebase::{FirebaseEmulator, SHARED_FIREBASE_PROJECT, shared_firebase_emulator};
 pub use legacy::{LEGACY_JWT_SECRET, LegacyOptions, start_legacy_app};
 pub use provider::{
