@@ -57,6 +57,7 @@ codes! {
     RoleNotAllowed => "role_not_allowed",
     EndpointNotAllowed => "endpoint_not_allowed",
     TenantNotAllowed => "tenant_not_allowed",
+    LinkConflict => "link_conflict",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -110,6 +111,16 @@ impl VerifyError {
                 "the keys of the token's issuer cannot be fetched right now; try again later".into()
             }
             other => other.to_string(),
+        }
+    }
+}
+
+impl crate::links::LinkError {
+    pub fn code(&self) -> ErrorCode {
+        use crate::links::LinkError as L;
+        match self {
+            L::Conflict { .. } => ErrorCode::LinkConflict,
+            L::Unavailable { .. } | L::Invalid(_) => ErrorCode::UpstreamUnavailable,
         }
     }
 }

@@ -80,6 +80,8 @@ pub struct Report {
     pub claims: Vec<ClaimResult>,
     /// The trust model's checks that passed (see [`crate::trust`]).
     pub trust: Vec<String>,
+    /// What the identity link step did or would do (`[target.link]`).
+    pub link: Option<String>,
     pub zendesk: Vec<String>,
     pub payload: Option<Map<String, Value>>,
     pub jwt: Option<String>,
@@ -167,6 +169,10 @@ impl Observer for Report {
         self.trust = crate::trust::accepted(source, target, mapped);
     }
 
+    fn linked(&mut self, what: &str) {
+        self.link = Some(what.to_owned());
+    }
+
     fn payload(&mut self, target: &TargetConfig, payload: &Map<String, Value>) {
         for c in target.kind.required_claims() {
             self.zendesk.push(format!("required claim `{c}`: present"));
@@ -237,10 +243,12 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
             {
                 Err(refused) => Err(refused.error),
                 Ok(v) if req.sign => {
-                    pipeline::mint(&target, &v.route, &v.claims, &request, now, &mut report)
+                    pipeline::mint(rt, &target, &v.route, &v.claims, &request, now, &mut report)
+                        .await
                         .map(|m| report.jwt = Some(m.jwt))
                 }
-                Ok(v) => pipeline::prepare(
+                Ok(v) => pipeline::preview(
+                    rt,
                     &target,
                     &v.route,
                     v.claims.claims(),
@@ -248,6 +256,7 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
                     now,
                     &mut report,
                 )
+                .await
                 .map(drop),
             }
         }
@@ -269,7 +278,9 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
             ));
             report.routed(&route);
             report.upstream(claims, false);
-            pipeline::prepare(&target, &route, claims, &request, now, &mut report).map(drop)
+            pipeline::preview(rt, &target, &route, claims, &request, now, &mut report)
+                .await
+                .map(drop)
         }
         _ => return Err("give either a token, or a source and a claim set".into()),
     };

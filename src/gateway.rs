@@ -26,6 +26,8 @@ pub enum GatewayError {
     Trust(#[from] TrustError),
     #[error(transparent)]
     Mint(#[from] MintError),
+    #[error(transparent)]
+    Link(#[from] crate::links::LinkError),
 }
 
 impl GatewayError {
@@ -35,6 +37,7 @@ impl GatewayError {
             GatewayError::Mapping(e) => e.code(),
             GatewayError::Trust(e) => e.code(),
             GatewayError::Mint(e) => e.code(),
+            GatewayError::Link(e) => e.code(),
         }
     }
 
@@ -108,6 +111,8 @@ pub struct Runtime {
     pub cookies: (axum_extra::extract::cookie::Key, crate::sso::pending::Names),
     /// In the order configured.
     pub sources: Vec<Arc<Source>>,
+    /// Where identity links live (`state.links_url`), when set.
+    pub links: Option<Arc<crate::links::LinkStore>>,
     by_issuer: HashMap<String, Arc<Source>>,
     targets: HashMap<String, Arc<Target>>,
 }
@@ -170,10 +175,17 @@ impl Runtime {
                 secure: config.server.is_https(),
             },
         );
+        // The URL was checked when the config loaded.
+        let links = config.state.links_url.as_ref().and_then(|u| {
+            crate::links::LinkStore::connect_lazy(u.expose())
+                .ok()
+                .map(Arc::new)
+        });
         Self {
             config: Arc::new(config),
             cookies,
             sources,
+            links,
             by_issuer,
             targets,
         }
@@ -249,11 +261,20 @@ impl Runtime {
         let verified =
             pipeline::verify(self, target, token, Via::Issuer(wanted), now, quiet).await?;
         let source = &verified.route.source;
-        let minted = pipeline::mint(target, &verified.route, &verified.claims, req, now, quiet)
-            .map_err(|error| Refused {
-                error,
-                source: Some(source.clone()),
-            })?;
+        let minted = pipeline::mint(
+            self,
+            target,
+            &verified.route,
+            &verified.claims,
+            req,
+            now,
+            quiet,
+        )
+        .await
+        .map_err(|error| Refused {
+            error,
+            source: Some(source.clone()),
+        })?;
         Ok(Exchanged {
             minted,
             source: source.clone(),

@@ -38,6 +38,7 @@ pub mod explain;
 pub mod gateway;
 pub mod http;
 pub mod init;
+pub mod links;
 pub mod mapping;
 pub mod metrics;
 pub mod pipeline;
@@ -75,14 +76,21 @@ pub fn http_client() -> reqwest::Client {
 /// Builds the state for a validated config: the store, the key cache, the
 /// runtime.
 pub async fn build_state(config: config::Config) -> Result<AppState, state::StateError> {
-    let store = match &config.state {
-        config::StateConfig::Memory => state::Store::Memory(state::memory::MemoryStore::default()),
-        config::StateConfig::Redis { url, key_prefix } => {
+    let store = match &config.state.backend {
+        config::StateBackend::Memory => state::Store::Memory(state::memory::MemoryStore::default()),
+        config::StateBackend::Redis { url, key_prefix } => {
             state::Store::Redis(state::redis::RedisStore::connect(url.expose(), key_prefix).await?)
         }
     };
     let http = http_client();
     let keys = source::keys::KeyCache::default();
     let runtime = gateway::Runtime::new(config, &http, &keys);
+    if let Some(links) = &runtime.links
+        && let Err(e) = links.migrate().await
+    {
+        // Sign-ins of targets with links are refused until it can be
+        // reached; the migration is tried again then.
+        tracing::error!("identity links: {e}: {}", e.detail());
+    }
     Ok(AppState::new(runtime, http, keys, store))
 }

@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{SourceConfig, TargetConfig};
 use crate::gateway::{GatewayError, RequestInfo, Route, Runtime, Target};
+use crate::links::{self, LinkError, Resolved};
 use crate::mapping::{MappingError, Step, Vars};
 use crate::source::{Source, TokenUse, VerifiedClaims, unverified_decode};
 use crate::target::{self, Minted};
@@ -53,6 +54,8 @@ pub trait Observer {
         _mapped: &Map<String, Value>,
     ) {
     }
+    /// The identity link step: what it did, in words (`explain`).
+    fn linked(&mut self, _what: &str) {}
     /// Zendesk's rules passed; this is the payload (signed when minting).
     fn payload(&mut self, _target: &TargetConfig, _payload: &Map<String, Value>) {}
 }
@@ -136,9 +139,11 @@ pub async fn verify<O: Observer>(
     }
 }
 
-/// Maps verified claims, applies the trust model and Zendesk's rules, and
-/// signs the target's token.
-pub fn mint<O: Observer>(
+/// Maps verified claims, applies the trust model, keeps the person's
+/// identity link (targets with `[target.link]`), applies Zendesk's rules,
+/// and signs the target's token.
+pub async fn mint<O: Observer>(
+    rt: &Runtime,
     target: &Target,
     route: &Route,
     verified: &VerifiedClaims,
@@ -146,10 +151,144 @@ pub fn mint<O: Observer>(
     now: i64,
     obs: &mut O,
 ) -> Result<Minted, GatewayError> {
-    let mapped = mapped(target, route, verified.claims(), req, obs)?;
+    let (mut mapped, trusted) = mapped(target, route, verified.claims(), req, obs)?;
+    if target.link.is_some() {
+        let linking = Linking::Keep { now };
+        link(
+            rt,
+            target,
+            route,
+            verified.claims(),
+            trusted,
+            req,
+            &mut mapped,
+            linking,
+            obs,
+        )
+        .await?;
+    }
     let minted = target::mint(target, mapped, now)?;
     obs.payload(target, &minted.payload);
     Ok(minted)
+}
+
+/// [`prepare`], then what the identity link step would do, without
+/// recording anything (`explain`).
+pub async fn preview<O: Observer>(
+    rt: &Runtime,
+    target: &Target,
+    route: &Route,
+    claims: &Map<String, Value>,
+    req: &RequestInfo,
+    now: i64,
+    obs: &mut O,
+) -> Result<Map<String, Value>, GatewayError> {
+    let (mut mapped, trusted) = mapped(target, route, claims, req, obs)?;
+    if target.link.is_some() {
+        link(
+            rt,
+            target,
+            route,
+            claims,
+            trusted,
+            req,
+            &mut mapped,
+            Linking::Look,
+            obs,
+        )
+        .await?;
+    }
+    let payload = target::prepare(target, mapped, now)?;
+    obs.payload(target, &payload);
+    Ok(payload)
+}
+
+/// Whether the link step records (a sign-in) or only looks (`explain`).
+#[derive(Clone, Copy)]
+enum Linking {
+    Keep { now: i64 },
+    Look,
+}
+
+/// The identity link step (`crate::links`): the person's key, then the
+/// `external_id` linked to it, which replaces the mapped one.
+#[allow(clippy::too_many_arguments)]
+async fn link<O: Observer>(
+    rt: &Runtime,
+    target: &Target,
+    route: &Route,
+    claims: &Map<String, Value>,
+    trusted: trust::Trusted,
+    req: &RequestInfo,
+    mapped: &mut Map<String, Value>,
+    linking: Linking,
+    obs: &mut O,
+) -> Result<(), GatewayError> {
+    let Some(rule) = &target.link else {
+        return Ok(());
+    };
+    let key = match &rule.key {
+        None if trusted.email_vouched => mapped
+            .get("email")
+            .and_then(Value::as_str)
+            .map(links::normalize_email),
+        None => None,
+        Some(expr) => {
+            let vars = vars(target, &route.source, req);
+            crate::mapping::evaluate_key(expr, claims, &vars)?
+        }
+    };
+    let Some(key) = key else {
+        obs.linked(match rule.key {
+            None => "no link: no verified email to key it (an unverified email never links)",
+            Some(_) => "no link: the link key is null for this person",
+        });
+        return Ok(());
+    };
+    let store = rt.links.as_ref().ok_or_else(|| LinkError::Unavailable {
+        detail: "no state.links_url".into(),
+    })?;
+    let mapped_id = mapped
+        .get("external_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let source = route.source.name();
+    match linking {
+        Linking::Keep { now } => {
+            let found = store
+                .resolve(&target.name, &key, mapped_id.as_deref(), source, now)
+                .await
+                .inspect_err(|e| {
+                    if let LinkError::Unavailable { detail } = e {
+                        tracing::warn!(target = %target.name, "identity links: {detail}");
+                    }
+                })?;
+            if let Some((id, how)) = found {
+                if O::EVERY_STEP {
+                    obs.linked(&match how {
+                        Resolved::Created => format!("linked: new link, external_id {id:?}"),
+                        Resolved::Same => format!("linked: external_id {id:?}, as mapped"),
+                        Resolved::Reused { .. } => format!(
+                            "linked: external_id {id:?} (first sent for this person) replaces the mapped one"
+                        ),
+                    });
+                }
+                mapped.insert("external_id".into(), Value::String(id));
+            }
+        }
+        Linking::Look => match store.find(&target.name, &key).await? {
+            Some(l) => {
+                obs.linked(&format!(
+                    "link found: external_id {:?} (first through source {:?}, last through {:?}); the mapped one is replaced",
+                    l.external_id, l.source, l.last_source
+                ));
+                mapped.insert("external_id".into(), Value::String(l.external_id));
+            }
+            None => obs
+                .linked("no link yet: a sign-in would link this person to the mapped external_id"),
+        },
+    }
+    Ok(())
 }
 
 /// [`mint`] without the signature, for any claims — verified or a sample
@@ -162,7 +301,7 @@ pub fn prepare<O: Observer>(
     now: i64,
     obs: &mut O,
 ) -> Result<Map<String, Value>, GatewayError> {
-    let mapped = mapped(target, route, claims, req, obs)?;
+    let (mapped, _) = mapped(target, route, claims, req, obs)?;
     let payload = target::prepare(target, mapped, now)?;
     obs.payload(target, &payload);
     Ok(payload)
@@ -175,7 +314,7 @@ fn mapped<O: Observer>(
     claims: &Map<String, Value>,
     req: &RequestInfo,
     obs: &mut O,
-) -> Result<Map<String, Value>, GatewayError> {
+) -> Result<(Map<String, Value>, trust::Trusted), GatewayError> {
     let vars = vars(target, &route.source, req);
     let mut mapped = if O::EVERY_STEP {
         route
@@ -184,9 +323,9 @@ fn mapped<O: Observer>(
     } else {
         map(route, claims, &vars)?
     };
-    trust::check(&route.source.config, target, claims, &mut mapped)?;
+    let trusted = trust::check(&route.source.config, target, claims, &mut mapped)?;
     obs.trusted(&route.source.config, target, &mapped);
-    Ok(mapped)
+    Ok((mapped, trusted))
 }
 
 fn map(

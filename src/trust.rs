@@ -55,6 +55,15 @@ fn marked(upstream: &Map<String, Value>) -> Marked {
     }
 }
 
+/// What the trust model found in claims it passed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Trusted {
+    /// The mapped `email` is one the source vouched for (not merely let
+    /// through by `trust_unverified_email`): the only email that may key
+    /// an identity link.
+    pub email_vouched: bool,
+}
+
 /// Checks the mapped claims of a sign-in through `source` for `target`
 /// against the trust model; adds `email_verified` for messaging.
 pub fn check(
@@ -62,10 +71,12 @@ pub fn check(
     target: &TargetConfig,
     upstream: &Map<String, Value>,
     mapped: &mut Map<String, Value>,
-) -> Result<(), TrustError> {
+) -> Result<Trusted, TrustError> {
+    let mut trusted = Trusted::default();
     if let Some(email) = mapped.get("email").and_then(Value::as_str) {
         let verified = upn_vouched(source, upstream, email)
             || email_vouched(source.email_trust, upstream, email)?;
+        trusted.email_vouched = verified;
         if !source.email_domains.is_empty() {
             let domain = email
                 .rsplit_once('@')
@@ -95,7 +106,7 @@ pub fn check(
             allowed: target.allowed_roles.join(", "),
         });
     }
-    Ok(())
+    Ok(trusted)
 }
 
 /// What [`check`] accepted in claims it passed, one line each, for

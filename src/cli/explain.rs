@@ -136,6 +136,9 @@ fn print_report(r: &Report) {
     for t in &r.trust {
         println!("trust    ✓ {t}");
     }
+    if let Some(l) = &r.link {
+        println!("link     {l}");
+    }
     for z in &r.zendesk {
         println!("zendesk  ✓ {z}");
     }

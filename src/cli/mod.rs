@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 mod check;
 mod explain;
+mod links;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -142,6 +143,13 @@ pub enum Command {
         /// Overwrite an existing file
         #[arg(long)]
         force: bool,
+    },
+    /// Identity links: one person, one Zendesk user across sources
+    Links {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(subcommand)]
+        command: links::LinksCommand,
     },
     /// Print a token signed by a `dev` source
     DevToken {
@@ -305,6 +313,7 @@ async fn run(cli: Cli) -> ExitCode {
             source,
             user,
         } => dev_token(&config.config, demo, &source, &user),
+        Command::Links { config, command } => links::links(&config.config, command).await,
     }
 }
 

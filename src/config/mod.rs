@@ -38,7 +38,7 @@ use problem::syntax_problem;
 pub use problem::{Problem, Problems};
 use raw::{RawRule, RawServer, RawSource, RawState, RawTarget};
 pub use secret::Secret;
-pub use server::{DEFAULT_LISTEN, MIN_ADMIN_TOKEN, Server, StateConfig};
+pub use server::{DEFAULT_LISTEN, MIN_ADMIN_TOKEN, Server, StateBackend, StateConfig};
 pub use source::{DevUser, EMULATOR_ENV, EmailTrust, JwtKeys, SourceConfig, SourceDetail};
 pub use target::{Refusal, TargetConfig, TargetSource};
 
@@ -253,6 +253,9 @@ fn load(
     let targets = v.targets(raw_targets, &sources, &source_names);
     if let Some(server) = &server {
         v.server_against_targets(server, &targets);
+    }
+    if let Some(state) = &state {
+        v.links_against_targets(state, &targets);
     }
     let mut i = 0;
     v.p.0.retain(|q| {
@@ -539,6 +542,17 @@ impl Validator {
             }
         }
         out
+    }
+
+    /// One CEL expression (a link key), compiled; its problem recorded.
+    fn expression(&mut self, path: &str, text: &str) -> Option<Arc<Expression>> {
+        match Expression::compile(text) {
+            Ok(e) => Some(Arc::new(e)),
+            Err(e) => {
+                self.p.0.push(compile_problem(path.to_owned(), e));
+                None
+            }
+        }
     }
 
     fn rules(&mut self, path: &str, raw: &[RawRule]) -> Vec<(Arc<Expression>, String)> {

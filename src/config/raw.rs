@@ -71,10 +71,12 @@ pub struct RawState {
     pub backend: Option<String>,
     pub redis_url: Option<RawSecret>,
     pub key_prefix: Option<String>,
+    /// Where identity links live: `sqlite:PATH` or `postgres://…`.
+    pub links_url: Option<RawSecret>,
 }
 
 impl RawTable for RawState {
-    const KEYS: &'static [&'static str] = &["backend", "redis_url", "key_prefix"];
+    const KEYS: &'static [&'static str] = &["backend", "redis_url", "key_prefix", "links_url"];
 }
 
 #[derive(Debug, Deserialize)]
@@ -220,10 +222,24 @@ pub struct RawTarget {
     // messaging, chat
     pub ttl: Option<String>,
     pub allowed_origins: Option<Vec<String>>,
+    /// `[target.link]`: identity links for this target.
+    pub link: Option<RawLink>,
     #[serde(default)]
     pub claims: BTreeMap<String, String>,
     #[serde(default)]
     pub rules: Vec<RawRule>,
+}
+
+/// `[target.link]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLink {
+    /// CEL over the verified claims; default: the verified email.
+    pub key: Option<String>,
+}
+
+impl RawTable for RawLink {
+    const KEYS: &'static [&'static str] = &["key"];
 }
 
 impl RawTable for RawTarget {
@@ -245,6 +261,7 @@ impl RawTable for RawTarget {
         "key_id",
         "ttl",
         "allowed_origins",
+        "link",
         "claims",
         "rules",
     ];
@@ -290,6 +307,7 @@ mod tests {
         assert_keys_are_fields::<RawDevUser>();
         assert_keys_are_fields::<RawSource>();
         assert_keys_are_fields::<RawTarget>();
+        assert_keys_are_fields::<RawLink>();
     }
 
     #[test]

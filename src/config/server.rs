@@ -41,7 +41,14 @@ impl Server {
 }
 
 #[derive(Debug)]
-pub enum StateConfig {
+pub struct StateConfig {
+    pub backend: StateBackend,
+    /// Where identity links live (`sqlite:PATH`, `postgres://…`).
+    pub links_url: Option<Secret>,
+}
+
+#[derive(Debug)]
+pub enum StateBackend {
     Memory,
     Redis { url: Secret, key_prefix: String },
 }
@@ -152,13 +159,35 @@ impl Validator {
     }
 
     pub(super) fn state(&mut self, raw: &RawState) -> Option<StateConfig> {
+        let links_url = match &raw.links_url {
+            None => None,
+            Some(r) if self.reference_in_literal("state.links_url", r) => None,
+            Some(r) => match r.resolve(self.base.as_deref()) {
+                Ok(s) => {
+                    // The URL may hold a password: the problem never shows it.
+                    if let Err(e) = crate::links::LinkStore::check_url(s.expose()) {
+                        self.p.push("state.links_url", e);
+                    }
+                    Some(s)
+                }
+                Err(e) => {
+                    self.p.push("state.links_url", e);
+                    None
+                }
+            },
+        };
+        let backend = self.state_backend(raw)?;
+        Some(StateConfig { backend, links_url })
+    }
+
+    fn state_backend(&mut self, raw: &RawState) -> Option<StateBackend> {
         match raw.backend.as_deref().unwrap_or("memory") {
             "memory" => {
                 if raw.redis_url.is_some() {
                     self.p
                         .push("state.redis_url", "only used with backend = \"redis\"");
                 }
-                Some(StateConfig::Memory)
+                Some(StateBackend::Memory)
             }
             "redis" => {
                 let url = match &raw.redis_url {
@@ -190,7 +219,7 @@ impl Validator {
                         ),
                     },
                 }
-                Some(StateConfig::Redis {
+                Some(StateBackend::Redis {
                     url,
                     key_prefix: raw
                         .key_prefix
@@ -204,6 +233,21 @@ impl Validator {
                     format!("must be \"memory\" or \"redis\"; found {other:?}"),
                 );
                 None
+            }
+        }
+    }
+
+    /// A target that keeps identity links needs somewhere to keep them.
+    pub(super) fn links_against_targets(&mut self, state: &StateConfig, targets: &[TargetConfig]) {
+        if state.links_url.is_some() {
+            return;
+        }
+        for (i, t) in targets.iter().enumerate() {
+            if t.link.is_some() {
+                self.p.push(
+                    format!("target[{i}].link"),
+                    "identity links need a store: set state.links_url = \"sqlite:/var/lib/zenbridge/links.db\" (one instance) or a postgres:// URL (several replicas)",
+                );
             }
         }
     }

@@ -52,6 +52,16 @@ pub struct TargetConfig {
     pub key_id: Option<String>,
     pub ttl: Duration,
     pub allowed_origins: Vec<String>,
+    /// `[target.link]`: identity links are kept for this target.
+    pub link: Option<LinkRule>,
+}
+
+/// How a target decides that two sign-ins are one person.
+#[derive(Debug, Clone)]
+pub struct LinkRule {
+    /// CEL over the verified upstream claims; `None`: the email the trust
+    /// model vouched for (an unverified one never links).
+    pub key: Option<Arc<crate::mapping::Expression>>,
 }
 
 /// One source of a target, with the mapping of the pair.
@@ -113,7 +123,9 @@ impl TargetConfig {
 }
 
 /// Keys every target kind accepts.
-const COMMON_TARGET_KEYS: [&str; 6] = ["name", "kind", "secret", "sources", "claims", "rules"];
+const COMMON_TARGET_KEYS: [&str; 7] = [
+    "name", "kind", "secret", "sources", "claims", "rules", "link",
+];
 
 /// Keys each target kind accepts, beyond [`COMMON_TARGET_KEYS`].
 fn target_keys(kind: TargetKind) -> &'static [&'static str] {
@@ -404,6 +416,12 @@ impl Validator {
                     "the sign-in's error pages show the person the upstream claims, the rules and the mapping: for finding a problem, not for production",
                 ));
             }
+            let link = raw.link.as_ref().map(|l| LinkRule {
+                key: l
+                    .key
+                    .as_deref()
+                    .and_then(|k| self.expression(&format!("{path}.link.key"), k)),
+            });
             let Some(secret) = secret else { continue };
             let signer = crate::target::sign::Signer::new(
                 kind,
@@ -429,6 +447,7 @@ impl Validator {
                 key_id: raw.key_id,
                 ttl,
                 allowed_origins,
+                link,
             });
         }
         if out.is_empty() && self.p.0.is_empty() {

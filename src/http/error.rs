@@ -79,7 +79,8 @@ pub fn status_of(code: ErrorCode, dialect: Dialect) -> (StatusCode, &'static str
         | C::EmailUnverified
         | C::EmailDomainNotAllowed
         | C::RoleNotAllowed
-        | C::TenantNotAllowed => refused,
+        | C::TenantNotAllowed
+        | C::LinkConflict => refused,
         C::StateMismatch | C::LoginExpired | C::LoginFailed | C::ReturnToNotAllowed => {
             (StatusCode::BAD_REQUEST, "invalid_request")
         }

@@ -246,6 +246,38 @@ impl Mapping {
 
 /// The evaluation context: the claims and the other variables are
 /// borrowed, never copied, for the life of one evaluation.
+/// A link key (`[target.link] key`): `expr` over the verified claims, as
+/// a string; a number is written in decimal, `null` means "no key".
+pub fn evaluate_key(
+    expr: &Expression,
+    claims: &serde_json::Map<String, serde_json::Value>,
+    vars: &Vars<'_>,
+) -> Result<Option<String>, MappingError> {
+    bounds::check(claims)?;
+    let ctx = context(claims, vars);
+    let claim = "link key";
+    match expr.program.execute(&ctx) {
+        Ok(Value::Null) => Ok(None),
+        Ok(Value::String(s)) if s.is_empty() => Ok(None),
+        Ok(Value::String(s)) => Ok(Some(s.as_ref().clone())),
+        Ok(Value::Int(i)) => Ok(Some(i.to_string())),
+        Ok(Value::UInt(u)) => Ok(Some(u.to_string())),
+        Ok(other) => Err(MappingError::ClaimInvalid {
+            claim: claim.into(),
+            expected: "a string, a whole number or null".into(),
+            found: self::cel::type_name(&other).into(),
+        }),
+        Err(ExecutionError::NoSuchKey(key)) => Err(MappingError::ClaimMissing {
+            claim: claim.into(),
+            upstream: key.as_ref().clone(),
+        }),
+        Err(e) => Err(MappingError::Evaluation {
+            claim: claim.into(),
+            reason: log_failure("link key", claim, expr, &e, claims),
+        }),
+    }
+}
+
 fn context<'v>(
     claims: &'v serde_json::Map<String, serde_json::Value>,
     vars: &Vars<'v>,

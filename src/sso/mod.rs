@@ -189,6 +189,6 @@ pub async fn finish<O: Observer>(
             });
         }
     }
-    let minted = pipeline::mint(target, route, &verified, req, now, obs)?;
+    let minted = pipeline::mint(rt, target, route, &verified, req, now, obs).await?;
     Ok((minted, verified.subject().map(str::to_owned)))
 }

@@ -473,7 +473,7 @@ fn redis_over_tls_is_refused_at_check() {
     ] {
         let cfg = valid(&redis(ok));
         assert!(
-            matches!(cfg.state, config::StateConfig::Redis { .. }),
+            matches!(cfg.state.backend, config::StateBackend::Redis { .. }),
             "{ok}"
         );
     }

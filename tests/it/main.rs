@@ -16,6 +16,7 @@ mod entra;
 mod firebase_emulator;
 mod harness;
 mod keys;
+mod links;
 mod package;
 mod sso;
 mod state;

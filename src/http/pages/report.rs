@@ -113,6 +113,9 @@ pub fn section(report: &Value) -> Html {
         }
         b.raw("</ul>");
     }
+    if let Some(link) = r.get("link").and_then(Value::as_str) {
+        b.raw("<h3>Identity link</h3><p>").text(link).raw("</p>");
+    }
     if let Some(refused) = r.get("refused").filter(|v| v.is_object()) {
         b.raw("<p class=\"verdict fail\" id=\"explain-refused\">Refused: ")
             .text(&text(refused.get("message")))

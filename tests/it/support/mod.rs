@@ -7,6 +7,7 @@
 //! - [`verify_zendesk`]: the independent Node checker of the JWTs we mint for
 //!   Zendesk (`tests/support/verify/verify-zendesk.mjs`).
 //! - [`start_redis`]: a throwaway `redis-server`.
+//! - [`start_postgres`]: a throwaway PostgreSQL server.
 //! - [`start_firebase_emulator`] / [`shared_firebase_emulator`]: the real
 //!   Firebase Auth emulator (`firebase-tools`, `tests/support/firebase`) as
 //!   an upstream identity provider.
@@ -30,6 +31,7 @@ pub mod chromium;
 mod entra;
 mod firebase;
 mod legacy;
+mod postgres;
 mod provider;
 mod redis_server;
 mod zendesk;
@@ -38,13 +40,14 @@ pub use browser::{browser, follow, parse_post_form};
 pub use entra::{Entra, start_entra};
 pub use firebase::{FirebaseEmulator, SHARED_FIREBASE_PROJECT, shared_firebase_emulator};
 pub use legacy::{LEGACY_JWT_SECRET, LegacyOptions, start_legacy_app};
+pub use postgres::start_postgres;
 pub use provider::{
     CLIENT_ID, CLIENT_SECRET, Op, OpOptions, POST_CLIENT_ID, POST_CLIENT_SECRET, Pkce, decode_jwt,
     op_authorize, op_authorize_in, op_generate_keys, op_id_token, op_logout, op_redeem_code,
     shared_op, start_op, start_op_with,
 };
 pub use redis_server::start_redis;
-pub use zendesk::{assert_zendesk_ok, verify_zendesk};
+pub use zendesk::{ZendeskUsers, assert_zendesk_ok, verify_zendesk};
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;

@@ -65,3 +65,45 @@ pub fn run_verifier(input: &Value) -> Value {
         panic!("verify-zendesk.mjs printed no JSON ({e}):\nstdout: {stdout}\nstderr: {stderr}")
     })
 }
+
+/// Zendesk's users as its JWT sign-in finds and creates them
+/// (`/work/shared/spec/zendesk.md`, identity rules): by `external_id`
+/// first, then by email; an `external_id` held by another user, or a new
+/// `external_id` for an email a user with another one holds, is refused
+/// ("External has already been taken"), which is how a person's second
+/// identity source breaks their sign-in.
+#[derive(Debug, Default)]
+pub struct ZendeskUsers {
+    /// (external_id, email) per user, in creation order; the index is the id.
+    users: Vec<(Option<String>, Option<String>)>,
+}
+
+impl ZendeskUsers {
+    /// Signs in with a token that passed [`assert_zendesk_ok`]: the user's
+    /// index, or Zendesk's error text.
+    pub fn sign_in(&mut self, payload: &Value) -> Result<usize, String> {
+        let ext = payload["external_id"].as_str().map(str::to_owned);
+        let email = payload["email"].as_str().map(str::to_ascii_lowercase);
+        if let Some(e) = &ext
+            && let Some(i) = self.users.iter().position(|(x, _)| x.as_ref() == Some(e))
+        {
+            return Ok(i);
+        }
+        if let Some(m) = &email
+            && let Some(i) = self.users.iter().position(|(_, y)| y.as_ref() == Some(m))
+        {
+            return match (&self.users[i].0, &ext) {
+                (Some(held), Some(new)) if held != new => {
+                    Err("External has already been taken".to_owned())
+                }
+                (None, Some(new)) => {
+                    self.users[i].0 = Some(new.clone());
+                    Ok(i)
+                }
+                _ => Ok(i),
+            };
+        }
+        self.users.push((ext, email));
+        Ok(self.users.len() - 1)
+    }
+}
