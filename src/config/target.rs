@@ -417,10 +417,7 @@ impl Validator {
                 ));
             }
             let link = raw.link.as_ref().map(|l| LinkRule {
-                key: l
-                    .key
-                    .as_deref()
-                    .and_then(|k| self.expression(&format!("{path}.link.key"), k)),
+                key: l.key.as_deref().and_then(|k| self.link_key(&path, k)),
             });
             let Some(secret) = secret else { continue };
             let signer = crate::target::sign::Signer::new(
@@ -456,6 +453,24 @@ impl Validator {
         }
         out
     }
+    /// `[target.link] key`: compiled, with a warning when it reads an
+    /// address no source vouches for by itself.
+    fn link_key(&mut self, path: &str, text: &str) -> Option<Arc<crate::mapping::Expression>> {
+        let key_path = format!("{path}.link.key");
+        let e = self.expression(&key_path, text)?;
+        let read = crate::mapping::synthetic::claims_read(e.program.expression());
+        if read
+            .iter()
+            .any(|c| c == "email" || c == "preferred_username")
+        {
+            self.warnings.push(Problem::new(
+                key_path,
+                "links on an address the trust model does not vouch for: whoever signs up somewhere with someone else's address would get that person's Zendesk user. Leave `key` out to link on the verified email",
+            ));
+        }
+        Some(e)
+    }
+
     /// `endpoints`: the kind's defaults, or a list of endpoints the kind
     /// can serve. Listing one beyond the defaults widens who can get the
     /// target's token, which `check` says.

@@ -2,7 +2,8 @@
 //! every source has usable keys), `/metrics` (Prometheus text), and
 //! `POST /explain` (the `explain` command, only with `server.admin_token`).
 //!
-//! `/readyz` reads the key cache's state ([`crate::source::keys::Keys::status`]);
+//! `/readyz` also asks the state store and, when identity links are kept,
+//! the link store. It reads the key cache's state ([`crate::source::keys::Keys::status`]);
 //! a probe fetches nothing itself. For a source without keys it starts a
 //! warm-up in the background, which is the cache's own `get`: coalesced
 //! with any fetch in flight and, after a failure, held back for the
@@ -75,6 +76,14 @@ async fn readyz(State(state): State<AppState>, rt: Rt) -> Response {
     if let Err(e) = state.shared().store.ping().await {
         reasons.push(format!("state store: {e}"));
         not_ready.push(json!({"state": "store", "error": "the state store does not answer"}));
+    }
+    // With identity links on, a sign-in without the link store is refused.
+    if let Some(links) = &rt.links
+        && let Err(e) = links.ping().await
+    {
+        reasons.push(format!("identity link store: {e}: {}", e.detail()));
+        not_ready
+            .push(json!({"state": "links", "error": "the identity link store does not answer"}));
     }
     // Probes ask every few seconds: a WARN when readiness is lost or its
     // reasons change, INFO when it comes back, DEBUG otherwise.

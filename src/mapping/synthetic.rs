@@ -308,7 +308,7 @@ fn depends_on_values(e: &ExecutionError) -> bool {
 
 /// The claims an expression reads by name: `claims.x`, `has(claims.x)`,
 /// `claims['x']`, `claims.?x`, `'x' in claims`.
-pub(super) fn claims_read(e: &IdedExpr) -> Vec<String> {
+pub(crate) fn claims_read(e: &IdedExpr) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let is_claims = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(n) if n == "claims");
     let literal = |e: &IdedExpr| match &e.expr {

@@ -305,6 +305,16 @@ async fn link_store_down_refuses_with_upstream_unavailable_and_mints_nothing() {
         !text.contains("127.0.0.1") && !text.contains("postgres"),
         "{text}"
     );
+    // Readiness says so, without the database's words.
+    let ready = gw
+        .client
+        .get(format!("{}/readyz", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["not_ready"][0]["state"], "links", "{ready}");
 }
 
 /// Two replicas sign the same person in at once, each through another
@@ -402,6 +412,23 @@ fn links_without_a_store_is_a_config_error() {
         problems.to_string().contains("state.links_url"),
         "{problems}"
     );
+    // A key on the raw email claim works, and is warned about.
+    let on_email = config(
+        "https://op.acme.test",
+        Some("sqlite:/tmp/never-opened.db"),
+        "[target.link]\nkey = \"claims.email\"",
+        "",
+    )
+    .replace("@LISTEN@", "127.0.0.1:0")
+    .replace("@URL@", "http://127.0.0.1:8080");
+    let cfg = zenbridge::config::load_str(&on_email, None).expect("valid");
+    assert!(
+        cfg.warnings
+            .iter()
+            .any(|w| w.path == "target[0].link.key" && w.message.contains("does not vouch for")),
+        "{:?}",
+        cfg.warnings
+    );
 }
 
 /// `zenbridge links …` on a SQLite store: a Zendesk user export imported
@@ -486,4 +513,51 @@ fn links_cli_imports_a_zendesk_export_all_or_nothing_and_manages_links() {
     // An unknown target.
     let (code, _, err) = links(&["list", "--target", "nope"]);
     assert_eq!(code, 2, "{err}");
+}
+
+/// `explain` shows which link a sign-in would use, and records nothing.
+#[tokio::test]
+async fn explain_shows_the_link_and_records_nothing() {
+    let op = shared_op().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let text = config(&op.issuer, Some(&url), "[target.link]", "");
+    let gw = gateway(&text).await;
+    let mut zendesk = ZendeskUsers::default();
+    let portal = portal_token("p-17", "ada@acme.test", &json!({}));
+    sign_in(&gw, &mut zendesk, &portal).await.unwrap();
+
+    let cfg_path = dir.path().join("zenbridge.toml");
+    let file = text
+        .replace("@LISTEN@", "127.0.0.1:0")
+        .replace("@URL@", "http://127.0.0.1:8080");
+    std::fs::write(&cfg_path, file).unwrap();
+    let cfg = cfg_path.to_str().unwrap();
+    let explain = |token: &str| {
+        run_binary(&[
+            "explain", "--config", cfg, "--target", "widget", "--token", token, "--json",
+        ])
+    };
+    let (code, out, err) = explain(&tenant_token(&op, "t-99", "ada@acme.test").await);
+    assert_eq!(code, 0, "{out}{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let link = report["link"].as_str().unwrap_or_default();
+    assert!(
+        link.contains("link found") && link.contains("portal|p-17"),
+        "{report}"
+    );
+    assert_eq!(report["payload"]["external_id"], "portal|p-17");
+    // Someone new: no link yet, and explaining them made none.
+    let (code, out, err) = explain(&tenant_token(&op, "t-5", "grace@acme.test").await);
+    assert_eq!(code, 0, "{out}{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        report["link"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("no link yet"),
+        "{report}"
+    );
+    let links = gw.state.runtime().links.clone().unwrap();
+    assert_eq!(links.list(None).await.unwrap().len(), 1);
 }
