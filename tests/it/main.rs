@@ -11,6 +11,7 @@ mod api;
 mod browser;
 mod cli;
 mod config;
+mod deploy;
 mod docs;
 mod entra;
 mod firebase_emulator;
