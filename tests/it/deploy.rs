@@ -248,7 +248,9 @@ fn the_dockerfile_passes_hadolint() {
     let text = std::fs::read_to_string(manifest_dir().join("deploy/Dockerfile")).unwrap();
     assert!(text.contains("USER 65532"), "runs as non-root");
     assert!(
-        !text.lines().any(|l| l.trim_start().starts_with("HEALTHCHECK")),
+        !text
+            .lines()
+            .any(|l| l.trim_start().starts_with("HEALTHCHECK")),
         "the orchestrator probes"
     );
 }

@@ -10,6 +10,7 @@ mod support;
 mod api;
 mod browser;
 mod cli;
+mod cluster;
 mod config;
 mod deploy;
 mod docs;

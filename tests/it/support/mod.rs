@@ -8,6 +8,7 @@
 //!   Zendesk (`tests/support/verify/verify-zendesk.mjs`).
 //! - [`start_redis`]: a throwaway `redis-server`.
 //! - [`start_postgres`]: a throwaway PostgreSQL server.
+//! - [`start_haproxy`]: HAProxy in front of several replicas.
 //! - [`start_firebase_emulator`] / [`shared_firebase_emulator`]: the real
 //!   Firebase Auth emulator (`firebase-tools`, `tests/support/firebase`) as
 //!   an upstream identity provider.
@@ -30,6 +31,7 @@ mod browser;
 pub mod chromium;
 mod entra;
 mod firebase;
+mod haproxy;
 mod legacy;
 mod postgres;
 mod provider;
@@ -39,6 +41,7 @@ mod zendesk;
 pub use browser::{browser, follow, parse_post_form};
 pub use entra::{Entra, start_entra};
 pub use firebase::{FirebaseEmulator, SHARED_FIREBASE_PROJECT, shared_firebase_emulator};
+pub use haproxy::{Haproxy, start_haproxy};
 pub use legacy::{LEGACY_JWT_SECRET, LegacyOptions, start_legacy_app};
 pub use postgres::start_postgres;
 pub use provider::{
@@ -46,7 +49,7 @@ pub use provider::{
     op_authorize, op_authorize_in, op_generate_keys, op_id_token, op_logout, op_redeem_code,
     shared_op, start_op, start_op_with,
 };
-pub use redis_server::start_redis;
+pub use redis_server::{Redis, start_redis};
 pub use zendesk::{ZendeskUsers, assert_zendesk_ok, verify_zendesk};
 
 use std::net::{Ipv4Addr, TcpListener};
