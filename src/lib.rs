@@ -35,6 +35,8 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod explain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod http;
 pub mod init;

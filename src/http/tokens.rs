@@ -73,7 +73,7 @@ pub fn router() -> Router<AppState> {
 /// never needs it) is split in place; anything else goes through the full
 /// decoder. Invalid UTF-8 reads as no field. The scans use `memchr` (SIMD):
 /// an SDK body is a kilobyte of token.
-fn form_field<'b>(body: &'b [u8], name: &str) -> Option<Cow<'b, str>> {
+pub(crate) fn form_field<'b>(body: &'b [u8], name: &str) -> Option<Cow<'b, str>> {
     if memchr::memchr2(b'%', b'+', body).is_some() {
         return url::form_urlencoded::parse(body).find_map(|(k, v)| (k == name).then_some(v));
     }
