@@ -25,6 +25,7 @@ codes! {
     TokenTooLarge => "token_too_large",
     TokenTypeMismatch => "token_type_mismatch",
     TokenExpired => "token_expired",
+    TokenInactive => "token_inactive",
     TokenNotYetValid => "token_not_yet_valid",
     TokenIssuedInFuture => "token_issued_in_future",
     IssuerUnknown => "issuer_unknown",
@@ -81,7 +82,10 @@ impl VerifyError {
             VerifyError::AudienceMismatch { .. } => ErrorCode::AudienceMismatch,
             VerifyError::ClaimMissing { .. } => ErrorCode::ClaimMissing,
             VerifyError::ClaimInvalid { .. } => ErrorCode::ClaimInvalid,
-            VerifyError::UpstreamUnavailable { .. } => ErrorCode::UpstreamUnavailable,
+            VerifyError::Inactive { .. } => ErrorCode::TokenInactive,
+            VerifyError::UpstreamUnavailable { .. } | VerifyError::CheckUnavailable { .. } => {
+                ErrorCode::UpstreamUnavailable
+            }
         }
     }
 }
@@ -106,6 +110,12 @@ impl VerifyError {
             }
             VerifyError::UpstreamUnavailable { .. } => {
                 "the keys of the token's issuer cannot be fetched right now; try again later".into()
+            }
+            VerifyError::CheckUnavailable { .. } => {
+                "the token cannot be checked right now; try again later".into()
+            }
+            VerifyError::Inactive { .. } => {
+                "the token is not active: it is unknown, expired or revoked".into()
             }
             other => other.to_string(),
         }

@@ -64,6 +64,7 @@ pub fn status_of(code: ErrorCode, dialect: Dialect) -> (StatusCode, &'static str
         | C::TokenTooLarge
         | C::TokenTypeMismatch
         | C::TokenExpired
+        | C::TokenInactive
         | C::TokenNotYetValid
         | C::TokenIssuedInFuture
         | C::IssuerUnknown

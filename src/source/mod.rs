@@ -24,6 +24,7 @@ pub mod firebase;
 pub mod jwt;
 pub mod keys;
 pub mod oidc;
+pub mod opaque;
 mod standard;
 pub mod unverified;
 
@@ -36,6 +37,7 @@ use serde_json::{Map, Value};
 use crate::config::{SourceConfig, SourceDetail};
 pub use fetch::{UrlFetcher, get_bytes};
 use keys::{Family, KeyCache, Keys};
+pub use opaque::Opaque;
 use standard::check_standard;
 pub use standard::{MAX_TIME, rfc3339, time_claim};
 pub use unverified::{
@@ -116,10 +118,18 @@ pub enum VerifyError {
     ClaimMissing { claim: String, why: String },
     #[error("the token's `{claim}` claim {detail}")]
     ClaimInvalid { claim: String, detail: String },
+    /// No source asked knows the (opaque) token as active: unknown,
+    /// expired or revoked ([`opaque`]).
+    #[error("the token is not active at {sources} (unknown, expired or revoked){detail}")]
+    Inactive { sources: String, detail: String },
     /// `detail` (URLs, the HTTP client's error chain) is for logs and
     /// `check --online`; the message clients see leaves it out.
     #[error("the keys of source {source_name:?} cannot be fetched right now; try again later")]
     UpstreamUnavailable { source_name: String, detail: String },
+    /// An opaque source's endpoint is down, slow or answers nonsense
+    /// ([`opaque`]); `detail` as above.
+    #[error("source {source_name:?} cannot check the token right now; try again later")]
+    CheckUnavailable { source_name: String, detail: String },
 }
 
 /// Claims whose token has passed [`Source::verify`]. The field is private:
@@ -168,6 +178,9 @@ pub struct Source {
     /// How a person signs in through this source in a browser, when one
     /// can; built by the kind's own module.
     pub sign_in: Option<SignIn>,
+    /// How this source checks tokens that are not JWTs, when it does
+    /// ([`opaque`]); such a source has no keys and is never picked by `iss`.
+    pub opaque: Option<Arc<dyn Opaque>>,
 }
 
 /// A source's browser sign-in capability, one variant per way of signing
@@ -191,6 +204,7 @@ impl std::fmt::Debug for Source {
 /// Builds the runtime side of a source.
 pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache) -> Source {
     let interval = config.key_refresh_interval;
+    let opaque: Option<Arc<dyn Opaque>> = None;
     let (keys, kind, sign_in): (Keys, Box<dyn Kind>, _) = match &config.detail {
         SourceDetail::Oidc { .. } => {
             let (keys, rp) = oidc::build(&config, http, cache);
@@ -236,6 +250,7 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
         keys,
         kind,
         sign_in,
+        opaque,
     }
 }
 
