@@ -91,6 +91,7 @@ pub enum SourceDetail {
         seed: Secret,
         token_ttl: Duration,
     },
+    Introspection(super::introspection::IntrospectionConfig),
 }
 
 #[derive(Debug)]
@@ -112,6 +113,12 @@ pub struct DevUser {
 }
 
 impl SourceConfig {
+    /// Are this source's tokens JWTs, routed by their `iss`? (Not those
+    /// of sources of opaque tokens: `crate::source::opaque`.)
+    pub fn routed_by_issuer(&self) -> bool {
+        !matches!(self.kind, SourceKind::Introspection)
+    }
+
     /// Can a person sign in through this source in a browser?
     pub fn browser_capable(&self) -> bool {
         matches!(self.kind, SourceKind::Oidc | SourceKind::Dev)
@@ -178,6 +185,7 @@ pub(super) fn source_keys(kind: SourceKind) -> &'static [&'static str] {
             "trust_unverified_email",
             "email_domains",
         ],
+        SourceKind::Introspection => super::introspection::KEYS,
     }
 }
 
@@ -214,10 +222,11 @@ impl Validator {
             "firebase" => Some(SourceKind::Firebase),
             "jwt" => Some(SourceKind::Jwt),
             "dev" => Some(SourceKind::Dev),
+            "introspection" => Some(SourceKind::Introspection),
             other => {
                 self.p.push(
                     format!("{path}.kind"),
-                    format!("must be oidc, firebase, jwt or dev; found {other:?}"),
+                    format!("must be oidc, firebase, jwt, dev or introspection; found {other:?}"),
                 );
                 None
             }
@@ -502,6 +511,9 @@ impl Validator {
                     seed: seed?,
                     token_ttl,
                 }
+            }
+            SourceKind::Introspection => {
+                SourceDetail::Introspection(self.introspection(path, raw)?)
             }
         })
     }

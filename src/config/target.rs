@@ -179,7 +179,9 @@ impl Validator {
         }
         let mut seen_issuers: HashMap<&str, &str> = HashMap::new();
         for (i, s) in sources.iter().enumerate() {
+            // A source of opaque tokens is not routed by issuer.
             if let Some(s) = s
+                && s.routed_by_issuer()
                 && let Some(other) = seen_issuers.insert(&s.issuer, &s.name)
             {
                 self.p.push(

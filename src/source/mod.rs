@@ -21,6 +21,7 @@
 pub mod dev;
 mod fetch;
 pub mod firebase;
+pub mod introspection;
 pub mod jwt;
 pub mod keys;
 pub mod oidc;
@@ -50,6 +51,7 @@ pub enum SourceKind {
     Firebase,
     Jwt,
     Dev,
+    Introspection,
 }
 
 impl SourceKind {
@@ -59,6 +61,7 @@ impl SourceKind {
             SourceKind::Firebase => "firebase",
             SourceKind::Jwt => "jwt",
             SourceKind::Dev => "dev",
+            SourceKind::Introspection => "introspection",
         }
     }
 }
@@ -112,6 +115,8 @@ pub enum VerifyError {
         within: String,
         leeway: String,
     },
+    #[error("client_id must be one of [{expected}]; the token was issued to {found}")]
+    ClientNotAllowed { expected: String, found: String },
     #[error("audience must be one of [{expected}]; the token has [{found}]")]
     AudienceMismatch { expected: String, found: String },
     #[error("the token has no `{claim}` claim; {why}")]
@@ -204,7 +209,7 @@ impl std::fmt::Debug for Source {
 /// Builds the runtime side of a source.
 pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache) -> Source {
     let interval = config.key_refresh_interval;
-    let opaque: Option<Arc<dyn Opaque>> = None;
+    let opaque = introspection::build(&config, http);
     let (keys, kind, sign_in): (Keys, Box<dyn Kind>, _) = match &config.detail {
         SourceDetail::Oidc { .. } => {
             let (keys, rp) = oidc::build(&config, http, cache);
@@ -244,6 +249,12 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
             let (keys, issuer) = dev::build(&config);
             (keys, Box::new(dev::DevKind), issuer.map(SignIn::Dev))
         }
+        // Checked by `opaque`: no keys.
+        SourceDetail::Introspection(_) => (
+            Keys::fixed(&format!("introspection:{}", config.name), Arc::default()),
+            Box::new(introspection::IntrospectionKind),
+            None,
+        ),
     };
     Source {
         config,

@@ -52,7 +52,6 @@ pub fn bearer_shaped(token: &str) -> bool {
 impl VerifiedClaims {
     /// Claims an [`Opaque`] source vouched for: they have no `kid` or
     /// `alg` (empty). Only `source/` code can call this.
-    #[expect(dead_code, reason = "the first opaque kind, introspection, follows")]
     pub(super) fn opaque(claims: serde_json::Map<String, serde_json::Value>) -> Self {
         Self {
             claims,

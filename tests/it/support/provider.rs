@@ -58,6 +58,8 @@ pub struct OpOptions {
     pub accounts: Option<Value>,
     /// Print oidc-provider's notices and every request in the OP log.
     pub verbose: bool,
+    /// Lifetime of the opaque access tokens, in seconds; `None`: an hour.
+    pub access_token_ttl: Option<u64>,
 }
 
 impl Op {
@@ -222,6 +224,9 @@ pub async fn start_op_with(options: OpOptions) -> Op {
     }
     if options.verbose {
         cmd.env("OP_VERBOSE", "1");
+    }
+    if let Some(ttl) = options.access_token_ttl {
+        cmd.env("OP_ACCESS_TOKEN_TTL", ttl.to_string());
     }
 
     let started = Instant::now();
@@ -517,6 +522,48 @@ pub async fn op_id_token(
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| format!("no id_token in the token response: {tokens}"))
+}
+
+/// The whole code flow for `login_hint`, as [`op_id_token`], returning
+/// the token response's (opaque) `access_token` instead.
+pub async fn op_access_token(
+    op: &Op,
+    client_id: &str,
+    client_secret: &str,
+    redirect_uri: &str,
+    login_hint: &str,
+) -> Result<String, String> {
+    let (callback, pkce) =
+        op_authorize(op, client_id, redirect_uri, Some(login_hint), "n-at").await?;
+    if let Some(error) = query_param(&callback, "error") {
+        return Err(error);
+    }
+    let code = query_param(&callback, "code").ok_or_else(|| format!("no code in {callback}"))?;
+    let tokens = op_redeem_code(
+        op,
+        client_id,
+        client_secret,
+        redirect_uri,
+        &code,
+        &pkce.verifier,
+    )
+    .await?;
+    tokens["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no access_token in the token response: {tokens}"))
+}
+
+/// Revokes `token` at the OP (RFC 7009), as `client_id`.
+pub async fn op_revoke(op: &Op, client_id: &str, client_secret: &str, token: &str) {
+    let resp = reqwest::Client::new()
+        .post(op.url("/token/revocation"))
+        .basic_auth(client_id, Some(client_secret))
+        .form(&[("token", token), ("token_type_hint", "access_token")])
+        .send()
+        .await
+        .expect("POST /token/revocation");
+    assert!(resp.status().is_success(), "revocation: {}", resp.status());
 }
 
 /// Header and payload of a compact JWS, decoded without any check.
