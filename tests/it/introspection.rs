@@ -427,3 +427,135 @@ async fn token_without_a_subject_is_claim_missing() {
     let (_, body) = gw.sdk("mobile", "client-credentials-token").await;
     assert_eq!(body["error_code"], "claim_missing", "{body}");
 }
+
+#[tokio::test]
+async fn readyz_counts_an_introspection_source_ready_without_keys() {
+    let op = shared_op().await;
+    let gw = gw(&op_source(&op, ""), &["op-tokens"]).await;
+    let resp = gw
+        .client
+        .get(format!("{}/readyz", gw.url))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_json(resp).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// A config file for the binary with the reference OP's introspection
+/// source, authenticating with `secret`.
+fn config_file(op: &Op, secret: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+public_url = "http://127.0.0.1:8080"
+cookie_key = "test-cookie-key-0123456789abcdef0123456789"
+{}
+[[target]]
+name = "mobile"
+kind = "sdk"
+secret = "{SDK_SECRET}"
+sources = ["op-tokens"]
+"#,
+        op_source(op, "").replace(CLIENT_SECRET, secret)
+    );
+    std::fs::write(&file, text).unwrap();
+    (dir, file)
+}
+
+#[tokio::test]
+async fn check_online_probes_the_introspection_endpoint_with_the_clients_credentials() {
+    let op = shared_op().await;
+    let (_dir, good) = config_file(&op, CLIENT_SECRET);
+    let (_dir2, bad) = config_file(&op, "not-the-client-secret-0123");
+    let (ok, refused) = tokio::task::spawn_blocking(move || {
+        let run = |f: &std::path::Path| {
+            crate::common::run_binary(&["check", "--config", f.to_str().unwrap(), "--online"])
+        };
+        (run(&good), run(&bad))
+    })
+    .await
+    .unwrap();
+    assert_eq!(ok.0, 0, "{}{}", ok.1, ok.2);
+    assert!(
+        ok.1.contains("source op-tokens: ") && ok.1.contains("answers and accepts client"),
+        "{}",
+        ok.1
+    );
+    assert_eq!(refused.0, 1, "{}{}", refused.1, refused.2);
+    assert!(
+        refused.1.contains("source op-tokens: unavailable:") && refused.1.contains("client_secret"),
+        "{}",
+        refused.1
+    );
+    assert!(
+        !refused.1.contains("not-the-client-secret"),
+        "{}",
+        refused.1
+    );
+}
+
+fn problems(text: &str) -> Vec<String> {
+    match zenbridge::config::load_str(text, None) {
+        Ok(_) => panic!("the config is valid:\n{text}"),
+        Err(p) => p.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn minimal(source_keys: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+public_url = "http://127.0.0.1:8080"
+cookie_key = "test-cookie-key-0123456789abcdef0123456789"
+
+[[source]]
+name = "tokens"
+kind = "introspection"
+introspection_url = "https://idp.example.com/introspect"
+client_id = "zenbridge"
+client_secret = "client-secret-0123456789"
+{source_keys}
+
+[[target]]
+name = "mobile"
+kind = "sdk"
+secret = "{SDK_SECRET}"
+sources = ["tokens"]
+"#
+    )
+}
+
+#[test]
+fn introspection_source_needs_allowed_clients_and_refuses_keys_of_other_kinds() {
+    let p = problems(&minimal(""));
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(
+        p[0].starts_with("source[0].allowed_clients: is required"),
+        "{p:#?}"
+    );
+    let p = problems(&minimal(
+        "allowed_clients = [\"app\", \"*\"]\njwks_url = \"https://x.example/jwks\"\ncache_max = \"2h\"\nclient_auth_method = \"private_key_jwt\"",
+    ));
+    let all = p.join("\n");
+    for expected in [
+        "source[0].allowed_clients: \"*\" (any client) stands alone",
+        "source[0].jwks_url: not a key of a source of kind introspection",
+        "source[0].cache_max: must be from 0s to 1h",
+        "source[0].client_auth_method: must be client_secret_basic or client_secret_post",
+    ] {
+        assert!(all.contains(expected), "{expected}\n{all}");
+    }
+    let cfg = zenbridge::config::load_str(&minimal("allowed_clients = [\"*\"]"), None).unwrap();
+    assert!(
+        cfg.warnings.iter().any(|w| w
+            .to_string()
+            .starts_with("source[0].allowed_clients: accepts the access tokens of every client")),
+        "{:#?}",
+        cfg.warnings
+    );
+}
