@@ -94,22 +94,7 @@ async fn access_token(op: &Op, gw: &Gateway, who: &str) -> String {
 }
 
 async fn token_endpoint(gw: &Gateway, token: &str, kind: &str) -> (StatusCode, Value) {
-    let resp = gw
-        .client
-        .post(format!("{}/token", gw.url))
-        .form(&[
-            (
-                "grant_type",
-                "urn:ietf:params:oauth:grant-type:token-exchange",
-            ),
-            ("subject_token", token),
-            ("subject_token_type", kind),
-            ("audience", "mobile"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    status_json(resp).await
+    gw.token("mobile", token, kind).await
 }
 
 #[tokio::test]

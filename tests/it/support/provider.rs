@@ -492,8 +492,35 @@ pub async fn op_redeem_code(
 }
 
 /// The whole code flow (PKCE S256, `nonce`, `login_hint`) at the OP, as a
-/// relying party would run it; returns the ID token. `Err` carries the
-/// OP's error (`access_denied: unknown user …`) or what went wrong.
+/// relying party would run it; returns the token response. `Err` carries
+/// the OP's error (`access_denied: unknown user …`) or what went wrong.
+async fn op_tokens(
+    op: &Op,
+    client_id: &str,
+    client_secret: &str,
+    redirect_uri: &str,
+    login_hint: &str,
+    nonce: &str,
+) -> Result<Value, String> {
+    let (callback, pkce) =
+        op_authorize(op, client_id, redirect_uri, Some(login_hint), nonce).await?;
+    if let Some(error) = query_param(&callback, "error") {
+        let description = query_param(&callback, "error_description").unwrap_or_default();
+        return Err(format!("{error}: {description}"));
+    }
+    let code = query_param(&callback, "code").ok_or_else(|| format!("no code in {callback}"))?;
+    op_redeem_code(
+        op,
+        client_id,
+        client_secret,
+        redirect_uri,
+        &code,
+        &pkce.verifier,
+    )
+    .await
+}
+
+/// [`op_tokens`]' ID token.
 pub async fn op_id_token(
     op: &Op,
     client_id: &str,
@@ -502,30 +529,19 @@ pub async fn op_id_token(
     login_hint: &str,
     nonce: &str,
 ) -> Result<String, String> {
-    let (callback, pkce) =
-        op_authorize(op, client_id, redirect_uri, Some(login_hint), nonce).await?;
-    if let Some(error) = query_param(&callback, "error") {
-        let description = query_param(&callback, "error_description").unwrap_or_default();
-        return Err(format!("{error}: {description}"));
-    }
-    let code = query_param(&callback, "code").ok_or_else(|| format!("no code in {callback}"))?;
-    let tokens = op_redeem_code(
+    let tokens = op_tokens(
         op,
         client_id,
         client_secret,
         redirect_uri,
-        &code,
-        &pkce.verifier,
+        login_hint,
+        nonce,
     )
     .await?;
-    tokens["id_token"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("no id_token in the token response: {tokens}"))
+    token_field(&tokens, "id_token")
 }
 
-/// The whole code flow for `login_hint`, as [`op_id_token`], returning
-/// the token response's (opaque) `access_token` instead.
+/// [`op_tokens`]' (opaque) access token.
 pub async fn op_access_token(
     op: &Op,
     client_id: &str,
@@ -533,25 +549,23 @@ pub async fn op_access_token(
     redirect_uri: &str,
     login_hint: &str,
 ) -> Result<String, String> {
-    let (callback, pkce) =
-        op_authorize(op, client_id, redirect_uri, Some(login_hint), "n-at").await?;
-    if let Some(error) = query_param(&callback, "error") {
-        return Err(error);
-    }
-    let code = query_param(&callback, "code").ok_or_else(|| format!("no code in {callback}"))?;
-    let tokens = op_redeem_code(
+    let tokens = op_tokens(
         op,
         client_id,
         client_secret,
         redirect_uri,
-        &code,
-        &pkce.verifier,
+        login_hint,
+        "n-at",
     )
     .await?;
-    tokens["access_token"]
+    token_field(&tokens, "access_token")
+}
+
+fn token_field(tokens: &Value, name: &str) -> Result<String, String> {
+    tokens[name]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| format!("no access_token in the token response: {tokens}"))
+        .ok_or_else(|| format!("no {name} in the token response: {tokens}"))
 }
 
 /// Revokes `token` at the OP (RFC 7009), as `client_id`.
