@@ -14,8 +14,9 @@
 //!   may try); anything else — a refused credential, garbage, a string
 //!   `"true"`, a timeout — is [`VerifyError::CheckUnavailable`], never a 500;
 //! - an active answer must name a person (`sub`), a client in
-//!   `allowed_clients`, the configured `issuer` and `audiences` when set, an
-//!   access token (`token_type`, when given), and be within its `exp`,
+//!   `allowed_clients`, the configured `issuer` and `audiences` when set, a
+//!   bearer access token (`token_type`, when given; no `cnf`: a token bound
+//!   to a key is only good with its proof), and be within its `exp`,
 //!   `nbf` and `iat` (with the source's leeway);
 //! - the userinfo's `sub` must equal the introspection's; its claims (email,
 //!   `email_verified`, name, …) are added, never replacing the registered
@@ -233,6 +234,14 @@ impl Introspector {
             return Err(VerifyError::TokenTypeMismatch {
                 expected: "an access token (introspected token_type Bearer)".into(),
                 found: format!("token_type {:?}", clip(t, ECHO_VALUE_CHARS)),
+            });
+        }
+        // RFC 9449 / RFC 8705: a sender-constrained token is only good with
+        // its proof of possession, which is not presented here.
+        if claims.contains_key("cnf") {
+            return Err(VerifyError::ClaimInvalid {
+                claim: "cnf".into(),
+                detail: "binds the token to a key (DPoP or mTLS) whose proof zenbridge cannot check; only bearer tokens are accepted".into(),
             });
         }
         match claims.get("sub") {

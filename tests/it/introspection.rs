@@ -394,6 +394,27 @@ async fn userinfo_of_another_subject_is_refused() {
 }
 
 #[tokio::test]
+async fn sender_constrained_token_is_refused_without_its_proof() {
+    let (url, _) = fake_endpoint(
+        (
+            200,
+            json!({"active": true, "sub": "alice", "client_id": CLIENT_ID, "exp": now() + 600, "cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}).to_string(),
+        ),
+        json!({}),
+        Duration::ZERO,
+    )
+    .await;
+    let gw = gw(
+        &source("bound", &format!("{url}/introspect"), ""),
+        &["bound"],
+    )
+    .await;
+    let (status, body) = gw.sdk("mobile", "stolen-dpop-token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error_code"], "claim_invalid", "{body}");
+}
+
+#[tokio::test]
 async fn token_without_a_subject_is_claim_missing() {
     let (url, _) = fake_endpoint(
         (
