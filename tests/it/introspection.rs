@@ -565,3 +565,58 @@ fn introspection_source_needs_allowed_clients_and_refuses_keys_of_other_kinds() 
         cfg.warnings
     );
 }
+
+#[tokio::test]
+async fn explain_shows_the_opaque_sources_asked_in_order_and_their_checks() {
+    let op = shared_op().await;
+    let (url, _) = fake_endpoint(
+        (200, r#"{"active":false}"#.into()),
+        json!({}),
+        Duration::ZERO,
+    )
+    .await;
+    let gw = gw(&op_source(&op, ""), &["op-tokens"]).await;
+    let token = access_token(&op, &gw, "alice@acme.com").await;
+    let (_dir, file) = config_file(&op, CLIENT_SECRET);
+    // A first source that does not know the token, then the OP's.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace(
+            "[[target]]",
+            &format!(
+                "{}\n[[target]]",
+                source("first", &format!("{url}/introspect"), "")
+            ),
+        )
+        .replace(
+            "sources = [\"op-tokens\"]",
+            "sources = [\"first\", \"op-tokens\"]",
+        );
+    std::fs::write(&file, text).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::common::run_binary(&[
+            "explain",
+            "--config",
+            file.to_str().unwrap(),
+            "--target",
+            "mobile",
+            "--token",
+            &token,
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.0, 0, "{}{}", out.1, out.2);
+    for expected in [
+        "not a JWT → the target's opaque sources in order: source \"first\" (introspection), then source \"op-tokens\" (introspection)",
+        "✓ introspection: active, client_id zenbridge",
+        "claim  external_id      = \"op|alice\"",
+        "ACCEPTED",
+    ] {
+        assert!(
+            out.1.contains(expected),
+            "missing {expected:?} in:\n{}",
+            out.1
+        );
+    }
+}
