@@ -620,3 +620,32 @@ async fn explain_shows_the_opaque_sources_asked_in_order_and_their_checks() {
         );
     }
 }
+
+#[test]
+fn an_oidc_and_an_introspection_source_of_one_issuer_may_share_external_ids() {
+    let oidc = r#"
+[[source]]
+name = "idp"
+kind = "oidc"
+issuer = "https://idp.example.com"
+client_id = "app"
+[source.claims]
+external_id = "'idp|' + claims.sub"
+"#;
+    let shared = |issuer: &str| {
+        minimal(&format!(
+            "allowed_clients = [\"app\"]\n{issuer}\n[source.claims]\nexternal_id = \"'idp|' + claims.sub\"\n{oidc}"
+        ))
+        .replace("sources = [\"tokens\"]", "sources = [\"tokens\", \"idp\"]")
+    };
+    let namespaced = |text: &str| {
+        zenbridge::config::load_str(text, None)
+            .unwrap_or_else(|p| panic!("{p}"))
+            .warnings
+            .iter()
+            .any(|w| w.to_string().contains("without distinct prefixes"))
+    };
+    assert!(!namespaced(&shared("issuer = \"https://idp.example.com\"")));
+    // Without the issuer the answers' iss is not checked: another provider.
+    assert!(namespaced(&shared("")));
+}
