@@ -126,11 +126,25 @@ async fn opaque_access_token_becomes_a_zendesk_jwt_on_sdk_exchange_and_token() {
 #[tokio::test]
 async fn opaque_token_declared_an_id_token_is_token_type_mismatch() {
     let op = shared_op().await;
-    let gw = gw(&op_source(&op, ""), &["op-tokens"]).await;
-    let token = access_token(&op, &gw, "alice@acme.com").await;
-    let (status, body) = token_endpoint(&gw, &token, ID_TOKEN).await;
+    let with_opaque = gw(&op_source(&op, ""), &["op-tokens"]).await;
+    let token = access_token(&op, &with_opaque, "alice@acme.com").await;
+    let (status, body) = token_endpoint(&with_opaque, &token, ID_TOKEN).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error_code"], "token_type_mismatch", "{body}");
+    // A target without opaque sources: it is just not a JWT.
+    let jwt_only = r#"
+[[source]]
+name = "legacy"
+kind = "jwt"
+issuer = "https://legacy.test"
+secret = "legacy-secret-0123456789abcdef0123"
+audiences = ["zendesk"]
+"#;
+    let plain = gw(jwt_only, &["legacy"]).await;
+    let (_, body) = token_endpoint(&plain, &token, ID_TOKEN).await;
+    assert_eq!(body["error_code"], "token_malformed", "{body}");
+    let (_, body) = token_endpoint(&plain, &token, ACCESS_TOKEN).await;
+    assert_eq!(body["error_code"], "token_malformed", "{body}");
 }
 
 #[tokio::test]
