@@ -252,7 +252,9 @@ async fn fake_endpoint(
 async fn introspection_endpoint_answering_garbage_down_or_slow_is_upstream_unavailable() {
     let mut defs = String::new();
     let mut names = Vec::new();
-    let cases: [(&str, u16, &str, Duration); 5] = [
+    // Over the 64 KiB cap, however well formed.
+    let huge = json!({"active": true, "sub": "alice", "pad": "x".repeat(70_000)}).to_string();
+    let cases: [(&str, u16, &str, Duration); 6] = [
         ("not-json", 200, "<html>hello</html>", Duration::ZERO),
         (
             "string-true",
@@ -263,9 +265,10 @@ async fn introspection_endpoint_answering_garbage_down_or_slow_is_upstream_unava
         ("no-active", 200, r#"{"sub":"alice"}"#, Duration::ZERO),
         ("server-error", 500, r#"{"active":true}"#, Duration::ZERO),
         ("slow", 200, r#"{"active":false}"#, Duration::from_secs(5)),
+        ("huge", 200, &huge, Duration::ZERO),
     ];
     for (name, status, body, delay) in cases {
-        let (url, _) = fake_endpoint((status, body.into()), json!({}), delay).await;
+        let (url, _) = fake_endpoint((status, body.to_owned()), json!({}), delay).await;
         defs.push_str(&source(
             name,
             &format!("{url}/introspect"),
@@ -662,4 +665,21 @@ external_id = "'idp|' + claims.sub"
     assert!(!namespaced(&shared("issuer = \"https://idp.example.com\"")));
     // Without the issuer the answers' iss is not checked: another provider.
     assert!(namespaced(&shared("")));
+}
+
+#[tokio::test]
+async fn client_secret_post_authenticates_at_the_introspection_endpoint() {
+    let op = shared_op().await;
+    let as_post = |method: &str| {
+        op_source(&op, &format!("client_auth_method = \"{method}\""))
+            .replace(
+                &format!("client_id = \"{CLIENT_ID}\"\n"),
+                &format!("client_id = \"{POST_CLIENT_ID}\"\n"),
+            )
+            .replace(CLIENT_SECRET, POST_CLIENT_SECRET)
+    };
+    let gw_post = gw(&as_post("client_secret_post"), &["op-tokens"]).await;
+    let token = access_token(&op, &gw_post, "alice@acme.com").await;
+    let (status, body) = gw_post.sdk("mobile", &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
