@@ -190,14 +190,18 @@ external_id = \"'legacy|' + claims.sub\"
                 });
                 let issuer = self
                     .issuer
-                    .clone()
-                    .unwrap_or_else(|| "https://login.example.com".into());
+                    .as_deref()
+                    .unwrap_or("https://login.example.com")
+                    .trim_end_matches('/')
+                    .to_owned();
                 format!(
                     "[[source]]
 name = \"tokens\"
 kind = \"introspection\"
 # Your app sends its opaque access token; zenbridge asks the provider about
-# it (RFC 7662) as this client, and adds the person's userinfo claims.
+# it (RFC 7662) as this client, and adds the person's userinfo claims. The
+# paths are the provider's own (Okta: /oauth2/default/v1/introspect and
+# /oauth2/default/v1/userinfo): see its discovery document.
 introspection_url = \"{issuer}/token/introspection\"
 userinfo_url = \"{issuer}/me\"
 client_id = \"zenbridge\"
