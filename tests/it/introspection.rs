@@ -513,6 +513,13 @@ async fn check_online_probes_the_introspection_endpoint_with_the_clients_credent
         "{}",
         refused.1
     );
+    assert!(
+        refused.1.trim_end().ends_with(
+            "FAILED: 1 source of opaque tokens cannot check them (the config itself is valid: 1 source, 1 target)"
+        ),
+        "{}",
+        refused.1
+    );
 }
 
 fn problems(text: &str) -> Vec<String> {
