@@ -25,11 +25,13 @@ codes! {
     TokenTooLarge => "token_too_large",
     TokenTypeMismatch => "token_type_mismatch",
     TokenExpired => "token_expired",
+    TokenInactive => "token_inactive",
     TokenNotYetValid => "token_not_yet_valid",
     TokenIssuedInFuture => "token_issued_in_future",
     IssuerUnknown => "issuer_unknown",
     IssuerNotAllowed => "issuer_not_allowed",
     AudienceMismatch => "audience_mismatch",
+    ClientNotAllowed => "client_not_allowed",
     AlgorithmNotAllowed => "algorithm_not_allowed",
     SignatureInvalid => "signature_invalid",
     KeyUnknown => "key_unknown",
@@ -81,9 +83,13 @@ impl VerifyError {
             VerifyError::NotYetValid { .. } => ErrorCode::TokenNotYetValid,
             VerifyError::IssuedInFuture { .. } => ErrorCode::TokenIssuedInFuture,
             VerifyError::AudienceMismatch { .. } => ErrorCode::AudienceMismatch,
+            VerifyError::ClientNotAllowed { .. } => ErrorCode::ClientNotAllowed,
             VerifyError::ClaimMissing { .. } => ErrorCode::ClaimMissing,
             VerifyError::ClaimInvalid { .. } => ErrorCode::ClaimInvalid,
-            VerifyError::UpstreamUnavailable { .. } => ErrorCode::UpstreamUnavailable,
+            VerifyError::Inactive { .. } => ErrorCode::TokenInactive,
+            VerifyError::UpstreamUnavailable { .. } | VerifyError::CheckUnavailable { .. } => {
+                ErrorCode::UpstreamUnavailable
+            }
             VerifyError::TenantNotAllowed { .. } => ErrorCode::TenantNotAllowed,
         }
     }
@@ -109,6 +115,15 @@ impl VerifyError {
             }
             VerifyError::UpstreamUnavailable { .. } => {
                 "the keys of the token's issuer cannot be fetched right now; try again later".into()
+            }
+            VerifyError::ClientNotAllowed { found, .. } => {
+                format!("the token was issued to a client this target does not accept ({found})")
+            }
+            VerifyError::CheckUnavailable { .. } => {
+                "the token cannot be checked right now; try again later".into()
+            }
+            VerifyError::Inactive { .. } => {
+                "the token is not active: it is unknown, expired or revoked".into()
             }
             other => other.to_string(),
         }

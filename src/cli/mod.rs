@@ -174,6 +174,7 @@ pub enum InitSource {
     Firebase,
     Jwt,
     Dev,
+    Introspection,
 }
 
 /// `init --target`.
@@ -241,6 +242,7 @@ async fn run(cli: Cli) -> ExitCode {
                     InitSource::Firebase => source::SourceKind::Firebase,
                     InitSource::Jwt => source::SourceKind::Jwt,
                     InitSource::Dev => source::SourceKind::Dev,
+                    InitSource::Introspection => source::SourceKind::Introspection,
                 },
                 target: match target {
                     InitTarget::Sso => crate::target::TargetKind::Sso,

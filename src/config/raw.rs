@@ -149,6 +149,17 @@ pub struct RawSource {
     pub users: Option<Vec<RawDevUser>>,
     pub seed: Option<RawSecret>,
     pub token_ttl: Option<String>,
+    // introspection
+    pub introspection_url: Option<String>,
+    pub userinfo_url: Option<String>,
+    /// `client_secret_basic` (default) or `client_secret_post`.
+    pub client_auth_method: Option<String>,
+    /// The client ids whose tokens are accepted (`["*"]`: any).
+    pub allowed_clients: Option<Vec<String>>,
+    /// Longest time an introspection answer is reused.
+    pub cache_max: Option<String>,
+    /// Longest wait for each upstream call.
+    pub timeout: Option<String>,
     #[serde(default)]
     pub claims: BTreeMap<String, String>,
     #[serde(default)]
@@ -185,6 +196,12 @@ impl RawTable for RawSource {
         "users",
         "seed",
         "token_ttl",
+        "introspection_url",
+        "userinfo_url",
+        "client_auth_method",
+        "allowed_clients",
+        "cache_max",
+        "timeout",
         "claims",
         "rules",
     ];

@@ -96,6 +96,7 @@ pub enum SourceDetail {
         seed: Secret,
         token_ttl: Duration,
     },
+    Introspection(super::introspection::IntrospectionConfig),
 }
 
 #[derive(Debug)]
@@ -117,6 +118,12 @@ pub struct DevUser {
 }
 
 impl SourceConfig {
+    /// Are this source's tokens JWTs, routed by their `iss`? (Not those
+    /// of sources of opaque tokens: `crate::source::opaque`.)
+    pub fn routed_by_issuer(&self) -> bool {
+        !matches!(self.kind, SourceKind::Introspection)
+    }
+
     /// Can a person sign in through this source in a browser?
     pub fn browser_capable(&self) -> bool {
         matches!(self.kind, SourceKind::Oidc | SourceKind::Dev)
@@ -186,6 +193,7 @@ pub(super) fn source_keys(kind: SourceKind) -> &'static [&'static str] {
             "trust_unverified_email",
             "email_domains",
         ],
+        SourceKind::Introspection => super::introspection::KEYS,
     }
 }
 
@@ -222,10 +230,11 @@ impl Validator {
             "firebase" => Some(SourceKind::Firebase),
             "jwt" => Some(SourceKind::Jwt),
             "dev" => Some(SourceKind::Dev),
+            "introspection" => Some(SourceKind::Introspection),
             other => {
                 self.p.push(
                     format!("{path}.kind"),
-                    format!("must be oidc, firebase, jwt or dev; found {other:?}"),
+                    format!("must be oidc, firebase, jwt, dev or introspection; found {other:?}"),
                 );
                 None
             }
@@ -653,6 +662,9 @@ impl Validator {
                     seed: seed?,
                     token_ttl,
                 }
+            }
+            SourceKind::Introspection => {
+                SourceDetail::Introspection(self.introspection(path, raw)?)
             }
         })
     }

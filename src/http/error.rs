@@ -64,11 +64,13 @@ pub fn status_of(code: ErrorCode, dialect: Dialect) -> (StatusCode, &'static str
         | C::TokenTooLarge
         | C::TokenTypeMismatch
         | C::TokenExpired
+        | C::TokenInactive
         | C::TokenNotYetValid
         | C::TokenIssuedInFuture
         | C::IssuerUnknown
         | C::IssuerNotAllowed
         | C::AudienceMismatch
+        | C::ClientNotAllowed
         | C::AlgorithmNotAllowed
         | C::SignatureInvalid
         | C::KeyUnknown

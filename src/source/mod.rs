@@ -22,9 +22,11 @@ pub mod dev;
 pub mod entra;
 mod fetch;
 pub mod firebase;
+pub mod introspection;
 pub mod jwt;
 pub mod keys;
 pub mod oidc;
+pub mod opaque;
 mod standard;
 pub mod unverified;
 
@@ -37,6 +39,7 @@ use serde_json::{Map, Value};
 use crate::config::{SourceConfig, SourceDetail};
 pub use fetch::{UrlFetcher, get_bytes};
 use keys::{Family, KeyCache, Keys};
+pub use opaque::Opaque;
 use standard::check_standard;
 pub use standard::{MAX_TIME, rfc3339, time_claim};
 pub use unverified::{
@@ -49,6 +52,7 @@ pub enum SourceKind {
     Firebase,
     Jwt,
     Dev,
+    Introspection,
 }
 
 impl SourceKind {
@@ -58,6 +62,7 @@ impl SourceKind {
             SourceKind::Firebase => "firebase",
             SourceKind::Jwt => "jwt",
             SourceKind::Dev => "dev",
+            SourceKind::Introspection => "introspection",
         }
     }
 }
@@ -111,6 +116,8 @@ pub enum VerifyError {
         within: String,
         leeway: String,
     },
+    #[error("client_id must be one of [{expected}]; the token was issued to {found}")]
+    ClientNotAllowed { expected: String, found: String },
     #[error("audience must be one of [{expected}]; the token has [{found}]")]
     AudienceMismatch { expected: String, found: String },
     #[error("the token has no `{claim}` claim; {why}")]
@@ -121,10 +128,18 @@ pub enum VerifyError {
         "the token comes from tenant {tenant}, which is not one of this source's allowed_tenants"
     )]
     TenantNotAllowed { tenant: String },
+    /// No source asked knows the (opaque) token as active: unknown,
+    /// expired or revoked ([`opaque`]).
+    #[error("the token is not active at {sources} (unknown, expired or revoked){detail}")]
+    Inactive { sources: String, detail: String },
     /// `detail` (URLs, the HTTP client's error chain) is for logs and
     /// `check --online`; the message clients see leaves it out.
     #[error("the keys of source {source_name:?} cannot be fetched right now; try again later")]
     UpstreamUnavailable { source_name: String, detail: String },
+    /// An opaque source's endpoint is down, slow or answers nonsense
+    /// ([`opaque`]); `detail` as above.
+    #[error("source {source_name:?} cannot check the token right now; try again later")]
+    CheckUnavailable { source_name: String, detail: String },
 }
 
 /// Claims whose token has passed [`Source::verify`]. The field is private:
@@ -173,6 +188,9 @@ pub struct Source {
     /// How a person signs in through this source in a browser, when one
     /// can; built by the kind's own module.
     pub sign_in: Option<SignIn>,
+    /// How this source checks tokens that are not JWTs, when it does
+    /// ([`opaque`]); such a source has no keys and is never picked by `iss`.
+    pub opaque: Option<Arc<dyn Opaque>>,
 }
 
 /// A source's browser sign-in capability, one variant per way of signing
@@ -196,6 +214,7 @@ impl std::fmt::Debug for Source {
 /// Builds the runtime side of a source.
 pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache) -> Source {
     let interval = config.key_refresh_interval;
+    let opaque = introspection::build(&config, http);
     let (keys, kind, sign_in): (Keys, Box<dyn Kind>, _) = match &config.detail {
         SourceDetail::Oidc { .. } => {
             let (keys, rp) = oidc::build(&config, http, cache);
@@ -235,12 +254,19 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
             let (keys, issuer) = dev::build(&config);
             (keys, Box::new(dev::DevKind), issuer.map(SignIn::Dev))
         }
+        // Checked by `opaque`: no keys.
+        SourceDetail::Introspection(_) => (
+            Keys::fixed(&format!("introspection:{}", config.name), Arc::default()),
+            Box::new(introspection::IntrospectionKind),
+            None,
+        ),
     };
     Source {
         config,
         keys,
         kind,
         sign_in,
+        opaque,
     }
 }
 

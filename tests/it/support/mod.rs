@@ -46,8 +46,8 @@ pub use legacy::{LEGACY_JWT_SECRET, LegacyOptions, start_legacy_app};
 pub use postgres::start_postgres;
 pub use provider::{
     CLIENT_ID, CLIENT_SECRET, Op, OpOptions, POST_CLIENT_ID, POST_CLIENT_SECRET, Pkce, decode_jwt,
-    op_authorize, op_authorize_in, op_generate_keys, op_id_token, op_logout, op_redeem_code,
-    shared_op, start_op, start_op_with,
+    op_access_token, op_authorize, op_authorize_in, op_generate_keys, op_id_token, op_logout,
+    op_redeem_code, op_revoke, shared_op, start_op, start_op_with,
 };
 pub use redis_server::{Redis, start_redis};
 pub use zendesk::{ZendeskUsers, assert_zendesk_ok, verify_zendesk};
