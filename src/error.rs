@@ -56,6 +56,7 @@ codes! {
     EmailDomainNotAllowed => "email_domain_not_allowed",
     RoleNotAllowed => "role_not_allowed",
     EndpointNotAllowed => "endpoint_not_allowed",
+    SessionInvalid => "session_invalid",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -81,7 +82,10 @@ impl VerifyError {
             VerifyError::AudienceMismatch { .. } => ErrorCode::AudienceMismatch,
             VerifyError::ClaimMissing { .. } => ErrorCode::ClaimMissing,
             VerifyError::ClaimInvalid { .. } => ErrorCode::ClaimInvalid,
-            VerifyError::UpstreamUnavailable { .. } => ErrorCode::UpstreamUnavailable,
+            VerifyError::UpstreamUnavailable { .. } | VerifyError::CheckUnavailable { .. } => {
+                ErrorCode::UpstreamUnavailable
+            }
+            VerifyError::SessionRefused { .. } => ErrorCode::SessionInvalid,
         }
     }
 }
@@ -106,6 +110,13 @@ impl VerifyError {
             }
             VerifyError::UpstreamUnavailable { .. } => {
                 "the keys of the token's issuer cannot be fetched right now; try again later".into()
+            }
+            VerifyError::SessionRefused { why, .. } => {
+                format!("the app does not know this session: {why}")
+            }
+            VerifyError::CheckUnavailable { .. } => {
+                "the app's session check is not answering as expected right now; try again later"
+                    .into()
             }
             other => other.to_string(),
         }

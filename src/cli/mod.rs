@@ -166,6 +166,7 @@ pub enum InitSource {
     Firebase,
     Jwt,
     Dev,
+    Session,
 }
 
 /// `init --target`.
@@ -233,6 +234,7 @@ async fn run(cli: Cli) -> ExitCode {
                     InitSource::Firebase => source::SourceKind::Firebase,
                     InitSource::Jwt => source::SourceKind::Jwt,
                     InitSource::Dev => source::SourceKind::Dev,
+                    InitSource::Session => source::SourceKind::Session,
                 },
                 target: match target {
                     InitTarget::Sso => crate::target::TargetKind::Sso,

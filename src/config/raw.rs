@@ -141,6 +141,14 @@ pub struct RawSource {
     pub users: Option<Vec<RawDevUser>>,
     pub seed: Option<RawSecret>,
     pub token_ttl: Option<String>,
+    // session
+    pub check_url: Option<String>,
+    pub login_url: Option<String>,
+    pub return_to_query_param: Option<String>,
+    pub cookies: Option<Vec<String>>,
+    pub token_header: Option<String>,
+    pub timeout: Option<String>,
+    pub cache_ttl: Option<String>,
     #[serde(default)]
     pub claims: BTreeMap<String, String>,
     #[serde(default)]
@@ -174,6 +182,13 @@ impl RawTable for RawSource {
         "users",
         "seed",
         "token_ttl",
+        "check_url",
+        "login_url",
+        "return_to_query_param",
+        "cookies",
+        "token_header",
+        "timeout",
+        "cache_ttl",
         "claims",
         "rules",
     ];

@@ -91,6 +91,7 @@ pub enum SourceDetail {
         seed: Secret,
         token_ttl: Duration,
     },
+    Session(super::session::SessionConfig),
 }
 
 #[derive(Debug)]
@@ -114,7 +115,10 @@ pub struct DevUser {
 impl SourceConfig {
     /// Can a person sign in through this source in a browser?
     pub fn browser_capable(&self) -> bool {
-        matches!(self.kind, SourceKind::Oidc | SourceKind::Dev)
+        match &self.detail {
+            SourceDetail::Session(s) => s.login_url.is_some(),
+            _ => matches!(self.kind, SourceKind::Oidc | SourceKind::Dev),
+        }
     }
 }
 
@@ -178,6 +182,19 @@ pub(super) fn source_keys(kind: SourceKind) -> &'static [&'static str] {
             "trust_unverified_email",
             "email_domains",
         ],
+        SourceKind::Session => &[
+            "check_url",
+            "login_url",
+            "return_to_query_param",
+            "cookies",
+            "token_header",
+            "timeout",
+            "cache_ttl",
+            "domains",
+            "leeway",
+            "trust_unverified_email",
+            "email_domains",
+        ],
     }
 }
 
@@ -214,10 +231,11 @@ impl Validator {
             "firebase" => Some(SourceKind::Firebase),
             "jwt" => Some(SourceKind::Jwt),
             "dev" => Some(SourceKind::Dev),
+            "session" => Some(SourceKind::Session),
             other => {
                 self.p.push(
                     format!("{path}.kind"),
-                    format!("must be oidc, firebase, jwt or dev; found {other:?}"),
+                    format!("must be oidc, firebase, jwt, dev or session; found {other:?}"),
                 );
                 None
             }
@@ -293,6 +311,7 @@ impl Validator {
                 format!("https://securetoken.google.com/{project_id}")
             }
             _ if kind == SourceKind::Dev => crate::source::dev::issuer(&raw.name),
+            _ if kind == SourceKind::Session => crate::source::session::issuer(&raw.name),
             _ => raw.issuer.clone().unwrap_or_default(),
         };
         let domains = self.host_list(
@@ -503,6 +522,7 @@ impl Validator {
                     token_ttl,
                 }
             }
+            SourceKind::Session => SourceDetail::Session(self.session_detail(path, raw)?),
         })
     }
 

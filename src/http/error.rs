@@ -78,7 +78,8 @@ pub fn status_of(code: ErrorCode, dialect: Dialect) -> (StatusCode, &'static str
         | C::TokenReused
         | C::EmailUnverified
         | C::EmailDomainNotAllowed
-        | C::RoleNotAllowed => refused,
+        | C::RoleNotAllowed
+        | C::SessionInvalid => refused,
         C::StateMismatch | C::LoginExpired | C::LoginFailed | C::ReturnToNotAllowed => {
             (StatusCode::BAD_REQUEST, "invalid_request")
         }

@@ -24,6 +24,7 @@ pub mod firebase;
 pub mod jwt;
 pub mod keys;
 pub mod oidc;
+pub mod session;
 mod standard;
 pub mod unverified;
 
@@ -48,6 +49,7 @@ pub enum SourceKind {
     Firebase,
     Jwt,
     Dev,
+    Session,
 }
 
 impl SourceKind {
@@ -57,6 +59,7 @@ impl SourceKind {
             SourceKind::Firebase => "firebase",
             SourceKind::Jwt => "jwt",
             SourceKind::Dev => "dev",
+            SourceKind::Session => "session",
         }
     }
 }
@@ -120,6 +123,14 @@ pub enum VerifyError {
     /// `check --online`; the message clients see leaves it out.
     #[error("the keys of source {source_name:?} cannot be fetched right now; try again later")]
     UpstreamUnavailable { source_name: String, detail: String },
+    /// The app's session check says the session is not (or no longer)
+    /// signed in.
+    #[error("source {source_name:?} does not know this session: {why}")]
+    SessionRefused { source_name: String, why: String },
+    /// `detail` (the check URL redacted, what it answered) is logged where
+    /// it happens; the message leaves it out.
+    #[error("the session check of source {source_name:?} failed; try again later")]
+    CheckUnavailable { source_name: String, detail: String },
 }
 
 /// Claims whose token has passed [`Source::verify`]. The field is private:
@@ -178,6 +189,8 @@ pub enum SignIn {
     Oidc(Arc<oidc::RelyingParty>),
     /// A `dev` source's user list, whose chosen user it signs a token for.
     Dev(Arc<dev::DevIssuer>),
+    /// A legacy app's login form and session check (`session`).
+    Session(Arc<session::SessionCheck>),
 }
 
 impl std::fmt::Debug for Source {
@@ -229,6 +242,18 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
         SourceDetail::Dev { .. } => {
             let (keys, issuer) = dev::build(&config);
             (keys, Box::new(dev::DevKind), issuer.map(SignIn::Dev))
+        }
+        SourceDetail::Session(s) => {
+            let check = session::build(&config);
+            let sign_in = check.filter(|_| s.login_url.is_some()).map(SignIn::Session);
+            (
+                Keys::fixed(
+                    &format!("session:{}", config.name),
+                    Arc::new(keys::KeySet::default()),
+                ),
+                Box::new(session::SessionKind),
+                sign_in,
+            )
         }
     };
     Source {

@@ -16,6 +16,7 @@ mod firebase_emulator;
 mod harness;
 mod keys;
 mod package;
+mod session;
 mod sso;
 mod state;
 mod trust;
