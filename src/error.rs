@@ -25,6 +25,7 @@ codes! {
     TokenTooLarge => "token_too_large",
     TokenTypeMismatch => "token_type_mismatch",
     TokenExpired => "token_expired",
+    TokenInactive => "token_inactive",
     TokenNotYetValid => "token_not_yet_valid",
     TokenIssuedInFuture => "token_issued_in_future",
     IssuerUnknown => "issuer_unknown",
@@ -56,7 +57,6 @@ codes! {
     EmailDomainNotAllowed => "email_domain_not_allowed",
     RoleNotAllowed => "role_not_allowed",
     EndpointNotAllowed => "endpoint_not_allowed",
-    SessionInvalid => "session_invalid",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -82,10 +82,10 @@ impl VerifyError {
             VerifyError::AudienceMismatch { .. } => ErrorCode::AudienceMismatch,
             VerifyError::ClaimMissing { .. } => ErrorCode::ClaimMissing,
             VerifyError::ClaimInvalid { .. } => ErrorCode::ClaimInvalid,
+            VerifyError::Inactive { .. } => ErrorCode::TokenInactive,
             VerifyError::UpstreamUnavailable { .. } | VerifyError::CheckUnavailable { .. } => {
                 ErrorCode::UpstreamUnavailable
             }
-            VerifyError::SessionRefused { .. } => ErrorCode::SessionInvalid,
         }
     }
 }
@@ -111,12 +111,11 @@ impl VerifyError {
             VerifyError::UpstreamUnavailable { .. } => {
                 "the keys of the token's issuer cannot be fetched right now; try again later".into()
             }
-            VerifyError::SessionRefused { why, .. } => {
-                format!("the app does not know this session: {why}")
-            }
             VerifyError::CheckUnavailable { .. } => {
-                "the app's session check is not answering as expected right now; try again later"
-                    .into()
+                "the token cannot be checked right now; try again later".into()
+            }
+            VerifyError::Inactive { .. } => {
+                "the token is not active: it is unknown, expired or revoked".into()
             }
             other => other.to_string(),
         }

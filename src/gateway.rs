@@ -12,7 +12,7 @@ use crate::error::ErrorCode;
 use crate::mapping::{Mapping, MappingError};
 use crate::pipeline::{self, Quiet, Refused, Via};
 use crate::source::keys::KeyCache;
-use crate::source::{self, Source, TokenUse, UnverifiedToken, VerifyError};
+use crate::source::{self, Source, UnverifiedToken, VerifyError};
 use crate::target::{MintError, Minted};
 use crate::trust::TrustError;
 
@@ -80,8 +80,11 @@ pub struct Target {
     pub config: Arc<TargetConfig>,
     /// In the order configured.
     pub routes: Vec<Arc<Route>>,
-    /// By the issuer of the route's source.
+    /// By the issuer of the route's source (sources of JWTs only).
     by_issuer: HashMap<String, Arc<Route>>,
+    /// The routes whose source checks tokens that are not JWTs
+    /// ([`crate::source::opaque`]), in the order configured.
+    pub opaque: Vec<Arc<Route>>,
 }
 
 impl std::ops::Deref for Target {
@@ -134,8 +137,10 @@ impl Runtime {
                 .find(|s| Arc::ptr_eq(&s.config, cfg))
                 .cloned()
         };
+        // A source of opaque tokens is never picked by a JWT's `iss`.
         let by_issuer = sources
             .iter()
+            .filter(|s| s.opaque.is_none())
             .map(|s| (s.config.issuer.clone(), s.clone()))
             .collect();
         let targets = config
@@ -154,12 +159,19 @@ impl Runtime {
                     .collect();
                 let by_issuer = routes
                     .iter()
+                    .filter(|r| r.source.opaque.is_none())
                     .map(|r| (r.source.config.issuer.clone(), r.clone()))
+                    .collect();
+                let opaque = routes
+                    .iter()
+                    .filter(|r| r.source.opaque.is_some())
+                    .cloned()
                     .collect();
                 let target = Target {
                     config: t.clone(),
                     routes,
                     by_issuer,
+                    opaque,
                 };
                 (t.name.clone(), Arc::new(target))
             })
@@ -202,6 +214,7 @@ impl Runtime {
             target
                 .routes
                 .iter()
+                .filter(|r| r.source.opaque.is_none())
                 .map(|r| r.source.config.issuer.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -225,19 +238,18 @@ impl Runtime {
     }
 
     /// The whole pipeline ([`crate::pipeline`]) for an app-presented
-    /// token, taken as `wanted` (an ID token, unless `/token` was told it
-    /// is an access token).
+    /// token, routed `via` ([`Via::Issuer`], or [`Via::Jws`] when `/token`
+    /// was told the token is a JWT).
     pub async fn exchange(
         &self,
         target: &Target,
         token: &str,
-        wanted: TokenUse,
+        via: Via<'_>,
         req: &RequestInfo,
     ) -> Result<Exchanged, Refused> {
         let now = source::now();
         let quiet = &mut Quiet;
-        let verified =
-            pipeline::verify(self, target, token, Via::Issuer(wanted), now, quiet).await?;
+        let verified = pipeline::verify(self, target, token, via, now, quiet).await?;
         let source = &verified.route.source;
         let minted = pipeline::mint(target, &verified.route, &verified.claims, req, now, quiet)
             .map_err(|error| Refused {

@@ -2,7 +2,8 @@
 //! → mapping (CEL) → trust model → Zendesk's rules → sign`.
 //!
 //! - `/sdk`, `/exchange`, `/token` ([`crate::gateway::Runtime::exchange`])
-//!   run it whole, routing by the token's issuer.
+//!   run it whole, routing a JWT by its issuer, and a token that is not one
+//!   along the target's opaque sources in order ([`crate::source::opaque`]).
 //! - The browser sign-in ([`crate::sso::finish`]) runs it with the route
 //!   its pending login names, and checks the `nonce` between [`verify`] and
 //!   [`mint`].
@@ -23,7 +24,9 @@ use serde_json::{Map, Value};
 use crate::config::{SourceConfig, TargetConfig};
 use crate::gateway::{GatewayError, RequestInfo, Route, Runtime, Target};
 use crate::mapping::{MappingError, Step, Vars};
-use crate::source::{Source, TokenUse, VerifiedClaims, unverified_decode};
+use crate::source::opaque::bearer_shaped;
+use crate::source::unverified::is_jose;
+use crate::source::{Source, TokenUse, VerifiedClaims, VerifyError, unverified_decode};
 use crate::target::{self, Minted};
 use crate::trust;
 
@@ -65,9 +68,14 @@ impl Observer for Quiet {}
 /// Which route a token takes.
 #[derive(Clone, Copy)]
 pub enum Via<'r> {
-    /// By its unverified `iss` among the target's sources, presented as
-    /// `wanted` (an ID token unless `/token` was told otherwise).
+    /// A JWT by its unverified `iss` among the target's sources, presented
+    /// as `wanted` (an ID token unless `/token` was told otherwise); a
+    /// token that is not a JWT along the target's opaque sources, in order.
     Issuer(TokenUse),
+    /// As [`Via::Issuer`], but the caller declared a JWT (`/token` with
+    /// `subject_token_type` `id_token` or `jwt`): a token that is not one
+    /// is refused, never sent to an opaque source.
+    Jws(TokenUse),
     /// Along this route (the browser sign-in: the pending login names it).
     Route(&'r Arc<Route>),
 }
@@ -104,10 +112,13 @@ pub async fn verify<O: Observer>(
     now: i64,
     obs: &mut O,
 ) -> Result<Verified, Refused> {
-    let parsed = unverified_decode(token, rt.config.server.max_token_bytes)
-        .map_err(|e| Refused::at(e, None))?;
+    let parsed = match unverified_decode(token, rt.config.server.max_token_bytes) {
+        Ok(parsed) => parsed,
+        // Off the hot path: only a token that is not a compact JWS.
+        Err(e) => return opaque(target, token, via, e, now, obs).await,
+    };
     let (route, parsed) = match via {
-        Via::Issuer(wanted) => {
+        Via::Issuer(wanted) | Via::Jws(wanted) => {
             let parsed = parsed.presented_as(wanted);
             match rt.route(target, &parsed) {
                 Ok(r) => (r.clone(), parsed),
@@ -133,6 +144,94 @@ pub async fn verify<O: Observer>(
             }
             Err(Refused::at(e, Some(&route.source)))
         }
+    }
+}
+
+/// A token that is not a compact JWS (`not_jws` says why): checked by the
+/// opaque sources `via` allows, in the target's order, one call each at
+/// most, the first that vouches for it winning. A JOSE token (a broken JWS,
+/// a JWE) or one too large keeps its decode error and is sent nowhere.
+async fn opaque<O: Observer>(
+    target: &Target,
+    token: &str,
+    via: Via<'_>,
+    not_jws: VerifyError,
+    now: i64,
+    obs: &mut O,
+) -> Result<Verified, Refused> {
+    if matches!(not_jws, VerifyError::TooLarge { .. }) || is_jose(token) {
+        return Err(Refused::at(not_jws, None));
+    }
+    let routes: &[Arc<Route>] = match via {
+        Via::Issuer(_) => &target.opaque,
+        Via::Route(r) if r.source.opaque.is_some() => std::slice::from_ref(r),
+        Via::Route(_) => &[],
+        Via::Jws(_) => {
+            let e = VerifyError::TokenTypeMismatch {
+                expected: "a JWT (the declared subject_token_type)".into(),
+                found: "a token that is not a JWT (for an opaque access token, declare urn:ietf:params:oauth:token-type:access_token)".into(),
+            };
+            return Err(Refused::at(e, None));
+        }
+    };
+    if routes.is_empty() {
+        return Err(Refused::at(not_jws, None));
+    }
+    let token = token.trim();
+    if !bearer_shaped(token) {
+        return Err(Refused::at(
+            VerifyError::Malformed(
+                "a token that is not a JWT must be an RFC 6750 bearer token (letters, digits, -._~+/ and = padding); this one has other characters".into(),
+            ),
+            None,
+        ));
+    }
+    let mut inactive: Vec<(VerifyError, &Arc<Route>)> = Vec::new();
+    let mut unavailable: Option<(VerifyError, &Arc<Route>)> = None;
+    for route in routes {
+        let Some(checker) = &route.source.opaque else {
+            continue;
+        };
+        obs.routed(route);
+        match checker.check(token, now, obs.checks()).await {
+            Ok(claims) => {
+                obs.upstream(claims.claims(), true);
+                return Ok(Verified {
+                    route: route.clone(),
+                    claims,
+                });
+            }
+            Err(e @ VerifyError::Inactive { .. }) => inactive.push((e, route)),
+            Err(
+                e
+                @ (VerifyError::UpstreamUnavailable { .. } | VerifyError::CheckUnavailable { .. }),
+            ) => {
+                unavailable.get_or_insert((e, route));
+            }
+            // The source knows the token and refuses it: final.
+            Err(e) => return Err(Refused::at(e, Some(&route.source))),
+        }
+    }
+    // A source that could not answer may know the token: try again later.
+    if let Some((e, route)) = unavailable {
+        return Err(Refused::at(e, Some(&route.source)));
+    }
+    if inactive.len() > 1 {
+        let names: Vec<String> = inactive
+            .iter()
+            .map(|(_, r)| format!("{:?}", r.source.name()))
+            .collect();
+        let e = VerifyError::Inactive {
+            sources: format!("sources {}", names.join(", ")),
+            detail: String::new(),
+        };
+        return Err(Refused::at(e, None));
+    }
+    match inactive.pop() {
+        Some((e, route)) => Err(Refused::at(e, Some(&route.source))),
+        // No route had a checker (it cannot happen: `target.opaque` holds
+        // only those): the decode error stands.
+        None => Err(Refused::at(not_jws, None)),
     }
 }
 

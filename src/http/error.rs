@@ -64,6 +64,7 @@ pub fn status_of(code: ErrorCode, dialect: Dialect) -> (StatusCode, &'static str
         | C::TokenTooLarge
         | C::TokenTypeMismatch
         | C::TokenExpired
+        | C::TokenInactive
         | C::TokenNotYetValid
         | C::TokenIssuedInFuture
         | C::IssuerUnknown
@@ -78,8 +79,7 @@ pub fn status_of(code: ErrorCode, dialect: Dialect) -> (StatusCode, &'static str
         | C::TokenReused
         | C::EmailUnverified
         | C::EmailDomainNotAllowed
-        | C::RoleNotAllowed
-        | C::SessionInvalid => refused,
+        | C::RoleNotAllowed => refused,
         C::StateMismatch | C::LoginExpired | C::LoginFailed | C::ReturnToNotAllowed => {
             (StatusCode::BAD_REQUEST, "invalid_request")
         }

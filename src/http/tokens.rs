@@ -28,6 +28,7 @@ use crate::gateway::{
     Exchanged, GatewayError, RequestInfo, Runtime, Target, subject_hash, token_hash,
 };
 use crate::metrics::Route;
+use crate::pipeline::Via;
 use crate::source::TokenUse;
 use crate::target::Endpoint;
 
@@ -192,7 +193,7 @@ async fn run(
     rt: &Runtime,
     target: &Target,
     token: &str,
-    wanted: TokenUse,
+    via: Via<'_>,
     ip: ClientIp,
     route: Route,
     dialect: Dialect,
@@ -202,7 +203,7 @@ async fn run(
         ip: ip.0.map(|i| i.to_string()),
         ..RequestInfo::default()
     };
-    let result = rt.exchange(target, token, wanted, &req).await;
+    let result = rt.exchange(target, token, via, &req).await;
     let metrics = &state.shared().metrics;
     match result {
         Ok(ok) => {
@@ -298,7 +299,7 @@ async fn sdk_jwt(
         &rt,
         &target,
         &token,
-        TokenUse::IdToken,
+        Via::Issuer(TokenUse::IdToken),
         ip,
         Route::Sdk,
         d,
@@ -346,7 +347,7 @@ async fn exchange(
         &rt,
         &target,
         token,
-        TokenUse::IdToken,
+        Via::Issuer(TokenUse::IdToken),
         ip,
         Route::Exchange,
         d,
@@ -404,9 +405,10 @@ async fn token_exchange(
     };
     // The declared type is enforced against the token's own `typ`: an
     // access token (RFC 9068 `at+jwt`) is never taken as an ID token.
-    let wanted = match f.get("subject_token_type").map(AsRef::as_ref) {
-        Some(ACCESS_TOKEN) => TokenUse::AccessToken,
-        Some(t) if SUBJECT_TYPES.contains(&t) => TokenUse::IdToken,
+    // An opaque token (not a JWT) is only taken as an access token.
+    let via = match f.get("subject_token_type").map(AsRef::as_ref) {
+        Some(ACCESS_TOKEN) => Via::Issuer(TokenUse::AccessToken),
+        Some(t) if SUBJECT_TYPES.contains(&t) => Via::Jws(TokenUse::IdToken),
         Some(t) => {
             return Err(ApiError::new(
                 ErrorCode::TokenTypeUnsupported,
@@ -458,7 +460,7 @@ async fn token_exchange(
         }
     };
     guard(&target, Endpoint::Token, ip, d)?;
-    let ok = run(&state, &rt, &target, token, wanted, ip, Route::Token, d).await?;
+    let ok = run(&state, &rt, &target, token, via, ip, Route::Token, d).await?;
     let mut resp = Json(json!({
         "access_token": ok.minted.jwt,
         "issued_token_type": TYPE_JWT,

@@ -24,6 +24,7 @@ pub mod firebase;
 pub mod jwt;
 pub mod keys;
 pub mod oidc;
+pub mod opaque;
 pub mod session;
 mod standard;
 pub mod unverified;
@@ -37,6 +38,7 @@ use serde_json::{Map, Value};
 use crate::config::{SourceConfig, SourceDetail};
 pub use fetch::{UrlFetcher, get_bytes};
 use keys::{Family, KeyCache, Keys};
+pub use opaque::Opaque;
 use standard::check_standard;
 pub use standard::{MAX_TIME, rfc3339, time_claim};
 pub use unverified::{
@@ -119,17 +121,17 @@ pub enum VerifyError {
     ClaimMissing { claim: String, why: String },
     #[error("the token's `{claim}` claim {detail}")]
     ClaimInvalid { claim: String, detail: String },
+    /// No source asked knows the (opaque) token as active: unknown,
+    /// expired or revoked ([`opaque`]).
+    #[error("the token is not active at {sources} (unknown, expired or revoked){detail}")]
+    Inactive { sources: String, detail: String },
     /// `detail` (URLs, the HTTP client's error chain) is for logs and
     /// `check --online`; the message clients see leaves it out.
     #[error("the keys of source {source_name:?} cannot be fetched right now; try again later")]
     UpstreamUnavailable { source_name: String, detail: String },
-    /// The app's session check says the session is not (or no longer)
-    /// signed in.
-    #[error("source {source_name:?} does not know this session: {why}")]
-    SessionRefused { source_name: String, why: String },
-    /// `detail` (the check URL redacted, what it answered) is logged where
-    /// it happens; the message leaves it out.
-    #[error("the session check of source {source_name:?} failed; try again later")]
+    /// An opaque source's endpoint is down, slow or answers nonsense
+    /// ([`opaque`]); `detail` as above.
+    #[error("source {source_name:?} cannot check the token right now; try again later")]
     CheckUnavailable { source_name: String, detail: String },
 }
 
@@ -179,6 +181,9 @@ pub struct Source {
     /// How a person signs in through this source in a browser, when one
     /// can; built by the kind's own module.
     pub sign_in: Option<SignIn>,
+    /// How this source checks tokens that are not JWTs, when it does
+    /// ([`opaque`]); such a source has no keys and is never picked by `iss`.
+    pub opaque: Option<Arc<dyn Opaque>>,
 }
 
 /// A source's browser sign-in capability, one variant per way of signing
@@ -204,6 +209,7 @@ impl std::fmt::Debug for Source {
 /// Builds the runtime side of a source.
 pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache) -> Source {
     let interval = config.key_refresh_interval;
+    let mut opaque: Option<Arc<dyn Opaque>> = None;
     let (keys, kind, sign_in): (Keys, Box<dyn Kind>, _) = match &config.detail {
         SourceDetail::Oidc { .. } => {
             let (keys, rp) = oidc::build(&config, http, cache);
@@ -245,6 +251,9 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
         }
         SourceDetail::Session(s) => {
             let check = session::build(&config);
+            if let Some(c) = &check {
+                opaque = Some(c.clone());
+            }
             let sign_in = check.filter(|_| s.login_url.is_some()).map(SignIn::Session);
             (
                 Keys::fixed(
@@ -261,6 +270,7 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
         keys,
         kind,
         sign_in,
+        opaque,
     }
 }
 

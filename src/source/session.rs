@@ -14,7 +14,7 @@
 //! - The answer must be `200` with an `application/json` object holding a
 //!   non-empty string `sub`, within [`MAX_ANSWER`] bytes and `timeout`;
 //!   `401`/`403` (or an `exp` already past) is "not signed in"
-//!   ([`VerifyError::SessionRefused`]); anything else, a timeout or a
+//!   ([`VerifyError::Inactive`], `token_inactive`); anything else, a timeout or a
 //!   connection failure is [`VerifyError::CheckUnavailable`]
 //!   (`upstream_unavailable`), never a 500.
 //! - No redirect is followed: a redirected check would carry the session
@@ -31,7 +31,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::{Kind, VerifiedClaims, VerifyError, time_claim};
+use futures_util::future::BoxFuture;
+
+use super::{Kind, Opaque, VerifiedClaims, VerifyError, time_claim};
 use crate::config::SourceConfig;
 use crate::config::session::SessionConfig;
 use crate::upstream::{error_chain, read_capped, redact_url};
@@ -230,9 +232,9 @@ impl SessionCheck {
     }
 
     fn refused(&self, why: String) -> VerifyError {
-        VerifyError::SessionRefused {
-            source_name: self.name.clone(),
-            why,
+        VerifyError::Inactive {
+            sources: format!("source {:?}", self.name),
+            detail: format!(": {why}"),
         }
     }
 
@@ -247,10 +249,50 @@ impl SessionCheck {
 }
 
 fn verified(answer: &Answer) -> VerifiedClaims {
-    VerifiedClaims {
-        claims: (*answer.claims).clone(),
-        kid: None,
-        alg: "session".to_owned(),
+    VerifiedClaims::opaque((*answer.claims).clone())
+}
+
+/// A session token an app presents (`/sdk`, `/exchange`, `/token`), sent to
+/// `check_url` in `token_header`.
+impl Opaque for SessionCheck {
+    fn check<'a>(
+        &'a self,
+        token: &'a str,
+        now: i64,
+        trace: Option<&'a mut Vec<String>>,
+    ) -> BoxFuture<'a, Result<VerifiedClaims, VerifyError>> {
+        Box::pin(async move {
+            let claims = SessionCheck::check(self, &Session::Token(token), now).await?;
+            if let Some(t) = trace {
+                t.push(format!(
+                    "session: the app's check URL knows the session (sent in {})",
+                    self.config.token_header
+                ));
+            }
+            Ok(claims)
+        })
+    }
+
+    fn probe(&self) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async move {
+            let url = redact_url(&self.config.check_url);
+            let response = self
+                .client
+                .get(self.config.check_url.clone())
+                .header(header::ACCEPT, "application/json")
+                .send()
+                .await
+                .map_err(|e| format!("{url}: {}", error_chain(e)))?;
+            match response.status().as_u16() {
+                401 | 403 => Ok(format!(
+                    "{url} answers {} without a session, as a check URL should",
+                    response.status().as_u16()
+                )),
+                other => Err(format!(
+                    "{url}: without a session, expected 401; it answered HTTP {other}"
+                )),
+            }
+        })
     }
 }
 

@@ -201,6 +201,22 @@ pub fn unverified_decode(
     })
 }
 
+/// Whether `token` is a JOSE compact serialisation (a JWS or a JWE): its
+/// first dot-separated part is the base64url of a JSON object. Such a
+/// token, well formed or not, is never sent to an opaque source
+/// ([`super::opaque`]): it may be another provider's ID token.
+pub fn is_jose(token: &str) -> bool {
+    let token = token.trim();
+    let Some((first, _)) = token.split_once('.') else {
+        return false;
+    };
+    URL_SAFE_NO_PAD
+        .decode(first.trim_end_matches('='))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v.is_object())
+}
+
 /// A compact JWS split and decoded without any check of what it says:
 /// for the sandbox, which reports on each part itself.
 #[derive(Debug)]
@@ -278,6 +294,18 @@ mod tests {
 
     fn b64(s: &str) -> String {
         URL_SAFE_NO_PAD.encode(s)
+    }
+
+    #[test]
+    fn jose_tokens_are_told_from_opaque_ones() {
+        let h = b64(r#"{"alg":"RS256"}"#);
+        assert!(is_jose(&format!("{h}.e30.c2ln")));
+        assert!(is_jose(&format!("{h}.a.b.c.d")));
+        assert!(is_jose(&format!("{h}.broken")));
+        assert!(is_jose(&format!(" {h}.e30.c2ln ")));
+        assert!(!is_jose("Rh9n3Yx0q1abcdef"));
+        assert!(!is_jose("abc.def.ghi"));
+        assert!(!is_jose(&format!("{}.e30.c2ln", b64("[1]"))));
     }
 
     #[test]

@@ -96,7 +96,7 @@ impl SignIn {
                     match check.check(&Session::Cookies(cookies), now).await {
                         Ok(claims) => return Ok(Begun::SignedIn(claims)),
                         // Not signed in (any more): to the app's login form.
-                        Err(VerifyError::SessionRefused { .. }) => {}
+                        Err(VerifyError::Inactive { .. }) => {}
                         Err(e) => return Err(e.into()),
                     }
                 }
@@ -163,10 +163,10 @@ impl SignIn {
             // is now (never a session named by the query).
             (SignIn::Session(check), Answer::Callback { .. }) => {
                 let cookies = check.cookies_of(headers).ok_or_else(|| {
-                    LoginError::from(VerifyError::SessionRefused {
-                        source_name: check.name().to_owned(),
-                        why: format!(
-                            "the browser came back from the login form without the app's session cookie ({}); is zenbridge on a subdomain the cookie's Domain covers?",
+                    LoginError::from(VerifyError::Inactive {
+                        sources: format!("source {:?}", check.name()),
+                        detail: format!(
+                            ": the browser came back from the login form without the app's session cookie ({}); is zenbridge on a subdomain the cookie's Domain covers?",
                             check.config.cookies.join(", ")
                         ),
                     })

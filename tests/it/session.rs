@@ -252,7 +252,7 @@ async fn way_back_replayed_with_its_pending_cookie_is_refused_attack() {
 /// A forged session cookie is not a session: the browser is sent to the
 /// app's login form; coming back with it still is refused.
 #[tokio::test]
-async fn forged_session_cookie_is_refused_with_session_invalid() {
+async fn forged_session_cookie_is_refused_with_token_inactive() {
     let (legacy, gw) = setup("").await;
     let (c, jar) = client();
     jar.add_cookie_str(
@@ -265,7 +265,7 @@ async fn forged_session_cookie_is_refused_with_session_invalid() {
 
     // Back without signing in (the forged cookie still there).
     let page = get(&c, next.as_str()).await;
-    assert_eq!(page.error_code().as_deref(), Some("session_invalid"));
+    assert_eq!(page.error_code().as_deref(), Some("token_inactive"));
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(page.body.contains("401"), "{}", page.body);
     page.assert_page_headers();
@@ -289,7 +289,7 @@ async fn foreign_session_cookie_is_not_forwarded_to_the_check_url() {
     // Back without any app cookie: refused, nothing sent to the app.
     let next = way_back(&legacy, &get(&c, login_url(&gw)).await);
     let page = get(&c, next.as_str()).await;
-    assert_eq!(page.error_code().as_deref(), Some("session_invalid"));
+    assert_eq!(page.error_code().as_deref(), Some("token_inactive"));
     assert_eq!(legacy.stats().await["checks"], 0);
 }
 
