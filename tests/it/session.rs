@@ -48,6 +48,19 @@ subdomain = "acme"
 secret = "{SECRET}"
 sources = ["legacy"]
 access_url = "{ACCESS_URL}"
+
+[[target]]
+name = "mobile"
+kind = "sdk"
+secret = "{SECRET}"
+sources = ["legacy"]
+endpoints = ["sdk", "exchange"]
+
+[[target]]
+name = "chat"
+kind = "chat"
+secret = "{SECRET}"
+sources = ["legacy"]
 "#,
         check = legacy.url("/api/session"),
         login = legacy.url("/login"),
@@ -418,4 +431,82 @@ sources = ["legacy"]
     ] {
         assert!(problems.contains(want), "{want} not in:\n{problems}");
     }
+}
+
+/// Mobile: the app's session token on `/sdk` (`user_token`), `/exchange`
+/// (Bearer) and `/token` (as an access token) is checked at the same URL,
+/// in the configured header, and never with a cookie.
+#[tokio::test]
+async fn mobile_session_token_is_checked_in_its_header_on_every_token_endpoint() {
+    let (legacy, gw) = setup("cache_ttl = \"0s\"").await;
+    let token = legacy.mobile_token("ada@example.com", "lovelace").await;
+
+    let (status, body) = gw.sdk("mobile", &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let claims = assert_zendesk_ok(body["jwt"].as_str().unwrap(), SECRET, "sdk", None);
+    assert_eq!(claims["email"], "ada@example.com");
+    let stats = legacy.stats().await;
+    assert_eq!(stats["last_check_cookies"], json!([]), "{stats}");
+    assert!(
+        stats["last_check_headers"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("x-session-token")),
+        "{stats}"
+    );
+
+    let (status, body) = gw.exchange("mobile", &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let form = [
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        ("subject_token", token.as_str()),
+        (
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
+        ("audience", "chat"),
+    ];
+    let resp = gw
+        .client
+        .post(format!("{}/token", gw.url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = crate::common::status_json(resp).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(legacy.stats().await["checks"], 3);
+}
+
+/// A forged session token, one the app ended, or a check URL that does
+/// not answer properly: each refused with its code, never a 500.
+#[tokio::test]
+async fn mobile_forged_token_is_token_inactive_and_a_broken_check_upstream_unavailable() {
+    let (legacy, gw) = setup("cache_ttl = \"0s\"").await;
+    let (status, body) = gw.sdk("mobile", "forged-session-token-0123456789").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error_code"], "token_inactive");
+    assert!(
+        !body.to_string().contains("forged-session-token"),
+        "the token is not echoed: {body}"
+    );
+
+    let token = legacy.mobile_token("grace@example.com", "hopper").await;
+    for mode in ["down", "empty", "garbage", "no_json_type"] {
+        legacy.configure(&json!({ "check_mode": mode })).await;
+        let (status, body) = gw.sdk("mobile", &token).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{mode}: {body}");
+        assert_eq!(body["error_code"], "upstream_unavailable", "{mode}");
+        assert!(!body.to_string().contains(&legacy.url("")), "{body}");
+    }
+    legacy
+        .configure(&json!({ "check_mode": "ok", "check_delay_ms": 1500 }))
+        .await;
+    let (status, body) = gw.sdk("mobile", &token).await;
+    assert_eq!(body["error_code"], "upstream_unavailable", "slow: {body}");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
