@@ -324,3 +324,133 @@ async fn fit_window(c: &fantoccini::Client) {
     let h = u32::try_from(h.clamp(400, 2400)).unwrap_or(800);
     c.set_window_size(1000, h + 90).await.unwrap();
 }
+
+/// A legacy app's own session (`session` source) in a real browser: the
+/// chooser, the app's login form on its own port (cookies ignore ports,
+/// as sibling subdomains share a parent-domain cookie), back to zenbridge,
+/// and the form POST to the Zendesk stand-in. A second visit finishes at
+/// once: the browser holds the app's session.
+#[tokio::test]
+async fn chromium_signs_in_through_the_chooser_and_a_legacy_apps_login_form() {
+    let legacy = crate::support::start_legacy_app(crate::support::LegacyOptions::default()).await;
+    let (zendesk, access_url) = stand_in_zendesk().await;
+    let config = format!(
+        r#"
+[server]
+listen = "@LISTEN@"
+public_url = "@URL@"
+cookie_key = "browser-test-cookie-key-0123456789abcdef"
+rate_limit_per_minute = 0
+
+[[source]]
+name = "legacy"
+kind = "session"
+label = "Legacy portal"
+check_url = "{check}"
+login_url = "{login}"
+return_to_query_param = "next"
+cookies = ["legacy_session"]
+[source.claims]
+external_id = "'legacy|' + claims.sub"
+
+[[source]]
+name = "demo"
+kind = "dev"
+label = "Demo directory (no password)"
+[[source.users]]
+id = "ada"
+email = "ada@example.com"
+name = "Ada Lovelace"
+
+[[target]]
+name = "helpcenter"
+kind = "sso"
+subdomain = "acme"
+secret = "{SECRET}"
+sources = ["legacy", "demo"]
+access_url = "{access_url}"
+"#,
+        check = legacy.url("/api/session"),
+        login = legacy.url("/login"),
+    );
+    let gw = gateway(&config).await;
+    let browser = crate::support::chromium::start().await;
+    let c = &browser.client;
+
+    c.goto(&format!(
+        "{gw}/sso/helpcenter/login?return_to=%2Fhc%2Fen-us"
+    ))
+    .await
+    .unwrap();
+    let choice = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("source-legacy"))
+        .await
+        .unwrap();
+    assert_eq!(choice.text().await.unwrap(), "Legacy portal");
+    choice.click().await.unwrap();
+
+    // The app's own login form.
+    let email = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("email"))
+        .await
+        .unwrap();
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .starts_with(&legacy.url("/login?next=")),
+    );
+    email.send_keys("ada@example.com").await.unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("lovelace")
+        .await
+        .unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    let done = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("zendesk-ok"))
+        .await;
+    let here = c.current_url().await.unwrap();
+    let page = c.source().await.unwrap_or_default();
+    done.unwrap_or_else(|e| panic!("no Zendesk page ({e}) at {here}:\n{page}"));
+    assert_eq!(here.as_str(), access_url);
+    let received = zendesk.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0].return_to.as_deref(), Some("/hc/en-us"));
+    assert_eq!(received[0].claims["email"], "ada@example.com");
+    assert_zendesk_ok(&received[0].jwt, SECRET, "sso", None);
+    let stats = legacy.stats().await;
+    assert_eq!(
+        stats["last_check_cookies"],
+        serde_json::json!(["legacy_session"]),
+        "{stats}"
+    );
+
+    // Signed in at the app: the source's start link finishes at once.
+    c.goto(&format!("{gw}/sso/helpcenter/login/legacy?return_to=%2Fhc"))
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("zendesk-ok"))
+        .await
+        .unwrap();
+    let received = zendesk.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 2, "{received:?}");
+    assert_eq!(received[1].return_to.as_deref(), Some("/hc"));
+    browser.close().await;
+}
