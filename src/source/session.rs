@@ -181,13 +181,13 @@ impl SessionCheck {
         let response = request
             .send()
             .await
-            .map_err(|e| self.unavailable(error_chain(e)))?;
+            .map_err(|e| self.unavailable(&error_chain(e)))?;
         let status = response.status();
         if matches!(status.as_u16(), 401 | 403) {
-            return Err(self.refused(format!("its check URL answered {}", status.as_u16())));
+            return Err(self.refused(&format!("its check URL answered {}", status.as_u16())));
         }
         if status.as_u16() != 200 {
-            return Err(self.unavailable(format!(
+            return Err(self.unavailable(&format!(
                 "expected 200 (signed in) or 401 (not signed in); it answered HTTP {status}"
             )));
         }
@@ -199,29 +199,27 @@ impl SessionCheck {
             .map(|v| v.trim().to_ascii_lowercase())
             .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
         if !json {
-            return Err(self.unavailable("expected a 200 answer of type application/json".into()));
+            return Err(self.unavailable("expected a 200 answer of type application/json"));
         }
         let body = read_capped(response, MAX_ANSWER)
             .await
-            .map_err(|e| self.unavailable(e))?;
+            .map_err(|e| self.unavailable(&e))?;
         let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&body) else {
-            return Err(
-                self.unavailable("expected a JSON object of claims; the answer is not one".into())
-            );
+            return Err(self.unavailable("expected a JSON object of claims; the answer is not one"));
         };
         match claims.get("sub") {
             Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_SUB => {}
             _ => {
-                return Err(self.unavailable(format!(
+                return Err(self.unavailable(&format!(
                     "expected the person's id in `sub` (a string of 1 to {MAX_SUB} bytes); the answer has none"
                 )));
             }
         }
-        let exp = time_claim(&claims, "exp").map_err(|e| self.unavailable(e.to_string()))?;
+        let exp = time_claim(&claims, "exp").map_err(|e| self.unavailable(&e.to_string()))?;
         if let Some(exp) = exp
             && exp.saturating_add(self.leeway) <= now
         {
-            return Err(self.refused(format!("the session expired at {}", super::rfc3339(exp))));
+            return Err(self.refused(&format!("the session expired at {}", super::rfc3339(exp))));
         }
         let ttl = i64::try_from(self.config.cache_ttl.as_secs()).unwrap_or(0);
         let until = exp.map_or(now.saturating_add(ttl), |e| e.min(now.saturating_add(ttl)));
@@ -231,14 +229,14 @@ impl SessionCheck {
         })
     }
 
-    fn refused(&self, why: String) -> VerifyError {
+    fn refused(&self, why: &str) -> VerifyError {
         VerifyError::Inactive {
             sources: format!("source {:?}", self.name),
             detail: format!(": {why}"),
         }
     }
 
-    fn unavailable(&self, detail: String) -> VerifyError {
+    fn unavailable(&self, detail: &str) -> VerifyError {
         let detail = format!("{}: {detail}", redact_url(&self.config.check_url));
         tracing::warn!(source = %self.name, %detail, "session check failed");
         VerifyError::CheckUnavailable {
