@@ -404,11 +404,7 @@ async fn finish(
     answer: &Answer<'_>,
 ) -> Result<Finished, Stopped> {
     let source = &route.source;
-    let stop = |e: LoginError| {
-        Stopped::new(e)
-            .at(&target.name, Some(source.name()))
-            .again(retry(v.rt, &login))
-    };
+    let stop = |e: LoginError| stopped_at(v.rt, &target, source.name(), &login, e);
     let sign_in = SignIn::of(source).ok_or_else(|| stop(LoginError::StateMismatch))?;
     let upstream = sign_in
         .finish(&v.rt.config.server, http, v.headers, &login, answer)
@@ -427,11 +423,7 @@ async fn conclude(
     upstream: Upstream,
 ) -> Result<Finished, Stopped> {
     let source = &route.source;
-    let stop = |e: LoginError| {
-        Stopped::new(e)
-            .at(&target.name, Some(source.name()))
-            .again(retry(v.rt, &login))
-    };
+    let stop = |e: LoginError| stopped_at(v.rt, &target, source.name(), &login, e);
     admit(&target, v.ip).map_err(stop)?;
     let token = match &upstream {
         Upstream::IdToken(t) => crate::gateway::token_hash(t),
@@ -545,6 +537,20 @@ pub fn login_url(
     } else {
         format!("{base}?{q}")
     }
+}
+
+/// A refusal of `login` at `target`'s `source`, with the login URL to try
+/// again from.
+fn stopped_at(
+    rt: &Runtime,
+    target: &Target,
+    source: &str,
+    login: &PendingLogin,
+    e: LoginError,
+) -> Stopped {
+    Stopped::new(e)
+        .at(&target.name, Some(source))
+        .again(retry(rt, login))
 }
 
 /// The login URL to try `login` again from.

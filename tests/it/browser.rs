@@ -189,12 +189,7 @@ async fn chromium_signs_in_through_the_chooser_and_the_op_and_posts_to_zendesk()
     ))
     .await
     .unwrap();
-    let choice = c
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("source-op"))
-        .await
-        .unwrap();
+    let choice = element(c, "source-op").await;
     assert_eq!(choice.text().await.unwrap(), "Acme staff");
     assert!(c.find(Locator::Id("source-demo")).await.is_ok());
     // The nonce'd stylesheet applies (a CSP refusal would leave it unstyled).
@@ -212,19 +207,7 @@ async fn chromium_signs_in_through_the_chooser_and_the_op_and_posts_to_zendesk()
     }
 
     choice.click().await.unwrap();
-    let done = c
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("zendesk-ok"))
-        .await;
-    let here = c.current_url().await.unwrap();
-    let page = c.source().await.unwrap_or_default();
-    done.unwrap_or_else(|e| panic!("no Zendesk page ({e}) at {here}:\n{page}"));
-    assert_eq!(
-        here.as_str(),
-        access_url,
-        "the form was POSTed to the access URL"
-    );
+    let here = on_zendesk(c, &access_url).await;
 
     let received = zendesk.received.lock().unwrap().clone();
     assert_eq!(received.len(), 1, "{received:?}");
@@ -313,6 +296,34 @@ async fn chromium_runs_the_demo_from_its_landing_page_to_a_passing_sandbox() {
     browser.close().await;
 }
 
+/// The element with `id`, once the page shows it.
+async fn element(c: &fantoccini::Client, id: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id} ({e})"))
+}
+
+/// Waits for the Zendesk stand-in's page and checks the form was POSTed to
+/// the access URL; returns where the browser is.
+async fn on_zendesk(c: &fantoccini::Client, access_url: &str) -> url::Url {
+    let done = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("zendesk-ok"))
+        .await;
+    let here = c.current_url().await.unwrap();
+    let page = c.source().await.unwrap_or_default();
+    done.unwrap_or_else(|e| panic!("no Zendesk page ({e}) at {here}:\n{page}"));
+    assert_eq!(
+        here.as_str(),
+        access_url,
+        "the form was POSTed to the access URL"
+    );
+    here
+}
+
 /// Sizes the window to the page, so a screenshot shows all of it.
 async fn fit_window(c: &fantoccini::Client) {
     let h = c
@@ -333,46 +344,13 @@ async fn fit_window(c: &fantoccini::Client) {
 #[tokio::test]
 async fn chromium_signs_in_through_the_chooser_and_a_legacy_apps_login_form() {
     let legacy = crate::support::start_legacy_app(crate::support::LegacyOptions::default()).await;
+    let op = shared_op().await;
     let (zendesk, access_url) = stand_in_zendesk().await;
-    let config = format!(
-        r#"
-[server]
-listen = "@LISTEN@"
-public_url = "@URL@"
-cookie_key = "browser-test-cookie-key-0123456789abcdef"
-rate_limit_per_minute = 0
-
-[[source]]
-name = "legacy"
-kind = "session"
-label = "Legacy portal"
-check_url = "{check}"
-login_url = "{login}"
-return_to_query_param = "next"
-cookies = ["legacy_session"]
-[source.claims]
-external_id = "'legacy|' + claims.sub"
-
-[[source]]
-name = "demo"
-kind = "dev"
-label = "Demo directory (no password)"
-[[source.users]]
-id = "ada"
-email = "ada@example.com"
-name = "Ada Lovelace"
-
-[[target]]
-name = "helpcenter"
-kind = "sso"
-subdomain = "acme"
-secret = "{SECRET}"
-sources = ["legacy", "demo"]
-access_url = "{access_url}"
-"#,
-        check = legacy.url("/api/session"),
-        login = legacy.url("/login"),
-    );
+    // The OIDC test's config, with the legacy app's session in the op's place.
+    let config = config(&op.issuer, &access_url).replace(
+        r#"sources = ["op", "demo"]"#,
+        r#"sources = ["legacy", "demo"]"#,
+    ) + &crate::session::legacy_source(&legacy, "");
     let gw = gateway(&config).await;
     let browser = crate::support::chromium::start().await;
     let c = &browser.client;
@@ -382,22 +360,12 @@ access_url = "{access_url}"
     ))
     .await
     .unwrap();
-    let choice = c
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("source-legacy"))
-        .await
-        .unwrap();
+    let choice = element(c, "source-legacy").await;
     assert_eq!(choice.text().await.unwrap(), "Legacy portal");
     choice.click().await.unwrap();
 
     // The app's own login form.
-    let email = c
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("email"))
-        .await
-        .unwrap();
+    let email = element(c, "email").await;
     assert!(
         c.current_url()
             .await
@@ -419,15 +387,7 @@ access_url = "{access_url}"
         .await
         .unwrap();
 
-    let done = c
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("zendesk-ok"))
-        .await;
-    let here = c.current_url().await.unwrap();
-    let page = c.source().await.unwrap_or_default();
-    done.unwrap_or_else(|e| panic!("no Zendesk page ({e}) at {here}:\n{page}"));
-    assert_eq!(here.as_str(), access_url);
+    on_zendesk(c, &access_url).await;
     let received = zendesk.received.lock().unwrap().clone();
     assert_eq!(received.len(), 1, "{received:?}");
     assert_eq!(received[0].return_to.as_deref(), Some("/hc/en-us"));
@@ -444,11 +404,7 @@ access_url = "{access_url}"
     c.goto(&format!("{gw}/sso/helpcenter/login/legacy?return_to=%2Fhc"))
         .await
         .unwrap();
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("zendesk-ok"))
-        .await
-        .unwrap();
+    on_zendesk(c, &access_url).await;
     let received = zendesk.received.lock().unwrap().clone();
     assert_eq!(received.len(), 2, "{received:?}");
     assert_eq!(received[1].return_to.as_deref(), Some("/hc"));

@@ -18,15 +18,11 @@ const SECRET: &str = "session-sso-secret-0123456789abcdef";
 const ACCESS_URL: &str = "http://127.0.0.1:9/access/jwt";
 const RETURN_TO: &str = "https://acme.zendesk.com/hc/en-us";
 
-fn config(legacy: &LegacyApp, extra: &str) -> String {
+/// A `session` source named `legacy` over the legacy app, with `extra`
+/// keys (also the browser test's).
+pub(crate) fn legacy_source(legacy: &LegacyApp, extra: &str) -> String {
     format!(
         r#"
-[server]
-listen = "@LISTEN@"
-public_url = "@URL@"
-cookie_key = "session-test-cookie-key-0123456789abcdef"
-rate_limit_per_minute = 0
-
 [[source]]
 name = "legacy"
 kind = "session"
@@ -40,7 +36,21 @@ timeout = "1s"
 {extra}
 [source.claims]
 external_id = "'legacy|' + claims.sub"
+"#,
+        check = legacy.url("/api/session"),
+        login = legacy.url("/login"),
+    )
+}
 
+fn config(legacy: &LegacyApp, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "@LISTEN@"
+public_url = "@URL@"
+cookie_key = "session-test-cookie-key-0123456789abcdef"
+rate_limit_per_minute = 0
+{source}
 [[target]]
 name = "helpcenter"
 kind = "sso"
@@ -62,8 +72,7 @@ kind = "chat"
 secret = "{SECRET}"
 sources = ["legacy"]
 "#,
-        check = legacy.url("/api/session"),
-        login = legacy.url("/login"),
+        source = legacy_source(legacy, extra),
     )
 }
 
@@ -81,6 +90,15 @@ fn login_url(gw: &Gateway) -> Url {
     let mut u = at(gw, "/sso/helpcenter/login");
     u.query_pairs_mut().append_pair("return_to", RETURN_TO);
     u
+}
+
+/// The browser holds the app's session cookie `value` (for 127.0.0.1,
+/// every port: the app's and zenbridge's).
+fn hold_session(jar: &reqwest::cookie::Jar, gw: &Gateway, value: &str) {
+    jar.add_cookie_str(
+        &format!("legacy_session={value}; Path=/"),
+        &Url::parse(&gw.url).unwrap(),
+    );
 }
 
 /// The way back the app's login form was given (`next`), from zenbridge's
@@ -217,10 +235,7 @@ async fn way_back_opened_in_another_browser_finishes_nothing_attack() {
     // The victim is signed in at the app as herself.
     let (victim, victim_jar) = client();
     let ada = legacy.session_for("ada@example.com").await;
-    victim_jar.add_cookie_str(
-        &format!("legacy_session={ada}; Path=/"),
-        &Url::parse(&legacy.url("/")).unwrap(),
-    );
+    hold_session(&victim_jar, &gw, &ada);
     let page = get(&victim, next.as_str()).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert_eq!(page.error_code().as_deref(), Some("login_expired"));
@@ -268,10 +283,7 @@ async fn way_back_replayed_with_its_pending_cookie_is_refused_attack() {
 async fn forged_session_cookie_is_refused_with_token_inactive() {
     let (legacy, gw) = setup("").await;
     let (c, jar) = client();
-    jar.add_cookie_str(
-        "legacy_session=forged-0123456789abcdef; Path=/",
-        &Url::parse(&gw.url).unwrap(),
-    );
+    hold_session(&jar, &gw, "forged-0123456789abcdef");
     let started = get(&c, login_url(&gw)).await;
     let next = way_back(&legacy, &started);
     assert_eq!(legacy.stats().await["checks"], 1, "the check said 401");
@@ -314,10 +326,7 @@ async fn check_url_down_slow_or_without_claims_is_upstream_unavailable() {
     let (legacy, gw) = setup("cache_ttl = \"0s\"").await;
     let (c, jar) = client();
     let ada = legacy.session_for("ada@example.com").await;
-    jar.add_cookie_str(
-        &format!("legacy_session={ada}; Path=/"),
-        &Url::parse(&gw.url).unwrap(),
-    );
+    hold_session(&jar, &gw, &ada);
     for settings in [
         json!({"check_mode": "down"}),
         json!({"check_mode": "ok", "check_delay_ms": 1500}),
@@ -355,10 +364,7 @@ async fn kept_answers_never_outlive_the_sessions_exp() {
     let (legacy, gw) = setup("cache_ttl = \"5m\"\nleeway = \"0s\"").await;
     let (c, jar) = client();
     let ada = legacy.session_for("ada@example.com").await;
-    jar.add_cookie_str(
-        &format!("legacy_session={ada}; Path=/"),
-        &Url::parse(&gw.url).unwrap(),
-    );
+    hold_session(&jar, &gw, &ada);
     legacy.configure(&json!({"session_exp": 2})).await;
     posted(&get(&c, login_url(&gw)).await);
     posted(&get(&c, login_url(&gw)).await);
@@ -370,13 +376,8 @@ async fn kept_answers_never_outlive_the_sessions_exp() {
     // The app says the session already expired: not signed in.
     legacy.configure(&json!({"session_exp": -5})).await;
     let (c2, jar2) = client();
-    jar2.add_cookie_str(
-        &format!(
-            "legacy_session={}; Path=/",
-            legacy.session_for("grace@example.com").await
-        ),
-        &Url::parse(&gw.url).unwrap(),
-    );
+    let grace = legacy.session_for("grace@example.com").await;
+    hold_session(&jar2, &gw, &grace);
     way_back(&legacy, &get(&c2, login_url(&gw)).await);
 }
 
