@@ -31,6 +31,7 @@ codes! {
     IssuerUnknown => "issuer_unknown",
     IssuerNotAllowed => "issuer_not_allowed",
     AudienceMismatch => "audience_mismatch",
+    ClientNotAllowed => "client_not_allowed",
     AlgorithmNotAllowed => "algorithm_not_allowed",
     SignatureInvalid => "signature_invalid",
     KeyUnknown => "key_unknown",
@@ -80,6 +81,7 @@ impl VerifyError {
             VerifyError::NotYetValid { .. } => ErrorCode::TokenNotYetValid,
             VerifyError::IssuedInFuture { .. } => ErrorCode::TokenIssuedInFuture,
             VerifyError::AudienceMismatch { .. } => ErrorCode::AudienceMismatch,
+            VerifyError::ClientNotAllowed { .. } => ErrorCode::ClientNotAllowed,
             VerifyError::ClaimMissing { .. } => ErrorCode::ClaimMissing,
             VerifyError::ClaimInvalid { .. } => ErrorCode::ClaimInvalid,
             VerifyError::Inactive { .. } => ErrorCode::TokenInactive,
@@ -110,6 +112,9 @@ impl VerifyError {
             }
             VerifyError::UpstreamUnavailable { .. } => {
                 "the keys of the token's issuer cannot be fetched right now; try again later".into()
+            }
+            VerifyError::ClientNotAllowed { found, .. } => {
+                format!("the token was issued to a client this target does not accept ({found})")
             }
             VerifyError::CheckUnavailable { .. } => {
                 "the token cannot be checked right now; try again later".into()

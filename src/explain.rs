@@ -114,6 +114,26 @@ impl Observer for Report {
     fn routed(&mut self, route: &Route) {
         let source = &route.source;
         self.source = Some(source.name().to_owned());
+        if source.opaque.is_some() {
+            // Each opaque source asked, in the target's order.
+            let asked = format!(
+                "source {:?} ({})",
+                source.name(),
+                source.config.kind.as_str()
+            );
+            match &mut self.routing {
+                Some(r) => {
+                    r.push_str(", then ");
+                    r.push_str(&asked);
+                }
+                None => {
+                    self.routing = Some(format!(
+                        "not a JWT → the target's opaque sources in order: {asked}"
+                    ));
+                }
+            }
+            return;
+        }
         self.routing.get_or_insert_with(|| {
             format!(
                 "iss {:?} → source {:?} ({})",

@@ -211,6 +211,37 @@ cookies = [\"session\"]
 external_id = \"'app|' + claims.sub\"
 "
             .to_owned(),
+            SourceKind::Introspection => {
+                envs.push(Env {
+                    name: "INTROSPECTION_CLIENT_SECRET",
+                    what: "the secret of the client zenbridge introspects tokens as, at your provider",
+                });
+                let issuer = self
+                    .issuer
+                    .as_deref()
+                    .unwrap_or("https://login.example.com")
+                    .trim_end_matches('/')
+                    .to_owned();
+                format!(
+                    "[[source]]
+name = \"tokens\"
+kind = \"introspection\"
+# Your app sends its opaque access token; zenbridge asks the provider about
+# it (RFC 7662) as this client, and adds the person's userinfo claims. The
+# paths are the provider's own (Okta: /oauth2/default/v1/introspect and
+# /oauth2/default/v1/userinfo): see its discovery document.
+introspection_url = \"{issuer}/token/introspection\"
+userinfo_url = \"{issuer}/me\"
+client_id = \"zenbridge\"
+client_secret = {{ env = \"INTROSPECTION_CLIENT_SECRET\" }}
+# The client ids of the apps whose tokens may sign in.
+allowed_clients = [\"mobile-app\"]
+
+[source.claims]
+external_id = \"'idp|' + claims.sub\"
+"
+                )
+            }
             SourceKind::Dev => "[[source]]
 name = \"dev\"
 kind = \"dev\"
@@ -235,6 +266,7 @@ name = \"Ada Lovelace\"
             SourceKind::Jwt => "legacy",
             SourceKind::Dev => "dev",
             SourceKind::Session => "app",
+            SourceKind::Introspection => "tokens",
         };
         let subdomain = self.subdomain.clone().unwrap_or_else(|| "acme".into());
         match self.target {

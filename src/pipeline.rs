@@ -166,6 +166,8 @@ async fn opaque<O: Observer>(
         Via::Issuer(_) => &target.opaque,
         Via::Route(r) if r.source.opaque.is_some() => std::slice::from_ref(r),
         Via::Route(_) => &[],
+        // Without opaque sources, a token that is not a JWT is just that.
+        Via::Jws(_) if target.opaque.is_empty() => &[],
         Via::Jws(_) => {
             let e = VerifyError::TokenTypeMismatch {
                 expected: "a JWT (the declared subject_token_type)".into(),

@@ -113,6 +113,23 @@ pub(super) async fn check(
     let rt = Runtime::new(config, &http, &source::keys::KeyCache::default());
     if online {
         for s in &rt.sources {
+            // A source of opaque tokens has no keys: one probe call instead.
+            if let Some(opaque) = &s.opaque {
+                let probe = opaque.probe().await;
+                if out == Output::Text {
+                    match &probe {
+                        Ok(found) => println!("source {}: {found}", s.name()),
+                        Err(e) => println!("source {}: unavailable: {e}", s.name()),
+                    }
+                }
+                report.sources.push(SourceKeys {
+                    source: s.name().to_owned(),
+                    kids: Vec::new(),
+                    skipped: Vec::new(),
+                    error: probe.err(),
+                });
+                continue;
+            }
             let keys = match s.keys.get().await {
                 Ok(k) => SourceKeys {
                     source: s.name().to_owned(),

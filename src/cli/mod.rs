@@ -167,6 +167,7 @@ pub enum InitSource {
     Jwt,
     Dev,
     Session,
+    Introspection,
 }
 
 /// `init --target`.
@@ -235,6 +236,7 @@ async fn run(cli: Cli) -> ExitCode {
                     InitSource::Jwt => source::SourceKind::Jwt,
                     InitSource::Dev => source::SourceKind::Dev,
                     InitSource::Session => source::SourceKind::Session,
+                    InitSource::Introspection => source::SourceKind::Introspection,
                 },
                 target: match target {
                     InitTarget::Sso => crate::target::TargetKind::Sso,

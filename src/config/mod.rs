@@ -17,6 +17,7 @@
 //! part; problems and TOML errors are in [`problem`].
 
 mod hosts;
+pub mod introspection;
 mod problem;
 pub mod raw;
 pub mod secret;

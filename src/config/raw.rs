@@ -147,8 +147,17 @@ pub struct RawSource {
     pub return_to_query_param: Option<String>,
     pub cookies: Option<Vec<String>>,
     pub token_header: Option<String>,
+    // introspection
+    pub introspection_url: Option<String>,
+    pub userinfo_url: Option<String>,
+    /// `client_secret_basic` (default) or `client_secret_post`.
+    pub client_auth_method: Option<String>,
+    /// The client ids whose tokens are accepted (`["*"]`: any).
+    pub allowed_clients: Option<Vec<String>>,
+    /// Longest time an introspection answer is reused.
+    pub cache_max: Option<String>,
+    /// Longest wait for each upstream call.
     pub timeout: Option<String>,
-    pub cache_ttl: Option<String>,
     #[serde(default)]
     pub claims: BTreeMap<String, String>,
     #[serde(default)]
@@ -187,8 +196,12 @@ impl RawTable for RawSource {
         "return_to_query_param",
         "cookies",
         "token_header",
+        "introspection_url",
+        "userinfo_url",
+        "client_auth_method",
+        "allowed_clients",
+        "cache_max",
         "timeout",
-        "cache_ttl",
         "claims",
         "rules",
     ];

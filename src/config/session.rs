@@ -30,8 +30,8 @@ pub struct SessionConfig {
     /// The whole check, connection included.
     pub timeout: Duration,
     /// How long a positive answer is reused (never past its `exp`); zero:
-    /// never.
-    pub cache_ttl: Duration,
+    /// never. The key is `cache_max`, as an `introspection` source's.
+    pub cache_max: Duration,
 }
 
 /// Longest a check may take (`timeout`'s bounds).
@@ -39,7 +39,7 @@ const TIMEOUT_MIN: Duration = Duration::from_millis(100);
 const TIMEOUT_MAX: Duration = Duration::from_secs(30);
 /// Longest an answer is reused: a session ended at the app stays usable
 /// here at most this long.
-pub const CACHE_TTL_MAX: Duration = Duration::from_secs(300);
+pub const CACHE_MAX: Duration = Duration::from_secs(300);
 /// Most cookie names forwarded.
 const MAX_COOKIES: usize = 8;
 /// zenbridge's own cookies (`zb_…`, `__Host-zb_…`): never forwarded.
@@ -141,16 +141,16 @@ impl Validator {
             TIMEOUT_MIN,
             TIMEOUT_MAX,
         );
-        let cache_ttl = self.duration(
-            &format!("{path}.cache_ttl"),
-            raw.cache_ttl.as_ref(),
+        let cache_max = self.duration(
+            &format!("{path}.cache_max"),
+            raw.cache_max.as_ref(),
             Duration::from_secs(30),
         );
         self.bounded(
-            &format!("{path}.cache_ttl"),
-            cache_ttl,
+            &format!("{path}.cache_max"),
+            cache_max,
             Duration::ZERO,
-            CACHE_TTL_MAX,
+            CACHE_MAX,
         );
         Some(SessionConfig {
             check_url: check_url?,
@@ -159,7 +159,7 @@ impl Validator {
             cookies,
             token_header: token_header?,
             timeout,
-            cache_ttl,
+            cache_max,
         })
     }
 }

@@ -92,6 +92,7 @@ pub enum SourceDetail {
         token_ttl: Duration,
     },
     Session(super::session::SessionConfig),
+    Introspection(super::introspection::IntrospectionConfig),
 }
 
 #[derive(Debug)]
@@ -113,6 +114,12 @@ pub struct DevUser {
 }
 
 impl SourceConfig {
+    /// Are this source's tokens JWTs, routed by their `iss`? (Not those
+    /// of sources of opaque tokens: `crate::source::opaque`.)
+    pub fn routed_by_issuer(&self) -> bool {
+        !matches!(self.kind, SourceKind::Introspection | SourceKind::Session)
+    }
+
     /// Can a person sign in through this source in a browser?
     pub fn browser_capable(&self) -> bool {
         match &self.detail {
@@ -189,12 +196,13 @@ pub(super) fn source_keys(kind: SourceKind) -> &'static [&'static str] {
             "cookies",
             "token_header",
             "timeout",
-            "cache_ttl",
+            "cache_max",
             "domains",
             "leeway",
             "trust_unverified_email",
             "email_domains",
         ],
+        SourceKind::Introspection => super::introspection::KEYS,
     }
 }
 
@@ -232,10 +240,11 @@ impl Validator {
             "jwt" => Some(SourceKind::Jwt),
             "dev" => Some(SourceKind::Dev),
             "session" => Some(SourceKind::Session),
+            "introspection" => Some(SourceKind::Introspection),
             other => {
                 self.p.push(
                     format!("{path}.kind"),
-                    format!("must be oidc, firebase, jwt, dev or session; found {other:?}"),
+                    format!("must be oidc, firebase, jwt, dev, introspection or session; found {other:?}"),
                 );
                 None
             }
@@ -523,6 +532,9 @@ impl Validator {
                 }
             }
             SourceKind::Session => SourceDetail::Session(self.session_detail(path, raw)?),
+            SourceKind::Introspection => {
+                SourceDetail::Introspection(self.introspection(path, raw)?)
+            }
         })
     }
 

@@ -179,7 +179,9 @@ impl Validator {
         }
         let mut seen_issuers: HashMap<&str, &str> = HashMap::new();
         for (i, s) in sources.iter().enumerate() {
+            // A source of opaque tokens is not routed by issuer.
             if let Some(s) = s
+                && s.routed_by_issuer()
                 && let Some(other) = seen_issuers.insert(&s.issuer, &s.name)
             {
                 self.p.push(
@@ -563,18 +565,25 @@ impl Validator {
     /// Warns when two sources of a target can produce the same
     /// `external_id` for different people: Zendesk matches users by
     /// `external_id` first, so the weaker source could sign in as a user
-    /// of the stronger one.
+    /// of the stronger one. Two sources checked against the same issuer
+    /// (an `oidc` source and the `introspection` source of one provider)
+    /// share its subjects, so they may share a prefix.
     pub(super) fn namespaces(&mut self, path: &str, routes: &[TargetSource]) {
-        let with_id: Vec<(&str, Option<&str>)> = routes
+        let with_id: Vec<(&str, &str, Option<&str>)> = routes
             .iter()
             .filter_map(|r| {
                 let claim = r.mapping.claims.iter().find(|c| c.name == "external_id")?;
-                Some((r.source.name.as_str(), literal_prefix(&claim.expr.text)))
+                Some((
+                    r.source.name.as_str(),
+                    r.source.issuer.as_str(),
+                    literal_prefix(&claim.expr.text),
+                ))
             })
             .collect();
-        for (i, (a, pa)) in with_id.iter().enumerate() {
-            for (b, pb) in with_id.iter().skip(i + 1) {
+        for (i, (a, ia, pa)) in with_id.iter().enumerate() {
+            for (b, ib, pb) in with_id.iter().skip(i + 1) {
                 let apart = match (pa, pb) {
+                    _ if !ia.is_empty() && ia == ib => true,
                     (Some(x), Some(y)) => !x.starts_with(y) && !y.starts_with(x),
                     _ => false,
                 };

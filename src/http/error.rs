@@ -70,6 +70,7 @@ pub fn status_of(code: ErrorCode, dialect: Dialect) -> (StatusCode, &'static str
         | C::IssuerUnknown
         | C::IssuerNotAllowed
         | C::AudienceMismatch
+        | C::ClientNotAllowed
         | C::AlgorithmNotAllowed
         | C::SignatureInvalid
         | C::KeyUnknown

@@ -21,6 +21,7 @@
 pub mod dev;
 mod fetch;
 pub mod firebase;
+pub mod introspection;
 pub mod jwt;
 pub mod keys;
 pub mod oidc;
@@ -52,6 +53,7 @@ pub enum SourceKind {
     Jwt,
     Dev,
     Session,
+    Introspection,
 }
 
 impl SourceKind {
@@ -62,6 +64,7 @@ impl SourceKind {
             SourceKind::Jwt => "jwt",
             SourceKind::Dev => "dev",
             SourceKind::Session => "session",
+            SourceKind::Introspection => "introspection",
         }
     }
 }
@@ -115,6 +118,8 @@ pub enum VerifyError {
         within: String,
         leeway: String,
     },
+    #[error("client_id must be one of [{expected}]; the token was issued to {found}")]
+    ClientNotAllowed { expected: String, found: String },
     #[error("audience must be one of [{expected}]; the token has [{found}]")]
     AudienceMismatch { expected: String, found: String },
     #[error("the token has no `{claim}` claim; {why}")]
@@ -209,7 +214,7 @@ impl std::fmt::Debug for Source {
 /// Builds the runtime side of a source.
 pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache) -> Source {
     let interval = config.key_refresh_interval;
-    let mut opaque: Option<Arc<dyn Opaque>> = None;
+    let mut opaque = introspection::build(&config, http);
     let (keys, kind, sign_in): (Keys, Box<dyn Kind>, _) = match &config.detail {
         SourceDetail::Oidc { .. } => {
             let (keys, rp) = oidc::build(&config, http, cache);
@@ -264,6 +269,12 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
                 sign_in,
             )
         }
+        // Checked by `opaque`: no keys.
+        SourceDetail::Introspection(_) => (
+            Keys::fixed(&format!("introspection:{}", config.name), Arc::default()),
+            Box::new(introspection::IntrospectionKind),
+            None,
+        ),
     };
     Source {
         config,

@@ -19,7 +19,7 @@
 //!   (`upstream_unavailable`), never a 500.
 //! - No redirect is followed: a redirected check would carry the session
 //!   elsewhere.
-//! - A positive answer is kept for `cache_ttl` (at most 5 minutes, never
+//! - A positive answer is kept for `cache_max` (at most 5 minutes, never
 //!   past the answer's `exp`), by a SHA-256 of the session (the session
 //!   itself is not kept); concurrent checks of one session share one call.
 //!   A refusal is never kept: a person who just signed in at the app is
@@ -84,10 +84,10 @@ pub fn build(config: &SourceConfig) -> Option<Arc<SessionCheck>> {
     let crate::config::SourceDetail::Session(s) = &config.detail else {
         return None;
     };
-    let cache = (!s.cache_ttl.is_zero()).then(|| {
+    let cache = (!s.cache_max.is_zero()).then(|| {
         moka::future::Cache::builder()
             .max_capacity(CACHE_ENTRIES)
-            .time_to_live(s.cache_ttl)
+            .time_to_live(s.cache_max)
             .build()
     });
     Some(Arc::new(SessionCheck {
@@ -221,7 +221,7 @@ impl SessionCheck {
         {
             return Err(self.refused(&format!("the session expired at {}", super::rfc3339(exp))));
         }
-        let ttl = i64::try_from(self.config.cache_ttl.as_secs()).unwrap_or(0);
+        let ttl = i64::try_from(self.config.cache_max.as_secs()).unwrap_or(0);
         let until = exp.map_or(now.saturating_add(ttl), |e| e.min(now.saturating_add(ttl)));
         Ok(Answer {
             claims: Arc::new(claims),

@@ -31,23 +31,44 @@ pub(super) fn check_standard(
         });
     }
     note(&|| format!("issuer: {iss}"));
+    check_audience(&cfg.audiences, claims, note)?;
+    let exp = time_claim(claims, "exp")?.ok_or_else(|| VerifyError::ClaimMissing {
+        claim: "exp".into(),
+        why: "only expiring tokens are accepted".into(),
+    })?;
+    check_times(claims, exp, now, leeway, note)
+}
+
+/// `aud` (a string or a list) holds one of `expected`.
+pub(super) fn check_audience(
+    expected: &[String],
+    claims: &Map<String, Value>,
+    note: &mut dyn FnMut(&dyn Fn() -> String),
+) -> Result<(), VerifyError> {
     let found: Vec<&str> = match claims.get("aud") {
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
         _ => vec![],
     };
-    if !found.iter().any(|a| cfg.audiences.iter().any(|e| e == a)) {
+    if !found.iter().any(|a| expected.iter().any(|e| e == a)) {
         return Err(VerifyError::AudienceMismatch {
-            expected: cfg.audiences.join(", "),
+            expected: expected.join(", "),
             found: clip(&found.join(", "), ECHO_VALUE_CHARS).into_owned(),
         });
     }
     note(&|| format!("audience: [{}] accepted", found.join(", ")));
+    Ok(())
+}
+
+/// `exp` (already read), `nbf` and `iat` against `now` with `leeway`.
+pub(super) fn check_times(
+    claims: &Map<String, Value>,
+    exp: i64,
+    now: i64,
+    leeway: i64,
+    note: &mut dyn FnMut(&dyn Fn() -> String),
+) -> Result<(), VerifyError> {
     let lw = || humantime::format_duration(Duration::from_secs(leeway.unsigned_abs())).to_string();
-    let exp = time_claim(claims, "exp")?.ok_or_else(|| VerifyError::ClaimMissing {
-        claim: "exp".into(),
-        why: "only expiring tokens are accepted".into(),
-    })?;
     // Token times are the caller's: every sum and difference saturates
     // (`time_claim` already bounds them, this keeps it so if it changes).
     if now > exp.saturating_add(leeway) {

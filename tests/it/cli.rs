@@ -494,7 +494,7 @@ fn init_env(config: &str) -> Vec<(String, String)> {
 fn init_writes_a_config_check_passes_for_every_combination() {
     let dir = tempfile::tempdir().unwrap();
     let mut written = 0;
-    for source in ["oidc", "firebase", "jwt", "dev"] {
+    for source in ["oidc", "firebase", "jwt", "dev", "introspection"] {
         for target in ["sso", "sdk", "messaging", "chat"] {
             for sandbox in [false, true] {
                 let mut args = vec![
@@ -547,8 +547,8 @@ fn init_writes_a_config_check_passes_for_every_combination() {
         }
     }
     // sso with oidc or dev, with or without the sandbox (4); every source
-    // with sdk, messaging and chat (12).
-    assert_eq!(written, 16, "every workable combination was tried");
+    // with sdk, messaging and chat (15).
+    assert_eq!(written, 19, "every workable combination was tried");
 }
 
 #[test]

@@ -70,6 +70,34 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// `POST /token` (RFC 8693) for `audience` with `token` declared as
+    /// `subject_token_type`.
+    pub async fn token(
+        &self,
+        audience: &str,
+        token: &str,
+        subject_token_type: &str,
+    ) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .post(format!("{}/token", self.url))
+            .form(&[
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
+                ),
+                ("subject_token", token),
+                ("subject_token_type", subject_token_type),
+                ("audience", audience),
+            ])
+            .send()
+            .await
+            .unwrap();
+        status_json(resp).await
+    }
+}
+
 pub async fn status_json(resp: reqwest::Response) -> (StatusCode, Value) {
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
     let text = resp.text().await.unwrap();

@@ -14,6 +14,7 @@ mod config;
 mod docs;
 mod firebase_emulator;
 mod harness;
+mod introspection;
 mod keys;
 mod package;
 mod session;

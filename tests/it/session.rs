@@ -323,7 +323,7 @@ async fn foreign_session_cookie_is_not_forwarded_to_the_check_url() {
 /// nor a sign-in.
 #[tokio::test]
 async fn check_url_down_slow_or_without_claims_is_upstream_unavailable() {
-    let (legacy, gw) = setup("cache_ttl = \"0s\"").await;
+    let (legacy, gw) = setup("cache_max = \"0s\"").await;
     let (c, jar) = client();
     let ada = legacy.session_for("ada@example.com").await;
     hold_session(&jar, &gw, &ada);
@@ -357,11 +357,11 @@ async fn check_url_down_slow_or_without_claims_is_upstream_unavailable() {
     posted(&get(&c, login_url(&gw)).await);
 }
 
-/// A kept answer is reused for `cache_ttl`, never past the answer's `exp`;
+/// A kept answer is reused for `cache_max`, never past the answer's `exp`;
 /// an answer whose `exp` has passed is not signed in.
 #[tokio::test]
 async fn kept_answers_never_outlive_the_sessions_exp() {
-    let (legacy, gw) = setup("cache_ttl = \"5m\"\nleeway = \"0s\"").await;
+    let (legacy, gw) = setup("cache_max = \"5m\"\nleeway = \"0s\"").await;
     let (c, jar) = client();
     let ada = legacy.session_for("ada@example.com").await;
     hold_session(&jar, &gw, &ada);
@@ -408,7 +408,7 @@ login_url = "https://app.example.com/login?next=x"
 return_to_query_param = "next"
 cookies = ["zb_last", "bad name"]
 token_header = "Cookie"
-cache_ttl = "10m"
+cache_max = "10m"
 timeout = "1m"
 
 [[target]]
@@ -427,7 +427,7 @@ sources = ["legacy"]
         "source[0].cookies[0]: \"zb_last\" is one of zenbridge's own",
         "source[0].cookies[1]: not a cookie name",
         "source[0].token_header: \"Cookie\" cannot carry a session token",
-        "source[0].cache_ttl: must be from 0s to 5m",
+        "source[0].cache_max: must be from 0s to 5m",
         "source[0].timeout: must be from 100ms to 30s",
     ] {
         assert!(problems.contains(want), "{want} not in:\n{problems}");
@@ -439,7 +439,7 @@ sources = ["legacy"]
 /// in the configured header, and never with a cookie.
 #[tokio::test]
 async fn mobile_session_token_is_checked_in_its_header_on_every_token_endpoint() {
-    let (legacy, gw) = setup("cache_ttl = \"0s\"").await;
+    let (legacy, gw) = setup("cache_max = \"0s\"").await;
     let token = legacy.mobile_token("ada@example.com", "lovelace").await;
 
     let (status, body) = gw.sdk("mobile", &token).await;
@@ -487,7 +487,7 @@ async fn mobile_session_token_is_checked_in_its_header_on_every_token_endpoint()
 /// not answer properly: each refused with its code, never a 500.
 #[tokio::test]
 async fn mobile_forged_token_is_token_inactive_and_a_broken_check_upstream_unavailable() {
-    let (legacy, gw) = setup("cache_ttl = \"0s\"").await;
+    let (legacy, gw) = setup("cache_max = \"0s\"").await;
     let (status, body) = gw.sdk("mobile", "forged-session-token-0123456789").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error_code"], "token_inactive");
@@ -510,4 +510,37 @@ async fn mobile_forged_token_is_token_inactive_and_a_broken_check_upstream_unava
     let (status, body) = gw.sdk("mobile", &token).await;
     assert_eq!(body["error_code"], "upstream_unavailable", "slow: {body}");
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+/// `check --online` asks the check URL once without a session: a 401 says
+/// it answers as a check URL should; anything else fails the check.
+#[tokio::test]
+async fn check_online_probes_the_check_url_without_a_session() {
+    let legacy = start_legacy_app(LegacyOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("zenbridge.toml");
+    let text = config(&legacy, "")
+        .replace("@LISTEN@", "127.0.0.1:0")
+        .replace("@URL@", "http://127.0.0.1:8080");
+    std::fs::write(&file, text).unwrap();
+    let run = |f: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            crate::common::run_binary(&["check", "--config", f.to_str().unwrap(), "--online"])
+        })
+    };
+    let ok = run(file.clone()).await.unwrap();
+    assert_eq!(ok.0, 0, "{}{}", ok.1, ok.2);
+    assert!(
+        ok.1.contains("source legacy: ") && ok.1.contains("answers 401 without a session"),
+        "{}",
+        ok.1
+    );
+    legacy.configure(&json!({ "check_mode": "down" })).await;
+    let down = run(file).await.unwrap();
+    assert_eq!(down.0, 1, "{}{}", down.1, down.2);
+    assert!(
+        down.1.contains("expected 401; it answered HTTP 500"),
+        "{}",
+        down.1
+    );
 }

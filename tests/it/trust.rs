@@ -166,25 +166,8 @@ fn assert_refused(got: &(StatusCode, Value), status: StatusCode, code: &str) {
 }
 
 async fn token_endpoint(gw: &Gateway, audience: &str, token: &str) -> (StatusCode, Value) {
-    let resp = gw
-        .client
-        .post(format!("{}/token", gw.url))
-        .form(&[
-            (
-                "grant_type",
-                "urn:ietf:params:oauth:grant-type:token-exchange",
-            ),
-            ("subject_token", token),
-            (
-                "subject_token_type",
-                "urn:ietf:params:oauth:token-type:id_token",
-            ),
-            ("audience", audience),
-        ])
-        .send()
+    gw.token(audience, token, "urn:ietf:params:oauth:token-type:id_token")
         .await
-        .expect("POST /token");
-    crate::common::status_json(resp).await
 }
 
 async fn sdk_from(gw: &Gateway, target: &str, token: &str, xff: &str) -> (StatusCode, Value) {

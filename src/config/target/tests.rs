@@ -18,6 +18,7 @@ fn every_known_key_belongs_to_some_kind() {
                 SourceKind::Jwt,
                 SourceKind::Dev,
                 SourceKind::Session,
+                SourceKind::Introspection,
             ]
             .iter()
             .any(|k| source_keys(*k).contains(key));

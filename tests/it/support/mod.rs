@@ -36,8 +36,8 @@ pub use firebase::{FirebaseEmulator, SHARED_FIREBASE_PROJECT, shared_firebase_em
 pub use legacy::{LEGACY_JWT_SECRET, LegacyApp, LegacyOptions, start_legacy_app};
 pub use provider::{
     CLIENT_ID, CLIENT_SECRET, Op, OpOptions, POST_CLIENT_ID, POST_CLIENT_SECRET, Pkce, decode_jwt,
-    op_authorize, op_authorize_in, op_generate_keys, op_id_token, op_logout, op_redeem_code,
-    shared_op, start_op, start_op_with,
+    op_access_token, op_authorize, op_authorize_in, op_generate_keys, op_id_token, op_logout,
+    op_redeem_code, op_revoke, shared_op, start_op, start_op_with,
 };
 pub use redis_server::start_redis;
 pub use zendesk::{assert_zendesk_ok, verify_zendesk};

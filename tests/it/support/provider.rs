@@ -58,6 +58,8 @@ pub struct OpOptions {
     pub accounts: Option<Value>,
     /// Print oidc-provider's notices and every request in the OP log.
     pub verbose: bool,
+    /// Lifetime of the opaque access tokens, in seconds; `None`: an hour.
+    pub access_token_ttl: Option<u64>,
 }
 
 impl Op {
@@ -222,6 +224,9 @@ pub async fn start_op_with(options: OpOptions) -> Op {
     }
     if options.verbose {
         cmd.env("OP_VERBOSE", "1");
+    }
+    if let Some(ttl) = options.access_token_ttl {
+        cmd.env("OP_ACCESS_TOKEN_TTL", ttl.to_string());
     }
 
     let started = Instant::now();
@@ -487,8 +492,35 @@ pub async fn op_redeem_code(
 }
 
 /// The whole code flow (PKCE S256, `nonce`, `login_hint`) at the OP, as a
-/// relying party would run it; returns the ID token. `Err` carries the
-/// OP's error (`access_denied: unknown user …`) or what went wrong.
+/// relying party would run it; returns the token response. `Err` carries
+/// the OP's error (`access_denied: unknown user …`) or what went wrong.
+async fn op_tokens(
+    op: &Op,
+    client_id: &str,
+    client_secret: &str,
+    redirect_uri: &str,
+    login_hint: &str,
+    nonce: &str,
+) -> Result<Value, String> {
+    let (callback, pkce) =
+        op_authorize(op, client_id, redirect_uri, Some(login_hint), nonce).await?;
+    if let Some(error) = query_param(&callback, "error") {
+        let description = query_param(&callback, "error_description").unwrap_or_default();
+        return Err(format!("{error}: {description}"));
+    }
+    let code = query_param(&callback, "code").ok_or_else(|| format!("no code in {callback}"))?;
+    op_redeem_code(
+        op,
+        client_id,
+        client_secret,
+        redirect_uri,
+        &code,
+        &pkce.verifier,
+    )
+    .await
+}
+
+/// [`op_tokens`]' ID token.
 pub async fn op_id_token(
     op: &Op,
     client_id: &str,
@@ -497,26 +529,55 @@ pub async fn op_id_token(
     login_hint: &str,
     nonce: &str,
 ) -> Result<String, String> {
-    let (callback, pkce) =
-        op_authorize(op, client_id, redirect_uri, Some(login_hint), nonce).await?;
-    if let Some(error) = query_param(&callback, "error") {
-        let description = query_param(&callback, "error_description").unwrap_or_default();
-        return Err(format!("{error}: {description}"));
-    }
-    let code = query_param(&callback, "code").ok_or_else(|| format!("no code in {callback}"))?;
-    let tokens = op_redeem_code(
+    let tokens = op_tokens(
         op,
         client_id,
         client_secret,
         redirect_uri,
-        &code,
-        &pkce.verifier,
+        login_hint,
+        nonce,
     )
     .await?;
-    tokens["id_token"]
+    token_field(&tokens, "id_token")
+}
+
+/// [`op_tokens`]' (opaque) access token.
+pub async fn op_access_token(
+    op: &Op,
+    client_id: &str,
+    client_secret: &str,
+    redirect_uri: &str,
+    login_hint: &str,
+) -> Result<String, String> {
+    let tokens = op_tokens(
+        op,
+        client_id,
+        client_secret,
+        redirect_uri,
+        login_hint,
+        "n-at",
+    )
+    .await?;
+    token_field(&tokens, "access_token")
+}
+
+fn token_field(tokens: &Value, name: &str) -> Result<String, String> {
+    tokens[name]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| format!("no id_token in the token response: {tokens}"))
+        .ok_or_else(|| format!("no {name} in the token response: {tokens}"))
+}
+
+/// Revokes `token` at the OP (RFC 7009), as `client_id`.
+pub async fn op_revoke(op: &Op, client_id: &str, client_secret: &str, token: &str) {
+    let resp = reqwest::Client::new()
+        .post(op.url("/token/revocation"))
+        .basic_auth(client_id, Some(client_secret))
+        .form(&[("token", token), ("token_type_hint", "access_token")])
+        .send()
+        .await
+        .expect("POST /token/revocation");
+    assert!(resp.status().is_success(), "revocation: {}", resp.status());
 }
 
 /// Header and payload of a compact JWS, decoded without any check.

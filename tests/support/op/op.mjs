@@ -24,6 +24,8 @@
 //                  OP_PORT with another key file, or use POST /__test/rotate.
 //   OP_ACCOUNTS    optional JSON object {login: claims} added to / overriding
 //                  the built-in accounts (claims must contain "sub").
+//   OP_ACCESS_TOKEN_TTL  optional lifetime of the (opaque) access tokens, in
+//                  seconds (oidc-provider's default: 1 hour).
 //   OP_VERBOSE=1   print oidc-provider's notices and every request to stderr.
 //   OP_IGNORE_STDIN=1  do not exit when stdin closes (for running by hand
 //                  with stdin at /dev/null).
@@ -216,6 +218,9 @@ function buildProvider(issuer) {
     conformIdTokenClaims: false,
     cookies: { keys: ['zenbridge-test-op-cookie-key-1', 'zenbridge-test-op-cookie-key-0'] },
     clientBasedCORS: () => true,
+    ...(process.env.OP_ACCESS_TOKEN_TTL
+      ? { ttl: { AccessToken: Number(process.env.OP_ACCESS_TOKEN_TTL) } }
+      : {}),
     // Every client must send PKCE (S256 is the only method oidc-provider allows).
     pkce: { required: () => true },
     interactions: {
