@@ -42,10 +42,13 @@ impl Init {
             ));
         }
         if self.target == TargetKind::Sso
-            && !matches!(self.source, SourceKind::Oidc | SourceKind::Dev)
+            && !matches!(
+                self.source,
+                SourceKind::Oidc | SourceKind::Dev | SourceKind::Session
+            )
         {
             return Err(format!(
-                "an sso target signs people in with a browser, through an oidc or dev source; a {} source's tokens are presented by an app: pick --target sdk, messaging or chat",
+                "an sso target signs people in with a browser, through an oidc, dev or session source; a {} source's tokens are presented by an app: pick --target sdk, messaging or chat",
                 self.source.as_str()
             ));
         }
@@ -183,6 +186,31 @@ external_id = \"'legacy|' + claims.sub\"
 "
                 )
             }
+            SourceKind::Session => "[[source]]
+name = \"app\"
+kind = \"session\"
+label = \"Sign in with your app account\"
+# Your app's own login session. zenbridge runs on a sibling subdomain
+# (sso.example.com next to app.example.com) and the app sets its session
+# cookie for the parent domain (Domain=example.com), so the browser sends
+# it here too. Only the cookies named below are forwarded to check_url,
+# which answers 200 and the person's claims as JSON ({\"sub\", \"email\",
+# \"email_verified\", \"name\"}) or 401.
+check_url = \"https://app.example.com/api/session\"
+# Without a session, the browser goes to the login form with the way back
+# in this query parameter.
+login_url = \"https://app.example.com/login\"
+return_to_query_param = \"next\"
+cookies = [\"session\"]
+# Apps present the app's session token instead; it goes to check_url in
+# this header (Authorization: Bearer <token> by default).
+# token_header = \"X-Session-Token\"
+
+# An email reaches Zendesk only when the app says email_verified: true.
+[source.claims]
+external_id = \"'app|' + claims.sub\"
+"
+            .to_owned(),
             SourceKind::Introspection => {
                 envs.push(Env {
                     name: "INTROSPECTION_CLIENT_SECRET",
@@ -237,6 +265,7 @@ name = \"Ada Lovelace\"
             SourceKind::Firebase => "firebase",
             SourceKind::Jwt => "legacy",
             SourceKind::Dev => "dev",
+            SourceKind::Session => "app",
             SourceKind::Introspection => "tokens",
         };
         let subdomain = self.subdomain.clone().unwrap_or_else(|| "acme".into());

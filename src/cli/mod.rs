@@ -174,6 +174,7 @@ pub enum InitSource {
     Firebase,
     Jwt,
     Dev,
+    Session,
     Introspection,
 }
 
@@ -242,6 +243,7 @@ async fn run(cli: Cli) -> ExitCode {
                     InitSource::Firebase => source::SourceKind::Firebase,
                     InitSource::Jwt => source::SourceKind::Jwt,
                     InitSource::Dev => source::SourceKind::Dev,
+                    InitSource::Session => source::SourceKind::Session,
                     InitSource::Introspection => source::SourceKind::Introspection,
                 },
                 target: match target {

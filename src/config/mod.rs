@@ -22,6 +22,7 @@ mod problem;
 pub mod raw;
 pub mod secret;
 pub mod server;
+pub mod session;
 pub mod sift;
 pub mod source;
 pub mod target;

@@ -96,6 +96,7 @@ pub enum SourceDetail {
         seed: Secret,
         token_ttl: Duration,
     },
+    Session(super::session::SessionConfig),
     Introspection(super::introspection::IntrospectionConfig),
 }
 
@@ -121,12 +122,15 @@ impl SourceConfig {
     /// Are this source's tokens JWTs, routed by their `iss`? (Not those
     /// of sources of opaque tokens: `crate::source::opaque`.)
     pub fn routed_by_issuer(&self) -> bool {
-        !matches!(self.kind, SourceKind::Introspection)
+        !matches!(self.kind, SourceKind::Introspection | SourceKind::Session)
     }
 
     /// Can a person sign in through this source in a browser?
     pub fn browser_capable(&self) -> bool {
-        matches!(self.kind, SourceKind::Oidc | SourceKind::Dev)
+        match &self.detail {
+            SourceDetail::Session(s) => s.login_url.is_some(),
+            _ => matches!(self.kind, SourceKind::Oidc | SourceKind::Dev),
+        }
     }
 }
 
@@ -193,6 +197,19 @@ pub(super) fn source_keys(kind: SourceKind) -> &'static [&'static str] {
             "trust_unverified_email",
             "email_domains",
         ],
+        SourceKind::Session => &[
+            "check_url",
+            "login_url",
+            "return_to_query_param",
+            "cookies",
+            "token_header",
+            "timeout",
+            "cache_max",
+            "domains",
+            "leeway",
+            "trust_unverified_email",
+            "email_domains",
+        ],
         SourceKind::Introspection => super::introspection::KEYS,
     }
 }
@@ -230,11 +247,12 @@ impl Validator {
             "firebase" => Some(SourceKind::Firebase),
             "jwt" => Some(SourceKind::Jwt),
             "dev" => Some(SourceKind::Dev),
+            "session" => Some(SourceKind::Session),
             "introspection" => Some(SourceKind::Introspection),
             other => {
                 self.p.push(
                     format!("{path}.kind"),
-                    format!("must be oidc, firebase, jwt, dev or introspection; found {other:?}"),
+                    format!("must be oidc, firebase, jwt, dev, introspection or session; found {other:?}"),
                 );
                 None
             }
@@ -310,6 +328,7 @@ impl Validator {
                 format!("https://securetoken.google.com/{project_id}")
             }
             _ if kind == SourceKind::Dev => crate::source::dev::issuer(&raw.name),
+            _ if kind == SourceKind::Session => crate::source::session::issuer(&raw.name),
             _ => raw.issuer.clone().unwrap_or_default(),
         };
         let domains = self.host_list(
@@ -663,6 +682,7 @@ impl Validator {
                     token_ttl,
                 }
             }
+            SourceKind::Session => SourceDetail::Session(self.session_detail(path, raw)?),
             SourceKind::Introspection => {
                 SourceDetail::Introspection(self.introspection(path, raw)?)
             }

@@ -138,9 +138,13 @@ async fn login(
     headers: HeaderMap,
 ) -> Response {
     let q = LoginQuery::read(&params(query.as_deref()), &target);
-    let visit = Visit { rt: &rt, ip: ip.0 };
+    let visit = Visit {
+        rt: &rt,
+        ip: ip.0,
+        headers: &headers,
+    };
     match flow::login(&visit, &target, q).await {
-        Ok(Shown::Started(started)) => begun(&rt, &headers, &target, &started),
+        Ok(Shown::Started(started)) => begun(&rt, &headers, &target, *started),
         Ok(Shown::Chooser(choices)) => {
             let choices: Vec<(&Source, String)> = choices
                 .iter()
@@ -162,20 +166,28 @@ async fn start(
     headers: HeaderMap,
 ) -> Response {
     let q = LoginQuery::read(&params(query.as_deref()), &target);
-    let visit = Visit { rt: &rt, ip: ip.0 };
+    let visit = Visit {
+        rt: &rt,
+        ip: ip.0,
+        headers: &headers,
+    };
     match flow::start(&visit, &target, &source_name, q).await {
-        Ok(started) => begun(&rt, &headers, &target, &started),
+        Ok(started) => begun(&rt, &headers, &target, started),
         Err(stopped) => refuse(Label::SsoLogin, &stopped),
     }
 }
 
 /// A sign-in that began: its pending login in its own sealed cookie, and
-/// the redirect to the provider or the user list.
-fn begun(rt: &Runtime, headers: &HeaderMap, target: &Target, s: &Started) -> Response {
-    let page = match &s.next {
+/// the redirect to the provider or the user list; or, the source knowing
+/// the person already, the page that posts the JWT (no pending login).
+fn begun(rt: &Runtime, headers: &HeaderMap, target: &Target, s: Started) -> Response {
+    let page = match s.next {
+        Next::Finished(done) => {
+            return finished(rt, jar(rt, headers), Label::SsoLogin, Ok(*done));
+        }
         Next::Redirect(to) => redirect(StatusCode::SEE_OTHER, to.as_str()),
         Next::ChooseUser { action, users } => {
-            pages::dev_users(action, &s.route.source, users, &s.login).into_response()
+            pages::dev_users(&action, &s.route.source, &users, &s.login).into_response()
         }
     };
     let jar = pending::store(jar(rt, headers), rt.cookies.1, &s.login);
@@ -218,7 +230,11 @@ async fn dev_submit(
     };
     let (jar, found) = take(&rt, jar(&rt, &headers), form.get("state"));
     let user = form.get("user").map(String::as_str).unwrap_or_default();
-    let visit = Visit { rt: &rt, ip: ip.0 };
+    let visit = Visit {
+        rt: &rt,
+        ip: ip.0,
+        headers: &headers,
+    };
     let shared = state.shared();
     let result = flow::dev_form(
         &visit,
@@ -242,7 +258,11 @@ async fn callback(
 ) -> Response {
     let p = params(query.as_deref());
     let (jar, found) = take(&rt, jar(&rt, &headers), p.get("state"));
-    let visit = Visit { rt: &rt, ip: ip.0 };
+    let visit = Visit {
+        rt: &rt,
+        ip: ip.0,
+        headers: &headers,
+    };
     let shared = state.shared();
     let result = flow::callback(&visit, &shared.store, &shared.oidc_http, found, &p).await;
     finished(&rt, jar, Label::SsoCallback, result)

@@ -27,6 +27,7 @@ pub mod jwt;
 pub mod keys;
 pub mod oidc;
 pub mod opaque;
+pub mod session;
 mod standard;
 pub mod unverified;
 
@@ -52,6 +53,7 @@ pub enum SourceKind {
     Firebase,
     Jwt,
     Dev,
+    Session,
     Introspection,
 }
 
@@ -62,6 +64,7 @@ impl SourceKind {
             SourceKind::Firebase => "firebase",
             SourceKind::Jwt => "jwt",
             SourceKind::Dev => "dev",
+            SourceKind::Session => "session",
             SourceKind::Introspection => "introspection",
         }
     }
@@ -201,6 +204,8 @@ pub enum SignIn {
     Oidc(Arc<oidc::RelyingParty>),
     /// A `dev` source's user list, whose chosen user it signs a token for.
     Dev(Arc<dev::DevIssuer>),
+    /// A legacy app's login form and session check (`session`).
+    Session(Arc<session::SessionCheck>),
 }
 
 impl std::fmt::Debug for Source {
@@ -214,7 +219,7 @@ impl std::fmt::Debug for Source {
 /// Builds the runtime side of a source.
 pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache) -> Source {
     let interval = config.key_refresh_interval;
-    let opaque = introspection::build(&config, http);
+    let mut opaque = introspection::build(&config, http);
     let (keys, kind, sign_in): (Keys, Box<dyn Kind>, _) = match &config.detail {
         SourceDetail::Oidc { .. } => {
             let (keys, rp) = oidc::build(&config, http, cache);
@@ -253,6 +258,21 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
         SourceDetail::Dev { .. } => {
             let (keys, issuer) = dev::build(&config);
             (keys, Box::new(dev::DevKind), issuer.map(SignIn::Dev))
+        }
+        SourceDetail::Session(s) => {
+            let check = session::build(&config);
+            if let Some(c) = &check {
+                opaque = Some(c.clone());
+            }
+            let sign_in = check.filter(|_| s.login_url.is_some()).map(SignIn::Session);
+            (
+                Keys::fixed(
+                    &format!("session:{}", config.name),
+                    Arc::new(keys::KeySet::default()),
+                ),
+                Box::new(session::SessionKind),
+                sign_in,
+            )
         }
         // Checked by `opaque`: no keys.
         SourceDetail::Introspection(_) => (

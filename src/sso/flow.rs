@@ -12,10 +12,11 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use axum::http::HeaderMap;
 use url::Url;
 
 use super::pending::{self, LastSignIn, Missing, PendingLogin};
-use super::signin::{Answer, Begun, SignIn};
+use super::signin::{Answer, Begun, SignIn, Upstream};
 use super::{LoginError, browser_source, browser_sources, by_login_hint, return_to, sso_target};
 use crate::config::{DevUser, Refusal};
 use crate::explain::Report;
@@ -24,11 +25,13 @@ use crate::pipeline::Quiet;
 use crate::state::Store;
 use crate::target::{Endpoint, Minted};
 
-/// What every step needs from the request: its runtime and its client's
-/// address (past `trusted_proxies`).
+/// What every step needs from the request: its runtime, its client's
+/// address (past `trusted_proxies`) and its headers (a `session` source
+/// reads the app's cookies there).
 pub struct Visit<'a> {
     pub rt: &'a Runtime,
     pub ip: Option<IpAddr>,
+    pub headers: &'a HeaderMap,
 }
 
 /// What the login URL (and a source's start link) carries, each value
@@ -78,6 +81,10 @@ pub enum Next {
     Redirect(Url),
     /// Choose one of these users on a form that posts to `action`.
     ChooseUser { action: String, users: Vec<DevUser> },
+    /// Nothing to ask: the person was signed in at the source already
+    /// (a `session` source), and this is the JWT to post. No pending login
+    /// is kept.
+    Finished(Box<Finished>),
 }
 
 /// A sign-in that finished: the target's JWT, to be posted to `access_url`.
@@ -140,7 +147,7 @@ impl From<LoginError> for Stopped {
 /// Zendesk's remote login URL: the source `source` names, the only
 /// browser source, or the one the `login_hint`'s domain picks — else the
 /// chooser.
-pub async fn login(v: &Visit<'_>, target: &Target, q: LoginQuery) -> Result<Shown, Stopped> {
+pub async fn login(v: &Visit<'_>, target: &Arc<Target>, q: LoginQuery) -> Result<Shown, Stopped> {
     let sources = browser_sources(target);
     if sources.is_empty() {
         let e = LoginError::SourceUnknown(format!(
@@ -197,7 +204,7 @@ pub async fn login(v: &Visit<'_>, target: &Target, q: LoginQuery) -> Result<Show
 /// A source's start link (the chooser's buttons).
 pub async fn start(
     v: &Visit<'_>,
-    target: &Target,
+    target: &Arc<Target>,
     source_name: &str,
     q: LoginQuery,
 ) -> Result<Started, Stopped> {
@@ -207,11 +214,11 @@ pub async fn start(
 }
 
 /// Starts a sign-in at `route`'s source: a new pending login (fresh
-/// `state` and `nonce`), and the provider's authorization URL or the dev
-/// user list.
+/// `state` and `nonce`), and the provider's authorization URL, the dev
+/// user list, or (a source that knows the person already) the JWT.
 async fn begin(
     v: &Visit<'_>,
-    target: &Target,
+    target: &Arc<Target>,
     route: &Arc<Route>,
     q: LoginQuery,
 ) -> Result<Started, Stopped> {
@@ -238,7 +245,12 @@ async fn begin(
         )))
     })?;
     let next = match sign_in
-        .start(&v.rt.config.server, &mut login, q.login_hint.as_deref())
+        .start(
+            &v.rt.config.server,
+            v.headers,
+            &mut login,
+            q.login_hint.as_deref(),
+        )
         .await
     {
         Ok(Begun::Redirect(to)) => Next::Redirect(to),
@@ -249,6 +261,11 @@ async fn begin(
             ),
             users: users.to_vec(),
         },
+        Ok(Begun::SignedIn(claims)) => {
+            let upstream = Upstream::Checked(claims);
+            let done = conclude(v, target.clone(), route, login.clone(), upstream).await?;
+            Next::Finished(Box::new(done))
+        }
         Err(e) => return Err(stop(e).again(again)),
     };
     Ok(Started {
@@ -387,17 +404,31 @@ async fn finish(
     answer: &Answer<'_>,
 ) -> Result<Finished, Stopped> {
     let source = &route.source;
-    let stop = |e: LoginError| {
-        Stopped::new(e)
-            .at(&target.name, Some(source.name()))
-            .again(retry(v.rt, &login))
-    };
+    let stop = |e: LoginError| stopped_at(v.rt, &target, source.name(), &login, e);
     let sign_in = SignIn::of(source).ok_or_else(|| stop(LoginError::StateMismatch))?;
-    let id_token = sign_in
-        .finish(&v.rt.config.server, http, &login, answer)
+    let upstream = sign_in
+        .finish(&v.rt.config.server, http, v.headers, &login, answer)
         .await
         .map_err(stop)?;
+    conclude(v, target, route, login, upstream).await
+}
+
+/// What the source said, through the pipeline: the target's JWT for the
+/// page that posts it to Zendesk.
+async fn conclude(
+    v: &Visit<'_>,
+    target: Arc<Target>,
+    route: &Arc<Route>,
+    login: PendingLogin,
+    upstream: Upstream,
+) -> Result<Finished, Stopped> {
+    let source = &route.source;
+    let stop = |e: LoginError| stopped_at(v.rt, &target, source.name(), &login, e);
     admit(&target, v.ip).map_err(stop)?;
+    let token = match &upstream {
+        Upstream::IdToken(t) => crate::gateway::token_hash(t),
+        Upstream::Checked(_) => String::new(),
+    };
     let req = RequestInfo {
         ip: v.ip.map(|i| i.to_string()),
         brand_id: login.brand_id.clone(),
@@ -405,8 +436,8 @@ async fn finish(
     };
     let mut report = target.explain_pages.then(|| Box::new(Report::of(&target)));
     let finished = match report.as_deref_mut() {
-        Some(r) => super::finish(v.rt, &target, route, &login, &id_token, &req, r).await,
-        None => super::finish(v.rt, &target, route, &login, &id_token, &req, &mut Quiet).await,
+        Some(r) => super::finish(v.rt, &target, route, &login, upstream, &req, r).await,
+        None => super::finish(v.rt, &target, route, &login, upstream, &req, &mut Quiet).await,
     };
     let (minted, subject) = match finished {
         Ok(f) => f,
@@ -423,7 +454,7 @@ async fn finish(
         target = %target.name,
         source = %source.name(),
         subject = %subject.as_deref().map(crate::gateway::subject_hash).unwrap_or_default(),
-        token = %crate::gateway::token_hash(&id_token),
+        token = %token,
         "browser sign-in finished"
     );
     Ok(Finished {
@@ -506,6 +537,20 @@ pub fn login_url(
     } else {
         format!("{base}?{q}")
     }
+}
+
+/// A refusal of `login` at `target`'s `source`, with the login URL to try
+/// again from.
+fn stopped_at(
+    rt: &Runtime,
+    target: &Target,
+    source: &str,
+    login: &PendingLogin,
+    e: LoginError,
+) -> Stopped {
+    Stopped::new(e)
+        .at(&target.name, Some(source))
+        .again(retry(rt, login))
 }
 
 /// The login URL to try `login` again from.

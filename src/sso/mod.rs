@@ -37,6 +37,7 @@ use crate::source::VerifyError;
 use crate::target::{Minted, TargetKind};
 pub use code_flow::FlowError;
 pub use pending::PendingLogin;
+use signin::Upstream;
 
 /// Why a browser sign-in stopped. Each variant has its `error_code`
 /// (`crate::error`); the message is what the page shows.
@@ -154,19 +155,29 @@ pub fn by_login_hint(routes: &[Arc<Route>], hint: &str) -> Option<Arc<Route>> {
 
 /// Verifies the upstream ID token of a pending sign-in (along the route
 /// the login names, its `nonce` the login's, its audience our client) and
-/// mints the target's JWT. Returns the token and the upstream subject (for
-/// logs).
+/// mints the target's JWT; claims a source's own check vouched for
+/// (`session`) go straight to the mapping. Returns the token and the
+/// upstream subject (for logs).
 pub async fn finish<O: Observer>(
     rt: &Runtime,
     target: &Target,
     route: &Arc<Route>,
     login: &PendingLogin,
-    id_token: &str,
+    upstream: Upstream,
     req: &RequestInfo,
     obs: &mut O,
 ) -> Result<(Minted, Option<String>), LoginError> {
     let now = crate::source::now();
-    let verified = pipeline::verify(rt, target, id_token, Via::Route(route), now, obs)
+    let id_token = match upstream {
+        Upstream::IdToken(t) => t,
+        Upstream::Checked(verified) => {
+            obs.routed(route);
+            obs.upstream(verified.claims(), true);
+            let minted = pipeline::mint(rt, target, route, &verified, req, now, obs).await?;
+            return Ok((minted, verified.subject().map(str::to_owned)));
+        }
+    };
+    let verified = pipeline::verify(rt, target, &id_token, Via::Route(route), now, obs)
         .await
         .map_err(|r| r.error)?
         .claims;

@@ -11,14 +11,24 @@
 //!   RFC 9207 `iss`), redeemed at the token endpoint.
 //! - `dev`: the source's user list; the answer is the user chosen, for
 //!   whom the dev issuer signs an ID token carrying the sign-in's `nonce`.
+//! - `session`: a legacy app's own login session. With the app's session
+//!   cookie present and its check URL answering 200, the sign-in finishes
+//!   at once ([`Begun::SignedIn`]); else the browser goes to the app's
+//!   login form, which sends it back to `/callback?state=…`, where the
+//!   session is checked again ([`Upstream::Checked`]). There is no ID
+//!   token and so no `nonce`: what binds the way back to this browser is
+//!   the pending login's sealed cookie and its one-time `state`, and the
+//!   identity is always the one of the session this browser sends.
 
+use axum::http::HeaderMap;
 use url::Url;
 
 use super::code_flow;
 use super::{LoginError, PendingLogin};
 use crate::config::{DevUser, Server};
 pub use crate::source::SignIn;
-use crate::source::Source;
+use crate::source::session::Session;
+use crate::source::{Source, VerifiedClaims, VerifyError};
 
 /// What starting a sign-in asks of the browser.
 pub enum Begun<'s> {
@@ -27,6 +37,17 @@ pub enum Begun<'s> {
     /// Show the person these users to choose from; the choice comes back
     /// as [`Answer::User`].
     ChooseUser(&'s [DevUser]),
+    /// The person is signed in at the source already (a `session` source's
+    /// check answered for the browser's cookie): finish now.
+    SignedIn(VerifiedClaims),
+}
+
+/// What a sign-in got from its source, not yet minted.
+pub enum Upstream {
+    /// An ID token, not trusted yet: [`super::finish`] verifies it.
+    IdToken(String),
+    /// Claims the source's own check vouched for (`session`).
+    Checked(VerifiedClaims),
 }
 
 /// What came back to finish a sign-in.
@@ -52,10 +73,12 @@ impl SignIn {
     }
 
     /// Starts a sign-in for `login` (fresh `state` and `nonce`), filling in
-    /// what the pending login must keep (the PKCE verifier).
+    /// what the pending login must keep (the PKCE verifier). `headers` are
+    /// the request's (a `session` source reads its cookies there).
     pub async fn start(
         &self,
         server: &Server,
+        headers: &HeaderMap,
         login: &mut PendingLogin,
         login_hint: Option<&str>,
     ) -> Result<Begun<'_>, LoginError> {
@@ -67,18 +90,49 @@ impl SignIn {
                 Ok(Begun::Redirect(flow.url))
             }
             SignIn::Dev(dev) => Ok(Begun::ChooseUser(&dev.users)),
+            SignIn::Session(check) => {
+                if let Some(cookies) = check.cookies_of(headers) {
+                    let now = crate::source::now();
+                    match check.check(&Session::Cookies(cookies), now).await {
+                        Ok(claims) => return Ok(Begun::SignedIn(claims)),
+                        // Not signed in (any more): to the app's login form.
+                        Err(VerifyError::Inactive { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                // The one redirect URI, behind any path prefix of public_url.
+                let callback = format!(
+                    "{}/callback",
+                    server.public_url.as_str().trim_end_matches('/')
+                );
+                let mut back = Url::parse(&callback).map_err(|_| {
+                    LoginError::SourceUnknown("server.public_url cannot hold /callback".into())
+                })?;
+                back.query_pairs_mut().append_pair("state", &login.state);
+                check
+                    .login_redirect(back.as_str())
+                    .map(Begun::Redirect)
+                    .ok_or_else(|| {
+                        LoginError::SourceUnknown(format!(
+                            "source {:?} has no login_url",
+                            check.name()
+                        ))
+                    })
+            }
         }
     }
 
-    /// The upstream ID token of a sign-in that came back with `answer`.
-    /// The token is not trusted yet: the caller verifies it.
+    /// What the source says of a sign-in that came back with `answer` (in
+    /// a request with `headers`): an ID token, not trusted yet (the caller
+    /// verifies it), or claims its check vouched for.
     pub async fn finish(
         &self,
         server: &Server,
         http: &reqwest::Client,
+        headers: &HeaderMap,
         login: &PendingLogin,
         answer: &Answer<'_>,
-    ) -> Result<String, LoginError> {
+    ) -> Result<Upstream, LoginError> {
         match (self, answer) {
             (SignIn::Oidc(rp), Answer::Callback { code, iss }) => {
                 code_flow::check_response_issuer(rp, login.issuer.as_deref(), *iss).await?;
@@ -90,14 +144,37 @@ impl SignIn {
                         "the callback carries no authorization code",
                     ));
                 };
-                Ok(code_flow::redeem(rp, server, http, code, verifier).await?)
+                Ok(Upstream::IdToken(
+                    code_flow::redeem(rp, server, http, code, verifier).await?,
+                ))
             }
             (SignIn::Dev(dev), Answer::User(id)) => {
                 let user = dev.user(id).ok_or_else(|| LoginError::UnknownUser {
                     source_name: dev.name().to_owned(),
                     user: crate::gateway::shorten(id),
                 })?;
-                Ok(dev.mint(user, crate::source::now(), Some(&login.nonce)))
+                Ok(Upstream::IdToken(dev.mint(
+                    user,
+                    crate::source::now(),
+                    Some(&login.nonce),
+                )))
+            }
+            // Back from the app's login form: whoever this browser's session
+            // is now (never a session named by the query).
+            (SignIn::Session(check), Answer::Callback { .. }) => {
+                let cookies = check.cookies_of(headers).ok_or_else(|| {
+                    LoginError::from(VerifyError::Inactive {
+                        sources: format!("source {:?}", check.name()),
+                        detail: format!(
+                            ": the browser came back from the login form without the app's session cookie ({}); is zenbridge on a subdomain the cookie's Domain covers?",
+                            check.config.cookies.join(", ")
+                        ),
+                    })
+                })?;
+                let claims = check
+                    .check(&Session::Cookies(cookies), crate::source::now())
+                    .await?;
+                Ok(Upstream::Checked(claims))
             }
             // An answer of another kind's shape: not this sign-in's.
             _ => Err(LoginError::StateMismatch),
@@ -109,7 +186,7 @@ impl SignIn {
     pub async fn end_session_url(&self, after: Option<&str>) -> Option<String> {
         match self {
             SignIn::Oidc(rp) => code_flow::end_session_url(rp, after).await,
-            SignIn::Dev(..) => None,
+            SignIn::Dev(..) | SignIn::Session(..) => None,
         }
     }
 
@@ -118,7 +195,7 @@ impl SignIn {
     pub fn client_id(&self) -> Option<&str> {
         match self {
             SignIn::Oidc(rp) => Some(&rp.client_id),
-            SignIn::Dev(..) => None,
+            SignIn::Dev(..) | SignIn::Session(..) => None,
         }
     }
 }

@@ -189,12 +189,7 @@ async fn chromium_signs_in_through_the_chooser_and_the_op_and_posts_to_zendesk()
     ))
     .await
     .unwrap();
-    let choice = c
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("source-op"))
-        .await
-        .unwrap();
+    let choice = element(c, "source-op").await;
     assert_eq!(choice.text().await.unwrap(), "Acme staff");
     assert!(c.find(Locator::Id("source-demo")).await.is_ok());
     // The nonce'd stylesheet applies (a CSP refusal would leave it unstyled).
@@ -212,19 +207,7 @@ async fn chromium_signs_in_through_the_chooser_and_the_op_and_posts_to_zendesk()
     }
 
     choice.click().await.unwrap();
-    let done = c
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Id("zendesk-ok"))
-        .await;
-    let here = c.current_url().await.unwrap();
-    let page = c.source().await.unwrap_or_default();
-    done.unwrap_or_else(|e| panic!("no Zendesk page ({e}) at {here}:\n{page}"));
-    assert_eq!(
-        here.as_str(),
-        access_url,
-        "the form was POSTed to the access URL"
-    );
+    let here = on_zendesk(c, &access_url).await;
 
     let received = zendesk.received.lock().unwrap().clone();
     assert_eq!(received.len(), 1, "{received:?}");
@@ -313,6 +296,34 @@ async fn chromium_runs_the_demo_from_its_landing_page_to_a_passing_sandbox() {
     browser.close().await;
 }
 
+/// The element with `id`, once the page shows it.
+async fn element(c: &fantoccini::Client, id: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id} ({e})"))
+}
+
+/// Waits for the Zendesk stand-in's page and checks the form was POSTed to
+/// the access URL; returns where the browser is.
+async fn on_zendesk(c: &fantoccini::Client, access_url: &str) -> url::Url {
+    let done = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("zendesk-ok"))
+        .await;
+    let here = c.current_url().await.unwrap();
+    let page = c.source().await.unwrap_or_default();
+    done.unwrap_or_else(|e| panic!("no Zendesk page ({e}) at {here}:\n{page}"));
+    assert_eq!(
+        here.as_str(),
+        access_url,
+        "the form was POSTed to the access URL"
+    );
+    here
+}
+
 /// Sizes the window to the page, so a screenshot shows all of it.
 async fn fit_window(c: &fantoccini::Client) {
     let h = c
@@ -323,4 +334,79 @@ async fn fit_window(c: &fantoccini::Client) {
         .unwrap_or(800);
     let h = u32::try_from(h.clamp(400, 2400)).unwrap_or(800);
     c.set_window_size(1000, h + 90).await.unwrap();
+}
+
+/// A legacy app's own session (`session` source) in a real browser: the
+/// chooser, the app's login form on its own port (cookies ignore ports,
+/// as sibling subdomains share a parent-domain cookie), back to zenbridge,
+/// and the form POST to the Zendesk stand-in. A second visit finishes at
+/// once: the browser holds the app's session.
+#[tokio::test]
+async fn chromium_signs_in_through_the_chooser_and_a_legacy_apps_login_form() {
+    let legacy = crate::support::start_legacy_app(crate::support::LegacyOptions::default()).await;
+    let op = shared_op().await;
+    let (zendesk, access_url) = stand_in_zendesk().await;
+    // The OIDC test's config, with the legacy app's session in the op's place.
+    let config = config(&op.issuer, &access_url).replace(
+        r#"sources = ["op", "demo"]"#,
+        r#"sources = ["legacy", "demo"]"#,
+    ) + &crate::session::legacy_source(&legacy, "");
+    let gw = gateway(&config).await;
+    let browser = crate::support::chromium::start().await;
+    let c = &browser.client;
+
+    c.goto(&format!(
+        "{gw}/sso/helpcenter/login?return_to=%2Fhc%2Fen-us"
+    ))
+    .await
+    .unwrap();
+    let choice = element(c, "source-legacy").await;
+    assert_eq!(choice.text().await.unwrap(), "Legacy portal");
+    choice.click().await.unwrap();
+
+    // The app's own login form.
+    let email = element(c, "email").await;
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .starts_with(&legacy.url("/login?next=")),
+    );
+    email.send_keys("ada@example.com").await.unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("lovelace")
+        .await
+        .unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    on_zendesk(c, &access_url).await;
+    let received = zendesk.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0].return_to.as_deref(), Some("/hc/en-us"));
+    assert_eq!(received[0].claims["email"], "ada@example.com");
+    assert_zendesk_ok(&received[0].jwt, SECRET, "sso", None);
+    let stats = legacy.stats().await;
+    assert_eq!(
+        stats["last_check_cookies"],
+        serde_json::json!(["legacy_session"]),
+        "{stats}"
+    );
+
+    // Signed in at the app: the source's start link finishes at once.
+    c.goto(&format!("{gw}/sso/helpcenter/login/legacy?return_to=%2Fhc"))
+        .await
+        .unwrap();
+    on_zendesk(c, &access_url).await;
+    let received = zendesk.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 2, "{received:?}");
+    assert_eq!(received[1].return_to.as_deref(), Some("/hc"));
+    browser.close().await;
 }

@@ -21,6 +21,7 @@ mod introspection;
 mod keys;
 mod links;
 mod package;
+mod session;
 mod sso;
 mod state;
 mod trust;

@@ -126,7 +126,7 @@ impl Gateway {
 }
 
 /// A browser-like client: cookies kept in `jar`, no redirect followed.
-fn client() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+pub(crate) fn client() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let c = reqwest::Client::builder()
         .cookie_provider(jar.clone())
@@ -145,13 +145,13 @@ fn bare() -> reqwest::Client {
         .unwrap()
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: String,
 }
 
-async fn answer(resp: reqwest::Response) -> Answer {
+pub(crate) async fn answer(resp: reqwest::Response) -> Answer {
     Answer {
         status: resp.status(),
         headers: resp.headers().clone(),
@@ -160,7 +160,7 @@ async fn answer(resp: reqwest::Response) -> Answer {
 }
 
 impl Answer {
-    fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         self.headers[reqwest::header::LOCATION]
             .to_str()
             .unwrap()
@@ -168,13 +168,13 @@ impl Answer {
     }
 
     /// The `error_code` a refusal page shows.
-    fn error_code(&self) -> Option<String> {
+    pub(crate) fn error_code(&self) -> Option<String> {
         let start = self.body.find("id=\"error-code\">")? + "id=\"error-code\">".len();
         let end = self.body[start..].find('<')?;
         Some(self.body[start..start + end].to_owned())
     }
 
-    fn set_cookies(&self) -> Vec<String> {
+    pub(crate) fn set_cookies(&self) -> Vec<String> {
         self.headers
             .get_all(reqwest::header::SET_COOKIE)
             .iter()
@@ -182,7 +182,7 @@ impl Answer {
             .collect()
     }
 
-    fn assert_page_headers(&self) {
+    pub(crate) fn assert_page_headers(&self) {
         let h = |n: &str| {
             self.headers
                 .get(n)
@@ -200,12 +200,12 @@ impl Answer {
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     }
 
-    fn form(&self) -> (String, Vec<(String, String)>) {
+    pub(crate) fn form(&self) -> (String, Vec<(String, String)>) {
         parse_post_form(&self.body).unwrap_or_else(|| panic!("no POST form in:\n{}", self.body))
     }
 }
 
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
     fields
         .iter()
         .find(|(k, _)| k == name)
@@ -227,11 +227,11 @@ async fn to_callback(c: &reqwest::Client, start: Url) -> Url {
     cb
 }
 
-async fn get(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> Answer {
+pub(crate) async fn get(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> Answer {
     answer(c.get(url).send().await.unwrap()).await
 }
 
-async fn post(
+pub(crate) async fn post(
     c: &reqwest::Client,
     url: impl reqwest::IntoUrl,
     form: &[(String, String)],

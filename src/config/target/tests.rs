@@ -17,6 +17,7 @@ fn every_known_key_belongs_to_some_kind() {
                 SourceKind::Firebase,
                 SourceKind::Jwt,
                 SourceKind::Dev,
+                SourceKind::Session,
                 SourceKind::Introspection,
             ]
             .iter()

@@ -42,7 +42,7 @@ pub use browser::{browser, follow, parse_post_form};
 pub use entra::{Entra, start_entra};
 pub use firebase::{FirebaseEmulator, SHARED_FIREBASE_PROJECT, shared_firebase_emulator};
 pub use haproxy::{Haproxy, start_haproxy};
-pub use legacy::{LEGACY_JWT_SECRET, LegacyOptions, start_legacy_app};
+pub use legacy::{LEGACY_JWT_SECRET, LegacyApp, LegacyOptions, start_legacy_app};
 pub use postgres::start_postgres;
 pub use provider::{
     CLIENT_ID, CLIENT_SECRET, Op, OpOptions, POST_CLIENT_ID, POST_CLIENT_SECRET, Pkce, decode_jwt,
