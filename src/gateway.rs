@@ -136,6 +136,7 @@ impl Runtime {
         };
         let by_issuer = sources
             .iter()
+            .filter(|s| s.config.routes_by_issuer())
             .map(|s| (s.config.issuer.clone(), s.clone()))
             .collect();
         let targets = config
@@ -154,6 +155,7 @@ impl Runtime {
                     .collect();
                 let by_issuer = routes
                     .iter()
+                    .filter(|r| r.source.config.routes_by_issuer())
                     .map(|r| (r.source.config.issuer.clone(), r.clone()))
                     .collect();
                 let target = Target {

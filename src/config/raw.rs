@@ -141,6 +141,9 @@ pub struct RawSource {
     pub users: Option<Vec<RawDevUser>>,
     pub seed: Option<RawSecret>,
     pub token_ttl: Option<String>,
+    // zendesk_jwt
+    /// The legacy app's own remote login URL.
+    pub login_url: Option<String>,
     #[serde(default)]
     pub claims: BTreeMap<String, String>,
     #[serde(default)]
@@ -174,6 +177,7 @@ impl RawTable for RawSource {
         "users",
         "seed",
         "token_ttl",
+        "login_url",
         "claims",
         "rules",
     ];

@@ -179,7 +179,7 @@ impl Validator {
         }
         let mut seen_issuers: HashMap<&str, &str> = HashMap::new();
         for (i, s) in sources.iter().enumerate() {
-            if let Some(s) = s
+            if let Some(s) = s.as_ref().filter(|s| s.routes_by_issuer())
                 && let Some(other) = seen_issuers.insert(&s.issuer, &s.name)
             {
                 self.p.push(
@@ -306,6 +306,20 @@ impl Validator {
             self.namespaces(&path, &routes);
             let endpoints = self.endpoints(&path, kind, raw.endpoints.as_deref());
             let allowed_roles = self.allowed_roles(&path, kind, raw.allowed_roles.as_deref());
+            if kind != TargetKind::Sso {
+                for r in routes
+                    .iter()
+                    .filter(|r| r.source.kind == crate::source::SourceKind::ZendeskJwt)
+                {
+                    self.warnings.push(Problem::new(
+                        format!("{path}.sources"),
+                        format!(
+                            "source {:?} (zendesk_jwt) signs people in to an sso target's help center only; a {} target never takes its tokens",
+                            r.source.name, raw.kind
+                        ),
+                    ));
+                }
+            }
             if endpoints == [crate::target::Endpoint::Browser] {
                 for r in routes.iter().filter(|r| !r.source.browser_capable()) {
                     self.warnings.push(Problem::new(

@@ -26,6 +26,7 @@ pub mod keys;
 pub mod oidc;
 mod standard;
 pub mod unverified;
+pub mod zendesk_jwt;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -48,6 +49,7 @@ pub enum SourceKind {
     Firebase,
     Jwt,
     Dev,
+    ZendeskJwt,
 }
 
 impl SourceKind {
@@ -57,6 +59,7 @@ impl SourceKind {
             SourceKind::Firebase => "firebase",
             SourceKind::Jwt => "jwt",
             SourceKind::Dev => "dev",
+            SourceKind::ZendeskJwt => "zendesk_jwt",
         }
     }
 }
@@ -104,6 +107,13 @@ pub enum VerifyError {
         within: String,
         leeway: String,
     },
+    /// A token good for a window after its `iat` only (Zendesk's JWT SSO).
+    #[error("the token was issued at {at}, {ago} ago; it is accepted for {window} after its iat")]
+    IssuedTooLongAgo {
+        at: String,
+        ago: String,
+        window: String,
+    },
     #[error("the token says it was issued at {at}, {within} in the future (leeway {leeway})")]
     IssuedInFuture {
         at: String,
@@ -143,6 +153,19 @@ impl VerifiedClaims {
 
 /// What differs between kinds beyond their keys.
 pub trait Kind: Send + Sync {
+    /// The registered claims' checks (`iss`, `aud`, `exp`, `nbf`, `iat`):
+    /// by default the ones every ID token passes ([`standard`]).
+    fn check_registered(
+        &self,
+        cfg: &SourceConfig,
+        claims: &Map<String, Value>,
+        now: i64,
+        leeway: i64,
+        note: &mut dyn FnMut(&dyn Fn() -> String),
+    ) -> Result<(), VerifyError> {
+        check_standard(cfg, claims, now, leeway, note)
+    }
+
     /// Checks the kind adds after the common ones.
     fn check_claims(
         &self,
@@ -178,6 +201,9 @@ pub enum SignIn {
     Oidc(Arc<oidc::RelyingParty>),
     /// A `dev` source's user list, whose chosen user it signs a token for.
     Dev(Arc<dev::DevIssuer>),
+    /// A legacy app that speaks Zendesk's JWT SSO: its login URL, and the
+    /// one-time JWT it sends to `…/access/jwt`.
+    ZendeskJwt(Arc<zendesk_jwt::LegacyApp>),
 }
 
 impl std::fmt::Debug for Source {
@@ -229,6 +255,14 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
         SourceDetail::Dev { .. } => {
             let (keys, issuer) = dev::build(&config);
             (keys, Box::new(dev::DevKind), issuer.map(SignIn::Dev))
+        }
+        SourceDetail::ZendeskJwt { .. } => {
+            let (keys, app) = zendesk_jwt::build(&config);
+            (
+                keys,
+                Box::new(zendesk_jwt::ZendeskJwtKind),
+                app.map(SignIn::ZendeskJwt),
+            )
         }
     };
     Source {
@@ -354,7 +388,8 @@ impl Source {
             });
         }
         let claims = token.unverified_claims;
-        check_standard(cfg, &claims, now, leeway, &mut note)?;
+        self.kind
+            .check_registered(cfg, &claims, now, leeway, &mut note)?;
         self.kind.check_claims(&claims, now, leeway)?;
         Ok(VerifiedClaims {
             claims,

@@ -139,6 +139,6 @@ pub fn rfc3339(t: i64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t)).to_string()
 }
 
-fn span(secs: i64) -> String {
+pub(super) fn span(secs: i64) -> String {
     humantime::format_duration(Duration::from_secs(secs.unsigned_abs())).to_string()
 }

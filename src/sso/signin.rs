@@ -11,6 +11,13 @@
 //!   RFC 9207 `iss`), redeemed at the token endpoint.
 //! - `dev`: the source's user list; the answer is the user chosen, for
 //!   whom the dev issuer signs an ID token carrying the sign-in's `nonce`.
+//! - `zendesk_jwt`: the legacy app's own login URL, with Zendesk's
+//!   `return_to`, `brand_id` and `locale_id`; nothing is kept, because the
+//!   app answers as it answers Zendesk, unsolicited, at
+//!   `…/from/{source}/access/jwt` ([`SignIn::unsolicited`]): its signed,
+//!   one-time JWT is the proof.
+
+use std::time::Duration;
 
 use url::Url;
 
@@ -24,6 +31,9 @@ use crate::source::Source;
 pub enum Begun<'s> {
     /// Send the browser there (`303`).
     Redirect(Url),
+    /// Send the browser there (`303`), keeping no pending login: the
+    /// answer comes back unsolicited, with its own proof.
+    HandOff(Url),
     /// Show the person these users to choose from; the choice comes back
     /// as [`Answer::User`].
     ChooseUser(&'s [DevUser]),
@@ -67,6 +77,20 @@ impl SignIn {
                 Ok(Begun::Redirect(flow.url))
             }
             SignIn::Dev(dev) => Ok(Begun::ChooseUser(&dev.users)),
+            SignIn::ZendeskJwt(app) => Ok(Begun::HandOff(app.login_url(&[
+                ("return_to", login.return_to.as_deref()),
+                ("brand_id", login.brand_id.as_deref()),
+                ("locale_id", login.locale_id.as_deref()),
+            ]))),
+        }
+    }
+
+    /// How long the one-time use of a token that arrives unsolicited is
+    /// remembered, when this sign-in takes such tokens.
+    pub fn unsolicited(&self) -> Option<Duration> {
+        match self {
+            SignIn::ZendeskJwt(app) => Some(app.replay_window),
+            SignIn::Oidc(..) | SignIn::Dev(..) => None,
         }
     }
 
@@ -109,7 +133,7 @@ impl SignIn {
     pub async fn end_session_url(&self, after: Option<&str>) -> Option<String> {
         match self {
             SignIn::Oidc(rp) => code_flow::end_session_url(rp, after).await,
-            SignIn::Dev(..) => None,
+            SignIn::Dev(..) | SignIn::ZendeskJwt(..) => None,
         }
     }
 
@@ -118,7 +142,7 @@ impl SignIn {
     pub fn client_id(&self) -> Option<&str> {
         match self {
             SignIn::Oidc(rp) => Some(&rp.client_id),
-            SignIn::Dev(..) => None,
+            SignIn::Dev(..) | SignIn::ZendeskJwt(..) => None,
         }
     }
 }
