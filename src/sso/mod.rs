@@ -237,7 +237,10 @@ async fn once(store: &Store, source: &str, jti: &str, window: Duration) -> Resul
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    match store.first_use(&format!("jti:{source}:{hex}"), window).await {
+    match store
+        .first_use(&format!("jti:{source}:{hex}"), window)
+        .await
+    {
         Ok(true) => Ok(()),
         Ok(false) => Err(LoginError::TokenReused),
         Err(e) => {

@@ -19,3 +19,4 @@ mod package;
 mod sso;
 mod state;
 mod trust;
+mod zendesk_jwt;

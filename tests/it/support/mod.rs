@@ -33,7 +33,7 @@ mod zendesk;
 
 pub use browser::{browser, follow, parse_post_form};
 pub use firebase::{FirebaseEmulator, SHARED_FIREBASE_PROJECT, shared_firebase_emulator};
-pub use legacy::{LEGACY_JWT_SECRET, LegacyOptions, start_legacy_app};
+pub use legacy::{LEGACY_JWT_SECRET, LegacyApp, LegacyOptions, start_legacy_app};
 pub use provider::{
     CLIENT_ID, CLIENT_SECRET, Op, OpOptions, POST_CLIENT_ID, POST_CLIENT_SECRET, Pkce, decode_jwt,
     op_authorize, op_authorize_in, op_generate_keys, op_id_token, op_logout, op_redeem_code,
