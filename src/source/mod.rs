@@ -53,6 +53,14 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
+    pub const ALL: [SourceKind; 5] = [
+        SourceKind::Oidc,
+        SourceKind::Firebase,
+        SourceKind::Jwt,
+        SourceKind::Dev,
+        SourceKind::ZendeskJwt,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SourceKind::Oidc => "oidc",

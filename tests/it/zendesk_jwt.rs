@@ -518,3 +518,95 @@ async fn replayed_legacy_jti_is_refused_across_two_replicas_sharing_redis_and_ne
         assert!(!log.contains("jwt="), "no query is logged:\n{log}");
     }
 }
+
+/// A `zendesk_jwt` source's config: what `check` refuses, with the key
+/// path, and what it warns about.
+#[test]
+fn zendesk_jwt_config_problems_name_their_keys() {
+    let text = |source: &str, target_kind: &str| {
+        format!(
+            "[server]\npublic_url = \"https://sso.acme.com\"\ncookie_key = \"zendesk-jwt-test-cookie-key-0123456789abcdef\"\n\n[[source]]\nname = \"portal\"\nkind = \"zendesk_jwt\"\n{source}\n[[target]]\nname = \"t\"\nkind = \"{target_kind}\"\nsubdomain = \"acme\"\nsecret = \"{SSO_SECRET}\"\nsources = [\"portal\"]\n"
+        )
+    };
+    let good = format!(
+        "login_url = \"https://portal.acme.com/zendesk/sso\"\nsecret = \"{LEGACY_JWT_SECRET}\"\n"
+    );
+    let config =
+        zenbridge::config::load_str(&text(&good, "sso"), None).unwrap_or_else(|p| panic!("{p}"));
+    // Beyond the secrets written inline (this test's), nothing to warn about.
+    assert!(
+        config
+            .warnings
+            .iter()
+            .all(|w| w.to_string().contains("secret written in the config file")),
+        "{:?}",
+        config.warnings
+    );
+    let cases = [
+        (
+            "secret = \"short-secret\"\nlogin_url = \"https://portal.acme.com/\"\n".to_owned(),
+            "source[0].secret",
+            "at least 32 bytes",
+        ),
+        (
+            format!("secret = \"{LEGACY_JWT_SECRET}\"\n"),
+            "source[0].login_url",
+            "is required",
+        ),
+        (
+            format!(
+                "secret = \"{LEGACY_JWT_SECRET}\"\nlogin_url = \"http://portal.acme.com/sso\"\n"
+            ),
+            "source[0].login_url",
+            "https",
+        ),
+        (
+            "login_url = \"https://portal.acme.com/\"\n".to_owned(),
+            "source[0].secret",
+            "required",
+        ),
+        (
+            format!("{good}algorithms = [\"HS512\"]\n"),
+            "source[0].algorithms",
+            "not a key of a source of kind zendesk_jwt",
+        ),
+        (
+            format!("{good}issuer = \"https://portal.acme.com\"\n"),
+            "source[0].issuer",
+            "not a key of a source of kind zendesk_jwt",
+        ),
+        (
+            format!("{good}leeway = \"10m\"\n"),
+            "source[0].leeway",
+            "at most 5m",
+        ),
+    ];
+    for (source, key, says) in cases {
+        let problems = zenbridge::config::load_str(&text(&source, "sso"), None)
+            .err()
+            .unwrap_or_else(|| panic!("accepted:\n{source}"))
+            .to_string();
+        let line = problems
+            .lines()
+            .find(|l| l.contains(key))
+            .unwrap_or_else(|| panic!("no problem at {key}:\n{problems}"));
+        assert!(line.contains(says), "{key}: {line}\n{problems}");
+    }
+    // Two legacy apps: neither has an issuer, and that is no clash.
+    let two = text(&good, "sso").replace(
+        "[[target]]",
+        &format!("[[source]]\nname = \"other\"\nkind = \"zendesk_jwt\"\n{good}\n[[target]]"),
+    );
+    zenbridge::config::load_str(&two, None).unwrap_or_else(|p| panic!("{p}"));
+    // An sdk target never takes such tokens: a warning.
+    let sdk = text(&good, "sdk").replace("subdomain = \"acme\"\n", "");
+    let config = zenbridge::config::load_str(&sdk, None).unwrap_or_else(|p| panic!("{p}"));
+    assert!(
+        config
+            .warnings
+            .iter()
+            .any(|w| w.to_string().contains("never takes its tokens")),
+        "{:?}",
+        config.warnings
+    );
+}
