@@ -169,7 +169,10 @@ async fn legacy_app_signs_in_by_get_from_zenbridges_login_url_to_zendesk() {
     assert_eq!(hops.last().map(|h| h.status), Some(302));
     assert!(arrival.as_str().starts_with(&base(&gw.url, "legacy")));
     assert!(arrival.query_pairs().any(|(k, _)| k == "jwt"));
-    let (action, fields) = zendesk_form(b.get(arrival).send().await.unwrap()).await;
+    let page = b.get(arrival).send().await.unwrap();
+    // The URL holds the app's token: the page sends no Referer on.
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    let (action, fields) = zendesk_form(page).await;
     assert_eq!(action, ACCESS_URL);
     assert_eq!(field(&fields, "return_to"), Some("/hc/en-us"));
     let claims = zendesk_claims(&fields);
@@ -512,6 +515,9 @@ async fn replayed_legacy_jti_is_refused_across_two_replicas_sharing_redis_and_ne
     let payload = jwt.split('.').nth(1).unwrap();
     for r in &replicas {
         let log = r.log_text();
+        // Start-up says what to write in the app.
+        let write = format!("in the app, write {} where", base(&r.url, "legacy"));
+        assert!(log.contains(&write), "{log}");
         for needle in [jwt.as_str(), sig, payload, "grace@example.com"] {
             assert!(!log.contains(needle), "the log holds {needle:?}:\n{log}");
         }
