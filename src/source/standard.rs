@@ -43,38 +43,11 @@ pub(super) fn check_standard(
         });
     }
     note(&|| format!("audience: [{}] accepted", found.join(", ")));
-    let lw = || humantime::format_duration(Duration::from_secs(leeway.unsigned_abs())).to_string();
-    let exp = time_claim(claims, "exp")?.ok_or_else(|| VerifyError::ClaimMissing {
+    let exp = check_exp(claims, now, leeway)?.ok_or_else(|| VerifyError::ClaimMissing {
         claim: "exp".into(),
         why: "only expiring tokens are accepted".into(),
     })?;
-    // Token times are the caller's: every sum and difference saturates
-    // (`time_claim` already bounds them, this keeps it so if it changes).
-    if now > exp.saturating_add(leeway) {
-        return Err(VerifyError::Expired {
-            at: rfc3339(exp),
-            ago: span(now.saturating_sub(exp)),
-            leeway: lw(),
-        });
-    }
-    if let Some(nbf) = time_claim(claims, "nbf")?
-        && nbf > now.saturating_add(leeway)
-    {
-        return Err(VerifyError::NotYetValid {
-            at: rfc3339(nbf),
-            within: span(nbf.saturating_sub(now)),
-            leeway: lw(),
-        });
-    }
-    if let Some(iat) = time_claim(claims, "iat")?
-        && iat > now.saturating_add(leeway)
-    {
-        return Err(VerifyError::IssuedInFuture {
-            at: rfc3339(iat),
-            within: span(iat.saturating_sub(now)),
-            leeway: lw(),
-        });
-    }
+    check_not_future(claims, now, leeway)?;
     note(&|| {
         format!(
             "lifetime: expires {} (in {})",
@@ -83,6 +56,57 @@ pub(super) fn check_standard(
         )
     });
     Ok(())
+}
+
+/// `exp`, when the token has one, is not past by more than `leeway`;
+/// returns it.
+pub(super) fn check_exp(
+    claims: &Map<String, Value>,
+    now: i64,
+    leeway: i64,
+) -> Result<Option<i64>, VerifyError> {
+    let exp = time_claim(claims, "exp")?;
+    // Token times are the caller's: every sum and difference saturates
+    // (`time_claim` already bounds them, this keeps it so if it changes).
+    if let Some(exp) = exp
+        && now > exp.saturating_add(leeway)
+    {
+        return Err(VerifyError::Expired {
+            at: rfc3339(exp),
+            ago: span(now.saturating_sub(exp)),
+            leeway: span(leeway),
+        });
+    }
+    Ok(exp)
+}
+
+/// `nbf` and `iat`, when the token has them, are not in the future by more
+/// than `leeway`; returns `iat`.
+pub(super) fn check_not_future(
+    claims: &Map<String, Value>,
+    now: i64,
+    leeway: i64,
+) -> Result<Option<i64>, VerifyError> {
+    if let Some(nbf) = time_claim(claims, "nbf")?
+        && nbf > now.saturating_add(leeway)
+    {
+        return Err(VerifyError::NotYetValid {
+            at: rfc3339(nbf),
+            within: span(nbf.saturating_sub(now)),
+            leeway: span(leeway),
+        });
+    }
+    let iat = time_claim(claims, "iat")?;
+    if let Some(iat) = iat
+        && iat > now.saturating_add(leeway)
+    {
+        return Err(VerifyError::IssuedInFuture {
+            at: rfc3339(iat),
+            within: span(iat.saturating_sub(now)),
+            leeway: span(leeway),
+        });
+    }
+    Ok(iat)
 }
 
 /// The latest time a token may name: 9999-12-31T23:59:59Z, the last

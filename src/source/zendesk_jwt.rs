@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::keys::{KeySet, Keys};
-use super::standard::{rfc3339, span, time_claim};
+use super::standard::{check_exp, check_not_future, rfc3339, span};
 use super::{ECHO_VALUE_CHARS, Kind, VerifyError, clip};
 use crate::config::{SourceConfig, SourceDetail};
 use crate::mapping::Expression;
@@ -98,45 +98,20 @@ impl Kind for ZendeskJwtKind {
         leeway: i64,
         note: &mut dyn FnMut(&dyn Fn() -> String),
     ) -> Result<(), VerifyError> {
-        let window =
-            || humantime::format_duration(Duration::from_secs(leeway.unsigned_abs())).to_string();
-        let iat = time_claim(claims, "iat")?.ok_or_else(|| VerifyError::ClaimMissing {
-            claim: "iat".into(),
-            why: "Zendesk's JWT SSO requires it (the time the token was made)".into(),
-        })?;
-        if iat > now.saturating_add(leeway) {
-            return Err(VerifyError::IssuedInFuture {
-                at: rfc3339(iat),
-                within: span(iat.saturating_sub(now)),
-                leeway: window(),
-            });
-        }
+        let iat =
+            check_not_future(claims, now, leeway)?.ok_or_else(|| VerifyError::ClaimMissing {
+                claim: "iat".into(),
+                why: "Zendesk's JWT SSO requires it (the time the token was made)".into(),
+            })?;
         if now > iat.saturating_add(leeway) {
             return Err(VerifyError::IssuedTooLongAgo {
                 at: rfc3339(iat),
                 ago: span(now.saturating_sub(iat)),
-                window: window(),
+                window: span(leeway),
             });
         }
-        if let Some(exp) = time_claim(claims, "exp")?
-            && now > exp.saturating_add(leeway)
-        {
-            return Err(VerifyError::Expired {
-                at: rfc3339(exp),
-                ago: span(now.saturating_sub(exp)),
-                leeway: window(),
-            });
-        }
-        if let Some(nbf) = time_claim(claims, "nbf")?
-            && nbf > now.saturating_add(leeway)
-        {
-            return Err(VerifyError::NotYetValid {
-                at: rfc3339(nbf),
-                within: span(nbf.saturating_sub(now)),
-                leeway: window(),
-            });
-        }
-        note(&|| format!("issued: {} (accepted for {})", rfc3339(iat), window()));
+        check_exp(claims, now, leeway)?;
+        note(&|| format!("issued: {} (accepted for {})", rfc3339(iat), span(leeway)));
         jti(claims)?;
         note(&|| "jti: present (used once)".into());
         for claim in ["email", "name"] {
