@@ -595,24 +595,7 @@ async fn zendesk_setup_moving_a_legacy_integration_runs_as_written() {
     let (form, _) = crate::support::follow(&b, start, |u| u.path() == "/login")
         .await
         .unwrap();
-    let next = form
-        .query_pairs()
-        .find(|(k, _)| k == "next")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
-    let done = b
-        .post(form.join("/login").unwrap())
-        .form(&[
-            ("email", "ada@example.com"),
-            ("password", "lovelace"),
-            ("next", &next),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let back = form
-        .join(done.headers()[reqwest::header::LOCATION].to_str().unwrap())
-        .unwrap();
+    let back = crate::support::LegacyApp::log_in(&b, &form, "ada@example.com", "lovelace").await;
     let (arrival, _) = crate::support::follow(&b, back, |u| u.path().ends_with("/access/jwt"))
         .await
         .unwrap();

@@ -16,7 +16,7 @@ use crate::common::{
     Gateway, gateway, hs256, now, raw_hs256_with_header, raw_jwt, start_binary_logging,
 };
 use crate::support::{
-    LEGACY_JWT_SECRET, LegacyOptions, assert_zendesk_ok, browser, follow, free_port,
+    LEGACY_JWT_SECRET, LegacyApp, LegacyOptions, assert_zendesk_ok, browser, follow, free_port,
     parse_post_form, start_legacy_app, start_redis,
 };
 
@@ -82,7 +82,7 @@ fn base(gw: &str, source: &str) -> String {
 
 struct Setup {
     gw: Gateway,
-    app: crate::support::LegacyApp,
+    app: LegacyApp,
 }
 
 async fn setup(jwt_mode: &'static str) -> Setup {
@@ -97,26 +97,14 @@ async fn setup(jwt_mode: &'static str) -> Setup {
     Setup { gw, app }
 }
 
-/// Signs in on the app's login form, which `follow` reached at `at`: the
-/// URL the app sends the browser to next.
+/// Signs in on the app's login form, which `follow` reached at `at` (the
+/// form is shown first, as to a person): the URL the app sends the
+/// browser to next.
 async fn log_in(b: &reqwest::Client, at: &Url, email: &str, password: &str) -> Url {
-    let next = at
-        .query_pairs()
-        .find(|(k, _)| k == "next")
-        .map(|(_, v)| v.into_owned())
-        .expect("the login form's next");
     let form = b.get(at.clone()).send().await.unwrap();
     assert_eq!(form.status(), StatusCode::OK);
     assert!(form.text().await.unwrap().contains("id=\"sign-in\""));
-    let done = b
-        .post(at.join("/login").unwrap())
-        .form(&[("email", email), ("password", password), ("next", &next)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), StatusCode::FOUND, "wrong password?");
-    let location = done.headers()[reqwest::header::LOCATION].to_str().unwrap();
-    at.join(location).unwrap()
+    LegacyApp::log_in(b, at, email, password).await
 }
 
 fn is_arrival(u: &Url) -> bool {
