@@ -7,6 +7,13 @@
 //!
 //! Which kinds have a sign-in, and how each works, is the sources' own
 //! business ([`SignIn`]); nothing here or in `http/` names a kind.
+//!
+//! Why this file is over 600 lines: every step of the sign-in and the one
+//! tail they all end in (`complete`: the guard, the pipeline, the log
+//! line, what is posted to Zendesk) are kept together, so the order of the
+//! checks reads in one place. The query helpers at its end (`small_id`,
+//! `login_hint`, `oauth_error_name`, `short_text`) are the part to move
+//! out if it grows.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
