@@ -604,3 +604,45 @@ fn zendesk_jwt_config_problems_name_their_keys() {
         config.warnings
     );
 }
+
+/// Zendesk takes `return_to` as a form field or in the query of the
+/// POST; so does zenbridge, the form winning. A body over
+/// `max_body_bytes` is refused before anything is read into a token.
+#[tokio::test]
+async fn legacy_form_post_takes_return_to_from_the_query_or_the_form() {
+    let Setup { gw, app } = setup("post").await;
+    let action = format!(
+        "{}/access/jwt?return_to=%2Fhc%2Fquery",
+        base(&gw.url, "legacy")
+    );
+    let jwt = app.jwt(&json!({})).await;
+    let posted = gw
+        .client
+        .post(&action)
+        .form(&[("jwt", jwt.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let (_, fields) = zendesk_form(posted).await;
+    assert_eq!(field(&fields, "return_to"), Some("/hc/query"));
+    let jwt = app.jwt(&json!({})).await;
+    let posted = gw
+        .client
+        .post(&action)
+        .form(&[("jwt", jwt.as_str()), ("return_to", "/hc/form")])
+        .send()
+        .await
+        .unwrap();
+    let (_, fields) = zendesk_form(posted).await;
+    assert_eq!(field(&fields, "return_to"), Some("/hc/form"));
+    let huge = "x".repeat(200_000);
+    let r = gw
+        .client
+        .post(&action)
+        .form(&[("jwt", huge.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(code(&r.text().await.unwrap()), "body_too_large");
+}
