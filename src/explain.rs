@@ -251,6 +251,35 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
                 .map(drop),
             }
         }
+        (Some(token), Some(name), None) => {
+            // Along a named route: a `zendesk_jwt` token, which has no
+            // `iss` to route by. A dry run uses up no `jti`, so what it
+            // verified is never signed.
+            if req.sign {
+                return Err(
+                    "a token explained along --source is never signed: the dry run does not use up its jti"
+                        .into(),
+                );
+            }
+            let route = target.route_named(name).cloned().ok_or_else(|| {
+                format!("target {:?} does not accept source {name:?}", target.name)
+            })?;
+            report.routing = Some(format!(
+                "source {name:?} given; the token is verified along it"
+            ));
+            match pipeline::verify(rt, &target, token, Via::Route(&route), now, &mut report).await {
+                Err(refused) => Err(refused.error),
+                Ok(v) => pipeline::prepare(
+                    &target,
+                    &v.route,
+                    v.claims.claims(),
+                    &request,
+                    now,
+                    &mut report,
+                )
+                .map(drop),
+            }
+        }
         (None, Some(name), Some(claims)) => {
             if rt.source(name).is_none() {
                 return Err(format!("no source named {name:?}"));

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::common::{
-    Gateway, gateway, hs256, now, raw_hs256_with_header, raw_jwt, start_binary_logging,
+    Gateway, gateway, hs256, now, raw_hs256_with_header, raw_jwt, run_binary, start_binary_logging,
 };
 use crate::support::{
     LEGACY_JWT_SECRET, LegacyApp, LegacyOptions, assert_zendesk_ok, browser, follow, free_port,
@@ -645,4 +645,62 @@ async fn legacy_form_post_takes_return_to_from_the_query_or_the_form() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(code(&r.text().await.unwrap()), "body_too_large");
+}
+
+/// `explain --token T --source S`: a legacy token has no `iss` to route
+/// by, so the dry run is told its source; it uses up no `jti` and so signs
+/// nothing. `--ignore-expiry` explains an old one as of its `iat`.
+#[tokio::test]
+async fn explain_takes_a_legacy_token_along_its_source_and_never_signs_it() {
+    let app = start_legacy_app(LegacyOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("z.toml");
+    let text = config(&app.url("/zendesk/sso"), "")
+        .replace("@LISTEN@", "127.0.0.1:8080")
+        .replace("@URL@", "http://127.0.0.1:8080");
+    std::fs::write(&file, text).unwrap();
+    let f = file.to_str().unwrap();
+    let jwt = app.jwt(&json!({})).await;
+    let args = [
+        "explain",
+        "--config",
+        f,
+        "--target",
+        "helpcenter",
+        "--token",
+        &jwt,
+    ];
+    let (code, out, err) = run_binary(&args);
+    assert_eq!(code, 1, "by iss, no source: {out}{err}");
+    assert!(out.contains("issuer_unknown"), "{out}");
+    let along = [&args[..], &["--source", "legacy"]].concat();
+    let (code, out, err) = run_binary(&along);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("jti: present") && out.contains("legacy-ada"),
+        "{out}"
+    );
+    let (code, _, err) = run_binary(&[&along[..], &["--sign"]].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("never signed"), "{err}");
+    // The dry run used up nothing: the token still signs in once.
+    let gw = gateway(&config(&app.url("/zendesk/sso"), "")).await;
+    assert_eq!(arrive(&gw, "legacy", &jwt, None).await.0, StatusCode::OK);
+    let old = app.jwt(&json!({ "iat": now() - 3600 })).await;
+    let old_args = [
+        "explain",
+        "--config",
+        f,
+        "--target",
+        "helpcenter",
+        "--token",
+        &old,
+        "--source",
+        "legacy",
+    ];
+    let (code, out, _) = run_binary(&old_args);
+    assert_eq!(code, 1);
+    assert!(out.contains("token_expired"), "{out}");
+    let (code, out, err) = run_binary(&[&old_args[..], &["--ignore-expiry"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
 }
