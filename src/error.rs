@@ -82,6 +82,7 @@ impl VerifyError {
             VerifyError::Expired { .. } => ErrorCode::TokenExpired,
             VerifyError::NotYetValid { .. } => ErrorCode::TokenNotYetValid,
             VerifyError::IssuedInFuture { .. } => ErrorCode::TokenIssuedInFuture,
+            VerifyError::IssuedTooLongAgo { .. } => ErrorCode::TokenExpired,
             VerifyError::AudienceMismatch { .. } => ErrorCode::AudienceMismatch,
             VerifyError::ClientNotAllowed { .. } => ErrorCode::ClientNotAllowed,
             VerifyError::ClaimMissing { .. } => ErrorCode::ClaimMissing,
@@ -203,7 +204,7 @@ impl crate::sso::LoginError {
             L::StateMismatch | L::NonceMismatch(_) | L::IssuerMismatch(_) => {
                 ErrorCode::StateMismatch
             }
-            L::Replayed => ErrorCode::TokenReused,
+            L::Replayed | L::TokenReused => ErrorCode::TokenReused,
             L::NotForClient { .. } => ErrorCode::AudienceMismatch,
             L::Provider { .. } | L::UnknownUser { .. } => ErrorCode::LoginFailed,
             L::Incomplete(_) => ErrorCode::RequestInvalid,

@@ -250,17 +250,31 @@ pub async fn explain(rt: &Runtime, req: &ExplainRequest) -> Result<Report, Strin
     }
     let request = RequestInfo::default();
     let outcome = match (&req.token, &req.source, &req.claims) {
-        (Some(token), None, None) => {
-            match pipeline::verify(
-                rt,
-                &target,
-                token,
-                Via::Issuer(TokenUse::IdToken),
-                now,
-                &mut report,
-            )
-            .await
-            {
+        (Some(token), named, None) => {
+            // Along a named route: a `zendesk_jwt` token, which has no
+            // `iss` to route by. A dry run uses up no `jti`, so what it
+            // verified that way is never signed.
+            let route = match named {
+                None => None,
+                Some(_) if req.sign => {
+                    return Err(
+                        "a token explained along --source is never signed: the dry run does not use up its jti"
+                            .into(),
+                    );
+                }
+                Some(name) => {
+                    report.routing = Some(format!(
+                        "source {name:?} given; the token is verified along it"
+                    ));
+                    Some(target.route_named(name).cloned().ok_or_else(|| {
+                        format!("target {:?} does not accept source {name:?}", target.name)
+                    })?)
+                }
+            };
+            let via = route
+                .as_ref()
+                .map_or(Via::Issuer(TokenUse::IdToken), Via::Route);
+            match pipeline::verify(rt, &target, token, via, now, &mut report).await {
                 Err(refused) => Err(refused.error),
                 Ok(v) if req.sign => {
                     pipeline::mint(rt, &target, &v.route, &v.claims, &request, now, &mut report)

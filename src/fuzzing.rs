@@ -17,7 +17,9 @@ pub fn form_field<'b>(body: &'b [u8], name: &str) -> Option<Cow<'b, str>> {
 
 /// The sign-in's `return_to` check for `target`.
 pub fn return_to(raw: &str, target: &TargetConfig) -> Option<String> {
-    crate::sso::return_to::check(Some(raw), target).ok().flatten()
+    crate::sso::return_to::check(Some(raw), target)
+        .ok()
+        .flatten()
 }
 
 /// Opens a pending-login cookie holding `value` (as a browser would send

@@ -145,7 +145,7 @@ impl Runtime {
         // A source of opaque tokens is never picked by a JWT's `iss`.
         let by_issuer = sources
             .iter()
-            .filter(|s| s.opaque.is_none())
+            .filter(|s| s.config.routed_by_issuer())
             .map(|s| (s.config.issuer.clone(), s.clone()))
             .collect();
         let targets = config
@@ -164,7 +164,7 @@ impl Runtime {
                     .collect();
                 let by_issuer = routes
                     .iter()
-                    .filter(|r| r.source.opaque.is_none())
+                    .filter(|r| r.source.config.routed_by_issuer())
                     .map(|r| (r.source.config.issuer.clone(), r.clone()))
                     .collect();
                 let opaque = routes

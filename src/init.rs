@@ -52,6 +52,9 @@ impl Init {
                 self.source.as_str()
             ));
         }
+        if self.source == SourceKind::ZendeskJwt {
+            return Err("a zendesk_jwt source moves an existing Zendesk JWT integration behind zenbridge: see \"moving an existing Zendesk JWT integration behind zenbridge\" in docs/zendesk-setup.md".into());
+        }
         let mut envs = vec![Env {
             name: "ZENBRIDGE_COOKIE_KEY",
             what: "32+ random bytes that seal the sign-in cookies: openssl rand -hex 32",
@@ -158,7 +161,7 @@ external_id = \"'firebase|' + claims.sub\"
 "
                 )
             }
-            SourceKind::Jwt => {
+            SourceKind::Jwt | SourceKind::ZendeskJwt => {
                 envs.push(Env {
                     name: "LEGACY_JWT_SECRET",
                     what: "the HS256 secret your app signs its tokens with (32+ bytes)",
@@ -263,7 +266,7 @@ name = \"Ada Lovelace\"
         let source = match self.source {
             SourceKind::Oidc => "idp",
             SourceKind::Firebase => "firebase",
-            SourceKind::Jwt => "legacy",
+            SourceKind::Jwt | SourceKind::ZendeskJwt => "legacy",
             SourceKind::Dev => "dev",
             SourceKind::Session => "app",
             SourceKind::Introspection => "tokens",

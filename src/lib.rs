@@ -7,9 +7,10 @@
 //! - [`config`]: the TOML file, parsed ([`config::raw`]) then validated into
 //!   a [`config::Config`] with every reference resolved and every CEL
 //!   expression compiled. Problems are reported all at once, with key paths.
-//! - [`source`]: upstream kinds (`oidc`, `firebase`, `jwt`, `dev`) behind one
-//!   trait, the shared key cache ([`source::keys`]), and the only function
-//!   that reads a token unverified ([`source::unverified`]).
+//! - [`source`]: upstream kinds (`oidc`, `firebase`, `jwt`, `dev`,
+//!   `zendesk_jwt`) behind one trait, the shared key cache
+//!   ([`source::keys`]), and the only function that reads a token
+//!   unverified ([`source::unverified`]).
 //! - [`mapping`]: CEL expressions from upstream claims to Zendesk claims,
 //!   typed per surface, and rules that refuse with a message.
 //! - [`target`]: Zendesk surfaces (`sso`, `sdk`, `messaging`, `chat`), their

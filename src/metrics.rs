@@ -64,6 +64,7 @@ pub enum Route {
     SsoLogin,
     SsoCallback,
     SsoDevLogin,
+    SsoJwt,
     SsoLogout,
     Sandbox,
 }
@@ -77,6 +78,7 @@ impl Route {
             Route::SsoLogin => "sso_login",
             Route::SsoCallback => "sso_callback",
             Route::SsoDevLogin => "sso_dev_login",
+            Route::SsoJwt => "sso_jwt",
             Route::SsoLogout => "sso_logout",
             Route::Sandbox => "sandbox",
         }

@@ -83,10 +83,12 @@ pub enum Command {
         #[arg(long)]
         target: String,
         /// The upstream token to explain
-        #[arg(long, conflicts_with_all = ["source", "claims"])]
+        #[arg(long, conflicts_with = "claims")]
         token: Option<String>,
-        /// Explain --claims as if this source had verified them
-        #[arg(long, requires = "claims")]
+        /// With --claims: explain them as if this source had verified them.
+        /// With --token: verify it along this source rather than by its
+        /// `iss` (a zendesk_jwt source's tokens have none); never signed
+        #[arg(long)]
         source: Option<String>,
         /// A JSON file with a sample upstream claim set
         #[arg(long, requires = "source")]

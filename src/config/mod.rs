@@ -90,6 +90,18 @@ impl Config {
                 ));
             }
         }
+        for t in self.targets.iter().filter(|t| t.kind == TargetKind::Sso) {
+            for ts in t
+                .sources
+                .iter()
+                .filter(|ts| ts.source.kind == crate::source::SourceKind::ZendeskJwt)
+            {
+                out.push(format!(
+                    "source {} (zendesk_jwt): in the app, write {base}/sso/{}/from/{} where https://{{subdomain}}.zendesk.com was",
+                    ts.source.name, t.name, ts.source.name
+                ));
+            }
+        }
         out
     }
 }

@@ -98,6 +98,12 @@ pub enum SourceDetail {
     },
     Session(super::session::SessionConfig),
     Introspection(super::introspection::IntrospectionConfig),
+    ZendeskJwt {
+        /// The shared secret, as the source's only (HMAC) key.
+        keys: Arc<KeySet>,
+        /// The app's remote login URL.
+        login_url: Url,
+    },
 }
 
 #[derive(Debug)]
@@ -121,15 +127,24 @@ pub struct DevUser {
 impl SourceConfig {
     /// Are this source's tokens JWTs, routed by their `iss`? (Not those
     /// of sources of opaque tokens: `crate::source::opaque`.)
+    /// Not a `zendesk_jwt` source's either: its tokens carry none, and
+    /// arrive only at its own `…/from/{source}/access/jwt`, never at the
+    /// token endpoints.
     pub fn routed_by_issuer(&self) -> bool {
-        !matches!(self.kind, SourceKind::Introspection | SourceKind::Session)
+        !matches!(
+            self.kind,
+            SourceKind::Introspection | SourceKind::Session | SourceKind::ZendeskJwt
+        )
     }
 
     /// Can a person sign in through this source in a browser?
     pub fn browser_capable(&self) -> bool {
         match &self.detail {
             SourceDetail::Session(s) => s.login_url.is_some(),
-            _ => matches!(self.kind, SourceKind::Oidc | SourceKind::Dev),
+            _ => matches!(
+                self.kind,
+                SourceKind::Oidc | SourceKind::Dev | SourceKind::ZendeskJwt
+            ),
         }
     }
 }
@@ -211,6 +226,14 @@ pub(super) fn source_keys(kind: SourceKind) -> &'static [&'static str] {
             "email_domains",
         ],
         SourceKind::Introspection => super::introspection::KEYS,
+        SourceKind::ZendeskJwt => &[
+            "secret",
+            "login_url",
+            "leeway",
+            "domains",
+            "trust_unverified_email",
+            "email_domains",
+        ],
     }
 }
 
@@ -249,10 +272,11 @@ impl Validator {
             "dev" => Some(SourceKind::Dev),
             "session" => Some(SourceKind::Session),
             "introspection" => Some(SourceKind::Introspection),
+            "zendesk_jwt" => Some(SourceKind::ZendeskJwt),
             other => {
                 self.p.push(
                     format!("{path}.kind"),
-                    format!("must be oidc, firebase, jwt, dev, introspection or session; found {other:?}"),
+                    format!("must be oidc, firebase, jwt, dev, introspection, session or zendesk_jwt; found {other:?}"),
                 );
                 None
             }
@@ -280,10 +304,16 @@ impl Validator {
             &COMMON_SOURCE_KEYS,
             source_keys(kind),
         );
+        // A Zendesk JWT is good for 3 minutes either side of its `iat`.
+        let default_leeway = if kind == SourceKind::ZendeskJwt {
+            180
+        } else {
+            60
+        };
         let leeway = self.duration(
             &format!("{path}.leeway"),
             raw.leeway.as_ref(),
-            Duration::from_secs(60),
+            Duration::from_secs(default_leeway),
         );
         if leeway > Duration::from_secs(300) {
             self.p.push(
@@ -318,6 +348,13 @@ impl Validator {
                 ));
                 EmailTrust::UnlessMarkedUnverified
             }
+            (None, SourceKind::ZendeskJwt) => {
+                self.notes.push(Problem::new(
+                    path.clone(),
+                    "a zendesk_jwt source's emails are taken as the app asserts them, as Zendesk takes them, unless a token says email_verified: false: whoever can make the app sign someone else's address signs in as that Zendesk user; limit it with email_domains",
+                ));
+                EmailTrust::UnlessMarkedUnverified
+            }
             _ => EmailTrust::RequireVerified,
         };
         let email_domains = self.email_domains(&path, raw.email_domains.as_deref());
@@ -337,7 +374,10 @@ impl Validator {
             HostList::DomainsAndBelow,
         );
         let (tenants, trust_upn_tenants) = self.tenants(&path, &raw, &issuer);
-        let claims = self.claim_exprs(&format!("{path}.claims"), &raw.claims);
+        let mut claims = self.claim_exprs(&format!("{path}.claims"), &raw.claims);
+        if kind == SourceKind::ZendeskJwt {
+            crate::source::zendesk_jwt::pass_through(&mut claims);
+        }
         let rules = self.rules(&format!("{path}.rules"), &raw.rules);
         Some(SourceConfig {
             detail: detail?,
@@ -686,6 +726,17 @@ impl Validator {
             SourceKind::Introspection => {
                 SourceDetail::Introspection(self.introspection(path, raw)?)
             }
+            SourceKind::ZendeskJwt => {
+                let login_url = self
+                    .required(path, "login_url", raw.login_url.as_ref())
+                    .and_then(|u| self.url(&format!("{path}.login_url"), &u, Http::LoopbackOnly));
+                let secret = self.secret(&format!("{path}.secret"), raw.secret.as_ref(), true);
+                let keys = self.hmac_keys(&format!("{path}.secret"), &secret?, 32)?;
+                SourceDetail::ZendeskJwt {
+                    keys,
+                    login_url: login_url?,
+                }
+            }
         })
     }
 
@@ -695,7 +746,8 @@ impl Validator {
         raw: &RawSource,
         kind: SourceKind,
     ) -> Vec<Algorithm> {
-        let symmetric = kind == SourceKind::Jwt && raw.secret.is_some();
+        let symmetric =
+            (kind == SourceKind::Jwt && raw.secret.is_some()) || kind == SourceKind::ZendeskJwt;
         let default: Vec<Algorithm> = match kind {
             SourceKind::Firebase => vec![Algorithm::RS256],
             SourceKind::Dev => vec![Algorithm::EdDSA],
@@ -739,6 +791,21 @@ impl Validator {
         out
     }
 
+    /// A shared secret as a key set, when it has at least `need` bytes.
+    fn hmac_keys(&mut self, path: &str, secret: &Secret, need: usize) -> Option<Arc<KeySet>> {
+        if secret.expose().len() < need {
+            self.p.push(
+                path,
+                format!(
+                    "an HMAC secret must be at least {need} bytes (RFC 7518 §3.2: as long as the hash) so it cannot be guessed offline from one token; it has {}",
+                    secret.expose().len()
+                ),
+            );
+            return None;
+        }
+        Some(Arc::new(KeySet::from_secret(secret.expose().as_bytes())))
+    }
+
     pub(super) fn jwt_keys(&mut self, path: &str, raw: &RawSource) -> Option<JwtKeys> {
         let given = [
             raw.jwks_url.is_some(),
@@ -778,19 +845,9 @@ impl Validator {
                 .map(min_hmac_secret)
                 .max()
                 .unwrap_or(32);
-            if secret.expose().len() < need {
-                self.p.push(
-                    format!("{path}.secret"),
-                    format!(
-                        "an HMAC secret must be at least {need} bytes (RFC 7518 §3.2: as long as the hash) so it cannot be guessed offline from one token; it has {}",
-                        secret.expose().len()
-                    ),
-                );
-                return None;
-            }
-            let keys = KeySet::from_secret(secret.expose().as_bytes());
+            let keys = self.hmac_keys(&format!("{path}.secret"), &secret, need)?;
             return Some(JwtKeys::Static {
-                keys: Arc::new(keys),
+                keys,
                 from: "secret".into(),
             });
         }

@@ -320,6 +320,20 @@ impl Validator {
             self.namespaces(&path, &routes);
             let endpoints = self.endpoints(&path, kind, raw.endpoints.as_deref());
             let allowed_roles = self.allowed_roles(&path, kind, raw.allowed_roles.as_deref());
+            if kind != TargetKind::Sso {
+                for r in routes
+                    .iter()
+                    .filter(|r| r.source.kind == crate::source::SourceKind::ZendeskJwt)
+                {
+                    self.warnings.push(Problem::new(
+                        format!("{path}.sources"),
+                        format!(
+                            "source {:?} (zendesk_jwt) signs people in to an sso target's help center only; a {} target never takes its tokens",
+                            r.source.name, raw.kind
+                        ),
+                    ));
+                }
+            }
             if endpoints == [crate::target::Endpoint::Browser] {
                 for r in routes.iter().filter(|r| !r.source.browser_capable()) {
                     self.warnings.push(Problem::new(

@@ -13,6 +13,12 @@
 //!   page that POSTs the target's JWT to Zendesk.
 //! - `GET /sso/{target}/logout` — Zendesk's remote logout URL: explains a
 //!   failed sign-in (`kind=error`), or clears our cookies and redirects.
+//! - `GET|POST /sso/{target}/from/{source}/access/jwt` — where a legacy
+//!   app that speaks Zendesk's JWT SSO sends its token (`jwt`,
+//!   `return_to`: the query of a GET, the form of a POST), as it would to
+//!   `https://{subdomain}.zendesk.com/access/jwt`: finishes like the
+//!   callback. Its query holds a token: spans never log a query
+//!   (`request_id.rs`), and every page is `Referrer-Policy: no-referrer`.
 //!
 //! The user list's form needs no separate CSRF token: its `state` is
 //! random, sits in the sealed pending-login cookie of this browser
@@ -47,6 +53,10 @@ pub fn router() -> Router<AppState> {
         .route("/sso/{target}/login/{source}", get(start).post(dev_submit))
         .route("/callback", get(callback))
         .route("/sso/{target}/logout", get(logout))
+        .route(
+            "/sso/{target}/from/{source}/access/jwt",
+            get(access_jwt).post(access_jwt),
+        )
 }
 
 /// The query's parameters, the first of each name winning (a repeated
@@ -94,6 +104,8 @@ impl FromRequestParts<AppState> for SsoTarget {
     ) -> Result<Self, Self::Rejection> {
         let label = if parts.uri.path().ends_with("/logout") {
             Label::SsoLogout
+        } else if parts.uri.path().ends_with("/access/jwt") {
+            Label::SsoJwt
         } else if parts.method == axum::http::Method::POST {
             Label::SsoDevLogin
         } else {
@@ -186,6 +198,16 @@ fn begun(rt: &Runtime, headers: &HeaderMap, target: &Target, s: Started) -> Resp
             return finished(rt, jar(rt, headers), Label::SsoLogin, Ok(*done));
         }
         Next::Redirect(to) => redirect(StatusCode::SEE_OTHER, to.as_str()),
+        Next::HandOff(to) => {
+            // Nothing to keep: the answer comes back with its own proof.
+            return Outcome::ok(
+                Label::SsoLogin,
+                &target.name,
+                s.route.source.name(),
+                "started",
+            )
+            .attach(redirect(StatusCode::SEE_OTHER, to.as_str()));
+        }
         Next::ChooseUser { action, users } => {
             pages::dev_users(&action, &s.route.source, &users, &s.login).into_response()
         }
@@ -266,6 +288,45 @@ async fn callback(
     let shared = state.shared();
     let result = flow::callback(&visit, &shared.store, &shared.oidc_http, found, &p).await;
     finished(&rt, jar, Label::SsoCallback, result)
+}
+
+/// A legacy app's Zendesk JWT (`jwt`, `return_to`), from the query of a
+/// GET or the form of a POST (whose fields win over its query).
+#[allow(clippy::too_many_arguments)]
+async fn access_jwt(
+    State(state): State<AppState>,
+    rt: Rt,
+    ip: ClientIp,
+    SsoTarget(target): SsoTarget,
+    Path((_, source_name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut p = params(query.as_deref());
+    if method == axum::http::Method::POST {
+        let limit = rt.config.server.max_body_bytes;
+        match read_body(body, limit, super::error::Dialect::Bearer).await {
+            Ok(b) => p.extend(params(std::str::from_utf8(&b).ok())),
+            Err(e) => return Page::error(e.code, &e.description, None).into_response(),
+        }
+    }
+    let visit = Visit {
+        rt: &rt,
+        ip: ip.0,
+        headers: &headers,
+    };
+    let result = flow::arrival(
+        &visit,
+        &state.shared().store,
+        target,
+        &source_name,
+        p.get("jwt").map(String::as_str),
+        p.get("return_to").map(String::as_str),
+    )
+    .await;
+    finished(&rt, jar(&rt, &headers), Label::SsoJwt, result)
 }
 
 /// A sign-in that finished: the page that posts the JWT to Zendesk, and

@@ -30,6 +30,7 @@ pub mod opaque;
 pub mod session;
 mod standard;
 pub mod unverified;
+pub mod zendesk_jwt;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -55,9 +56,20 @@ pub enum SourceKind {
     Dev,
     Session,
     Introspection,
+    ZendeskJwt,
 }
 
 impl SourceKind {
+    pub const ALL: [SourceKind; 7] = [
+        SourceKind::Oidc,
+        SourceKind::Firebase,
+        SourceKind::Jwt,
+        SourceKind::Dev,
+        SourceKind::Session,
+        SourceKind::Introspection,
+        SourceKind::ZendeskJwt,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SourceKind::Oidc => "oidc",
@@ -66,6 +78,7 @@ impl SourceKind {
             SourceKind::Dev => "dev",
             SourceKind::Session => "session",
             SourceKind::Introspection => "introspection",
+            SourceKind::ZendeskJwt => "zendesk_jwt",
         }
     }
 }
@@ -112,6 +125,13 @@ pub enum VerifyError {
         at: String,
         within: String,
         leeway: String,
+    },
+    /// A token good for a window after its `iat` only (Zendesk's JWT SSO).
+    #[error("the token was issued at {at}, {ago} ago; it is accepted for {window} after its iat")]
+    IssuedTooLongAgo {
+        at: String,
+        ago: String,
+        window: String,
     },
     #[error("the token says it was issued at {at}, {within} in the future (leeway {leeway})")]
     IssuedInFuture {
@@ -166,6 +186,19 @@ impl VerifiedClaims {
 
 /// What differs between kinds beyond their keys.
 pub trait Kind: Send + Sync {
+    /// The registered claims' checks (`iss`, `aud`, `exp`, `nbf`, `iat`):
+    /// by default the ones every ID token passes ([`standard`]).
+    fn check_registered(
+        &self,
+        cfg: &SourceConfig,
+        claims: &Map<String, Value>,
+        now: i64,
+        leeway: i64,
+        note: &mut dyn FnMut(&dyn Fn() -> String),
+    ) -> Result<(), VerifyError> {
+        check_standard(cfg, claims, now, leeway, note)
+    }
+
     /// Checks the kind adds after the common ones.
     fn check_claims(
         &self,
@@ -206,6 +239,9 @@ pub enum SignIn {
     Dev(Arc<dev::DevIssuer>),
     /// A legacy app's login form and session check (`session`).
     Session(Arc<session::SessionCheck>),
+    /// A legacy app that speaks Zendesk's JWT SSO: its login URL, and the
+    /// one-time JWT it sends to `…/access/jwt`.
+    ZendeskJwt(Arc<zendesk_jwt::LegacyApp>),
 }
 
 impl std::fmt::Debug for Source {
@@ -280,6 +316,14 @@ pub fn build(config: Arc<SourceConfig>, http: &reqwest::Client, cache: &KeyCache
             Box::new(introspection::IntrospectionKind),
             None,
         ),
+        SourceDetail::ZendeskJwt { .. } => {
+            let (keys, app) = zendesk_jwt::build(&config);
+            (
+                keys,
+                Box::new(zendesk_jwt::ZendeskJwtKind),
+                app.map(SignIn::ZendeskJwt),
+            )
+        }
     };
     Source {
         config,
@@ -405,7 +449,8 @@ impl Source {
             });
         }
         let claims = token.unverified_claims;
-        check_standard(cfg, &claims, now, leeway, &mut note)?;
+        self.kind
+            .check_registered(cfg, &claims, now, leeway, &mut note)?;
         self.kind.check_claims(&claims, now, leeway)?;
         Ok(VerifiedClaims {
             claims,

@@ -72,34 +72,8 @@ pub(super) fn check_times(
     leeway: i64,
     note: &mut dyn FnMut(&dyn Fn() -> String),
 ) -> Result<(), VerifyError> {
-    let lw = || humantime::format_duration(Duration::from_secs(leeway.unsigned_abs())).to_string();
-    // Token times are the caller's: every sum and difference saturates
-    // (`time_claim` already bounds them, this keeps it so if it changes).
-    if now > exp.saturating_add(leeway) {
-        return Err(VerifyError::Expired {
-            at: rfc3339(exp),
-            ago: span(now.saturating_sub(exp)),
-            leeway: lw(),
-        });
-    }
-    if let Some(nbf) = time_claim(claims, "nbf")?
-        && nbf > now.saturating_add(leeway)
-    {
-        return Err(VerifyError::NotYetValid {
-            at: rfc3339(nbf),
-            within: span(nbf.saturating_sub(now)),
-            leeway: lw(),
-        });
-    }
-    if let Some(iat) = time_claim(claims, "iat")?
-        && iat > now.saturating_add(leeway)
-    {
-        return Err(VerifyError::IssuedInFuture {
-            at: rfc3339(iat),
-            within: span(iat.saturating_sub(now)),
-            leeway: lw(),
-        });
-    }
+    not_expired(exp, now, leeway)?;
+    check_not_future(claims, now, leeway)?;
     note(&|| {
         format!(
             "lifetime: expires {} (in {})",
@@ -108,6 +82,63 @@ pub(super) fn check_times(
         )
     });
     Ok(())
+}
+
+/// `exp`, when the token has one, is not past by more than `leeway`;
+/// returns it.
+pub(super) fn check_exp(
+    claims: &Map<String, Value>,
+    now: i64,
+    leeway: i64,
+) -> Result<Option<i64>, VerifyError> {
+    let exp = time_claim(claims, "exp")?;
+    if let Some(exp) = exp {
+        not_expired(exp, now, leeway)?;
+    }
+    Ok(exp)
+}
+
+/// `exp` is not past by more than `leeway`.
+fn not_expired(exp: i64, now: i64, leeway: i64) -> Result<(), VerifyError> {
+    // Token times are the caller's: every sum and difference saturates
+    // (`time_claim` already bounds them, this keeps it so if it changes).
+    if now > exp.saturating_add(leeway) {
+        return Err(VerifyError::Expired {
+            at: rfc3339(exp),
+            ago: span(now.saturating_sub(exp)),
+            leeway: span(leeway),
+        });
+    }
+    Ok(())
+}
+
+/// `nbf` and `iat`, when the token has them, are not in the future by more
+/// than `leeway`; returns `iat`.
+pub(super) fn check_not_future(
+    claims: &Map<String, Value>,
+    now: i64,
+    leeway: i64,
+) -> Result<Option<i64>, VerifyError> {
+    if let Some(nbf) = time_claim(claims, "nbf")?
+        && nbf > now.saturating_add(leeway)
+    {
+        return Err(VerifyError::NotYetValid {
+            at: rfc3339(nbf),
+            within: span(nbf.saturating_sub(now)),
+            leeway: span(leeway),
+        });
+    }
+    let iat = time_claim(claims, "iat")?;
+    if let Some(iat) = iat
+        && iat > now.saturating_add(leeway)
+    {
+        return Err(VerifyError::IssuedInFuture {
+            at: rfc3339(iat),
+            within: span(iat.saturating_sub(now)),
+            leeway: span(leeway),
+        });
+    }
+    Ok(iat)
 }
 
 /// The latest time a token may name: 9999-12-31T23:59:59Z, the last
@@ -164,6 +195,6 @@ pub fn rfc3339(t: i64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t)).to_string()
 }
 
-fn span(secs: i64) -> String {
+pub(super) fn span(secs: i64) -> String {
     humantime::format_duration(Duration::from_secs(secs.unsigned_abs())).to_string()
 }

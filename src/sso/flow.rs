@@ -1,11 +1,19 @@
 //! The browser sign-in's steps, without HTTP: what the login URL, a
-//! source's start link, the OIDC callback and the dev form decide. Each
+//! source's start link, the OIDC callback, the dev form and a legacy app's
+//! unsolicited token ([`arrival`]) decide. Each
 //! returns what the browser is shown next ([`Shown`], [`Started`],
 //! [`Finished`]) or where the person is left ([`Stopped`]); `http/sso.rs`
 //! reads the request, calls one of these, and renders the answer.
 //!
 //! Which kinds have a sign-in, and how each works, is the sources' own
 //! business ([`SignIn`]); nothing here or in `http/` names a kind.
+//!
+//! Why this file is over 600 lines: every step of the sign-in and the one
+//! tail they all end in (`complete`: the guard, the pipeline, the log
+//! line, what is posted to Zendesk) are kept together, so the order of the
+//! checks reads in one place. The query helpers at its end (`small_id`,
+//! `login_hint`, `oauth_error_name`, `short_text`) are the part to move
+//! out if it grows.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -17,7 +25,9 @@ use url::Url;
 
 use super::pending::{self, LastSignIn, Missing, PendingLogin};
 use super::signin::{Answer, Begun, SignIn, Upstream};
-use super::{LoginError, browser_source, browser_sources, by_login_hint, return_to, sso_target};
+use super::{
+    LoginError, Proof, browser_source, browser_sources, by_login_hint, return_to, sso_target,
+};
 use crate::config::{DevUser, Refusal};
 use crate::explain::Report;
 use crate::gateway::{RequestInfo, Route, Runtime, Target};
@@ -79,6 +89,8 @@ pub struct Started {
 pub enum Next {
     /// Go to the provider (`303`).
     Redirect(Url),
+    /// Go to the app's login (`303`), keeping no pending login.
+    HandOff(Url),
     /// Choose one of these users on a form that posts to `action`.
     ChooseUser { action: String, users: Vec<DevUser> },
     /// Nothing to ask: the person was signed in at the source already
@@ -254,6 +266,7 @@ async fn begin(
         .await
     {
         Ok(Begun::Redirect(to)) => Next::Redirect(to),
+        Ok(Begun::HandOff(to)) => Next::HandOff(to),
         Ok(Begun::ChooseUser(users)) => Next::ChooseUser {
             action: public(
                 v.rt,
@@ -413,8 +426,8 @@ async fn finish(
     conclude(v, target, route, login, upstream).await
 }
 
-/// What the source said, through the pipeline: the target's JWT for the
-/// page that posts it to Zendesk.
+/// What the source said for the sign-in `login` started, through
+/// [`complete`].
 async fn conclude(
     v: &Visit<'_>,
     target: Arc<Target>,
@@ -422,8 +435,103 @@ async fn conclude(
     login: PendingLogin,
     upstream: Upstream,
 ) -> Result<Finished, Stopped> {
+    let again = retry(v.rt, &login);
+    let signed_in = SignedIn {
+        target,
+        route,
+        brand_id: login.brand_id.clone(),
+        locale_id: login.locale_id.clone(),
+        return_to: login.return_to.clone(),
+        again,
+    };
+    complete(v, signed_in, &Proof::Pending(&login), upstream).await
+}
+
+/// A token a source's app sent unsolicited to
+/// `…/sso/{target}/from/{source}/access/jwt` (the route's query or form:
+/// `jwt`, `return_to`), as it sends it to Zendesk: no sign-in was started
+/// here, and the signed, one-time token is the proof. Only a source whose
+/// sign-in takes such tokens ([`SignIn::unsolicited`]) is reached this way.
+pub async fn arrival(
+    v: &Visit<'_>,
+    store: &Store,
+    target: Arc<Target>,
+    source_name: &str,
+    token: Option<&str>,
+    return_to: Option<&str>,
+) -> Result<Finished, Stopped> {
+    let return_to = return_to::accept(return_to, &target);
+    let again = login_url(v.rt, &target.name, return_to.as_deref(), None);
+    let stop = |e: LoginError, source: Option<&str>| {
+        Stopped::new(e)
+            .at(&target.name, source)
+            .again(again.clone())
+    };
+    let route = browser_source(&target, source_name).map_err(|e| stop(e, None))?;
+    let source = route.source.name();
+    let Some(window) = SignIn::of(&route.source).and_then(SignIn::unsolicited) else {
+        let e = LoginError::SourceUnknown(format!(
+            "source {source:?} does not take sign-in tokens at …/access/jwt: it is not a zendesk_jwt source"
+        ));
+        return Err(stop(e, Some(source)));
+    };
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Err(stop(
+            LoginError::Incomplete("the request carries no jwt"),
+            Some(source),
+        ));
+    };
+    let signed_in = SignedIn {
+        target: target.clone(),
+        route: &route,
+        brand_id: None,
+        locale_id: None,
+        return_to,
+        again: again.clone(),
+    };
+    complete(
+        v,
+        signed_in,
+        &Proof::OneTime { store, window },
+        Upstream::IdToken(token.to_owned()),
+    )
+    .await
+}
+
+/// A sign-in whose upstream token is at hand: where it goes, and what it
+/// carries on to Zendesk.
+struct SignedIn<'r> {
+    target: Arc<Target>,
+    route: &'r Arc<Route>,
+    brand_id: Option<String>,
+    locale_id: Option<String>,
+    return_to: Option<String>,
+    /// The login URL to try again from.
+    again: String,
+}
+
+/// The pipeline over a sign-in's upstream token: the target's JWT for the
+/// page that posts it to Zendesk.
+async fn complete(
+    v: &Visit<'_>,
+    s: SignedIn<'_>,
+    proof: &Proof<'_>,
+    upstream: Upstream,
+) -> Result<Finished, Stopped> {
+    let SignedIn {
+        target,
+        route,
+        brand_id,
+        locale_id,
+        return_to,
+        again,
+    } = s;
     let source = &route.source;
-    let stop = |e: LoginError| stopped_at(v.rt, &target, source.name(), &login, e);
+    let stop = |e: LoginError| {
+        Stopped::new(e)
+            .at(&target.name, Some(source.name()))
+            .again(again.clone())
+    };
     admit(&target, v.ip).map_err(stop)?;
     let token = match &upstream {
         Upstream::IdToken(t) => crate::gateway::token_hash(t),
@@ -431,13 +539,13 @@ async fn conclude(
     };
     let req = RequestInfo {
         ip: v.ip.map(|i| i.to_string()),
-        brand_id: login.brand_id.clone(),
-        locale_id: login.locale_id.clone(),
+        brand_id,
+        locale_id,
     };
     let mut report = target.explain_pages.then(|| Box::new(Report::of(&target)));
     let finished = match report.as_deref_mut() {
-        Some(r) => super::finish(v.rt, &target, route, &login, upstream, &req, r).await,
-        None => super::finish(v.rt, &target, route, &login, upstream, &req, &mut Quiet).await,
+        Some(r) => super::finish(v.rt, &target, route, proof, upstream, &req, r).await,
+        None => super::finish(v.rt, &target, route, proof, upstream, &req, &mut Quiet).await,
     };
     let (minted, subject) = match finished {
         Ok(f) => f,
@@ -465,7 +573,7 @@ async fn conclude(
         },
         route: route.clone(),
         minted,
-        return_to: login.return_to,
+        return_to,
         target,
         report,
     })

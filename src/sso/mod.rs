@@ -13,10 +13,12 @@
 //!   HTTP handlers read the request, call one, and render its answer.
 //!
 //! A sign-in ends in [`finish`], the same for every source kind: the
-//! upstream ID token (from the provider's token endpoint, or minted by a
-//! `dev` source for its login form) goes through the source's own
-//! [`Source::verify`], its `nonce` must be the pending login's, and the
-//! target's JWT is minted by the gateway's mapping.
+//! upstream ID token (from the provider's token endpoint, minted by a
+//! `dev` source for its login form, or sent by a legacy app to its
+//! `…/access/jwt`) goes through the source's own [`Source::verify`], is
+//! tied to this sign-in ([`Proof`]: its `nonce` is the pending login's, or
+//! its `jti` is used once in the state store), and the target's JWT is
+//! minted by the gateway's mapping.
 
 pub mod catalog;
 pub mod code_flow;
@@ -27,6 +29,7 @@ pub mod sandbox;
 pub mod signin;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -34,6 +37,7 @@ use crate::gateway::{GatewayError, RequestInfo, Route, Runtime, Target};
 use crate::pipeline::{self, Observer, Via};
 use crate::source::SignIn;
 use crate::source::VerifyError;
+use crate::state::Store;
 use crate::target::{Minted, TargetKind};
 pub use code_flow::FlowError;
 pub use pending::PendingLogin;
@@ -87,6 +91,11 @@ pub enum LoginError {
     /// The state store failed; the reason is logged where it happens.
     #[error("the state store is unavailable; try again in a moment")]
     StateUnavailable,
+    /// An unsolicited token whose `jti` was seen before.
+    #[error(
+        "this sign-in token was already used (its jti was seen before): each token signs in once; sign in again from the application"
+    )]
+    TokenReused,
 }
 
 impl From<VerifyError> for LoginError {
@@ -153,16 +162,28 @@ pub fn by_login_hint(routes: &[Arc<Route>], hint: &str) -> Option<Arc<Route>> {
         .cloned()
 }
 
-/// Verifies the upstream ID token of a pending sign-in (along the route
-/// the login names, its `nonce` the login's, its audience our client) and
-/// mints the target's JWT; claims a source's own check vouched for
-/// (`session`) go straight to the mapping. Returns the token and the
+/// What ties an upstream token to this sign-in.
+pub enum Proof<'a> {
+    /// The pending login this browser started: the token carries its
+    /// `nonce`.
+    Pending(&'a PendingLogin),
+    /// None was started: the token arrived unsolicited (a legacy app's
+    /// Zendesk JWT), and its `jti` is used once, in the shared store, for
+    /// `window`.
+    OneTime { store: &'a Store, window: Duration },
+}
+
+/// Verifies the upstream token of a sign-in along `route`, checks it
+/// belongs to this sign-in ([`Proof`]), its audience our client (when the
+/// sign-in has one), and mints the target's JWT; claims a source's own
+/// check vouched for (`session`, whose proof is the pending login) go
+/// straight to the mapping. Returns the token and the
 /// upstream subject (for logs).
 pub async fn finish<O: Observer>(
     rt: &Runtime,
     target: &Target,
     route: &Arc<Route>,
-    login: &PendingLogin,
+    proof: &Proof<'_>,
     upstream: Upstream,
     req: &RequestInfo,
     obs: &mut O,
@@ -181,11 +202,25 @@ pub async fn finish<O: Observer>(
         .await
         .map_err(|r| r.error)?
         .claims;
-    match verified.claims().get("nonce") {
-        Some(Value::String(n))
-            if pending::constant_time_eq(n.as_bytes(), login.nonce.as_bytes()) => {}
-        Some(_) => return Err(LoginError::NonceMismatch("differs")),
-        None => return Err(LoginError::NonceMismatch("is missing")),
+    match proof {
+        Proof::Pending(login) => match verified.claims().get("nonce") {
+            Some(Value::String(n))
+                if pending::constant_time_eq(n.as_bytes(), login.nonce.as_bytes()) => {}
+            Some(_) => return Err(LoginError::NonceMismatch("differs")),
+            None => return Err(LoginError::NonceMismatch("is missing")),
+        },
+        Proof::OneTime { store, window } => {
+            let jti = verified
+                .claims()
+                .get("jti")
+                .and_then(Value::as_str)
+                .filter(|j| !j.is_empty())
+                .ok_or_else(|| VerifyError::ClaimMissing {
+                    claim: "jti".into(),
+                    why: "a token that arrives unsolicited is used once, by its jti".into(),
+                })?;
+            once(store, route.source.name(), jti, *window).await?;
+        }
     }
     if let Some(client_id) = route.source.sign_in.as_ref().and_then(SignIn::client_id) {
         let aud: Vec<&str> = match verified.claims().get("aud") {
@@ -202,4 +237,27 @@ pub async fn finish<O: Observer>(
     }
     let minted = pipeline::mint(rt, target, route, &verified, req, now, obs).await?;
     Ok((minted, verified.subject().map(str::to_owned)))
+}
+
+/// Marks `jti` of `source` as used: `jti:<source>:<SHA-256 of the jti>`
+/// (a fixed-length key whatever the token says), for `window`, on every
+/// replica that shares the store. Only a verified token gets here, so
+/// nobody without the source's secret can use up another's `jti`.
+async fn once(store: &Store, source: &str, jti: &str, window: Duration) -> Result<(), LoginError> {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, jti.as_bytes());
+    let hex: String = digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    match store
+        .first_use(&format!("jti:{source}:{hex}"), window)
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(LoginError::TokenReused),
+        Err(e) => {
+            tracing::warn!(error = %e, "state store unavailable: sign-in not finished");
+            Err(LoginError::StateUnavailable)
+        }
+    }
 }

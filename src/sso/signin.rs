@@ -19,6 +19,13 @@
 //!   token and so no `nonce`: what binds the way back to this browser is
 //!   the pending login's sealed cookie and its one-time `state`, and the
 //!   identity is always the one of the session this browser sends.
+//! - `zendesk_jwt`: the legacy app's own login URL, with Zendesk's
+//!   `return_to`, `brand_id` and `locale_id`; nothing is kept, because the
+//!   app answers as it answers Zendesk, unsolicited, at
+//!   `…/from/{source}/access/jwt` ([`SignIn::unsolicited`]): its signed,
+//!   one-time JWT is the proof.
+
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 use url::Url;
@@ -34,6 +41,9 @@ use crate::source::{Source, VerifiedClaims, VerifyError};
 pub enum Begun<'s> {
     /// Send the browser there (`303`).
     Redirect(Url),
+    /// Send the browser there (`303`), keeping no pending login: the
+    /// answer comes back unsolicited, with its own proof.
+    HandOff(Url),
     /// Show the person these users to choose from; the choice comes back
     /// as [`Answer::User`].
     ChooseUser(&'s [DevUser]),
@@ -119,6 +129,20 @@ impl SignIn {
                         ))
                     })
             }
+            SignIn::ZendeskJwt(app) => Ok(Begun::HandOff(app.login_url(&[
+                ("return_to", login.return_to.as_deref()),
+                ("brand_id", login.brand_id.as_deref()),
+                ("locale_id", login.locale_id.as_deref()),
+            ]))),
+        }
+    }
+
+    /// How long the one-time use of a token that arrives unsolicited is
+    /// remembered, when this sign-in takes such tokens.
+    pub fn unsolicited(&self) -> Option<Duration> {
+        match self {
+            SignIn::ZendeskJwt(app) => Some(app.replay_window),
+            SignIn::Oidc(..) | SignIn::Dev(..) | SignIn::Session(..) => None,
         }
     }
 
@@ -186,7 +210,7 @@ impl SignIn {
     pub async fn end_session_url(&self, after: Option<&str>) -> Option<String> {
         match self {
             SignIn::Oidc(rp) => code_flow::end_session_url(rp, after).await,
-            SignIn::Dev(..) | SignIn::Session(..) => None,
+            SignIn::Dev(..) | SignIn::Session(..) | SignIn::ZendeskJwt(..) => None,
         }
     }
 
@@ -195,7 +219,7 @@ impl SignIn {
     pub fn client_id(&self) -> Option<&str> {
         match self {
             SignIn::Oidc(rp) => Some(&rp.client_id),
-            SignIn::Dev(..) | SignIn::Session(..) => None,
+            SignIn::Dev(..) | SignIn::Session(..) | SignIn::ZendeskJwt(..) => None,
         }
     }
 }

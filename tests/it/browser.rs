@@ -4,7 +4,9 @@
 //! Content-Security-Policy, and a stand-in for Zendesk's `/access/jwt`
 //! that checks the JWT it receives. A second run is the demo's: from
 //! `zenbridge demo`'s landing page through the `dev` source to the sandbox,
-//! every rule passing.
+//! every rule passing. A third, a legacy app that speaks Zendesk's JWT SSO
+//! (`zendesk_jwt`): the chooser, the app's login form, back through
+//! zenbridge to the stand-in.
 //!
 //! With `ZENBRIDGE_SCREENSHOTS=1`, the demo's landing page, the chooser and
 //! the sandbox result are saved to `docs/screenshots/` for the README.
@@ -14,7 +16,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::{assert_zendesk_ok, shared_op};
+use crate::support::{
+    LEGACY_JWT_SECRET, LegacyOptions, assert_zendesk_ok, shared_op, start_legacy_app,
+};
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
@@ -293,6 +297,92 @@ async fn chromium_runs_the_demo_from_its_landing_page_to_a_passing_sandbox() {
         fit_window(c).await;
         browser.screenshot(&dir.join("sandbox.png")).await;
     }
+    browser.close().await;
+}
+
+/// A legacy app that speaks Zendesk's JWT SSO (`zendesk_jwt`), behind
+/// zenbridge: the chooser, the app's own login form and session cookie,
+/// its GET redirect with the JWT in the query back to zenbridge, and the
+/// form POST to the stand-in Zendesk, whose checks pass.
+#[tokio::test]
+async fn chromium_signs_in_through_the_chooser_and_a_legacy_zendesk_jwt_app() {
+    let op = shared_op().await;
+    let (zendesk, access_url) = stand_in_zendesk().await;
+    let app = start_legacy_app(LegacyOptions::default()).await;
+    let legacy = format!(
+        "[[source]]\nname = \"legacy\"\nkind = \"zendesk_jwt\"\nlabel = \"Legacy portal\"\nlogin_url = \"{}\"\nsecret = \"{LEGACY_JWT_SECRET}\"\n\n[[target]]",
+        app.url("/zendesk/sso")
+    );
+    let text = config(&op.issuer, &access_url)
+        .replacen("[[target]]", &legacy, 1)
+        .replace(
+            r#"sources = ["op", "demo"]"#,
+            r#"sources = ["op", "demo", "legacy"]"#,
+        );
+    let gw = gateway(&text).await;
+    app.configure(
+        &serde_json::json!({ "zendesk_url": format!("{gw}/sso/helpcenter/from/legacy") }),
+    )
+    .await;
+    let browser = crate::support::chromium::start().await;
+    let c = &browser.client;
+
+    c.goto(&format!(
+        "{gw}/sso/helpcenter/login?return_to=%2Fhc%2Fen-us"
+    ))
+    .await
+    .unwrap();
+    let choice = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("source-legacy"))
+        .await
+        .unwrap();
+    assert_eq!(choice.text().await.unwrap(), "Legacy portal");
+    choice.click().await.unwrap();
+    // The app's own login form, on the app's own origin.
+    let email = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("email"))
+        .await
+        .unwrap();
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .starts_with(&app.url("/login"))
+    );
+    email.send_keys("ada@example.com").await.unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("lovelace")
+        .await
+        .unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let done = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("zendesk-ok"))
+        .await;
+    let here = c.current_url().await.unwrap();
+    let page = c.source().await.unwrap_or_default();
+    done.unwrap_or_else(|e| panic!("no Zendesk page ({e}) at {here}:\n{page}"));
+    assert_eq!(here.as_str(), access_url, "the form was POSTed to Zendesk");
+    let received = zendesk.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let r = &received[0];
+    assert_eq!(r.return_to.as_deref(), Some("/hc/en-us"));
+    assert_eq!(r.claims["email"], "ada@example.com");
+    assert_eq!(r.claims["external_id"], "legacy-ada");
+    assert_zendesk_ok(&r.jwt, SECRET, "sso", None);
     browser.close().await;
 }
 

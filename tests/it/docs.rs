@@ -521,3 +521,98 @@ async fn zendesk_setup_first_sign_in_runs_as_written() {
     );
     assert!(verdict.contains("alice@acme.com"), "{verdict}");
 }
+
+/// The config and the app's change of "moving an existing Zendesk JWT
+/// integration behind zenbridge" in `docs/zendesk-setup.md`.
+fn moving_a_legacy_integration() -> (String, String) {
+    let doc = read(&root().join("docs/zendesk-setup.md"));
+    let (_, after) = doc
+        .split_once("<!-- tested: moving a legacy integration")
+        .expect("docs/zendesk-setup.md marks its legacy integration block");
+    let (_, block) = after.split_once("```toml\n").expect("a toml block follows");
+    let (config, rest) = block.split_once("```").expect("the block ends");
+    let (_, change) = rest.split_once("```text\n").expect("the app's change");
+    let after_line = change
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("after:"))
+        .expect("an after: line");
+    let base = after_line
+        .trim()
+        .split_once("/access/jwt")
+        .expect("the app keeps appending /access/jwt")
+        .0
+        .to_owned();
+    (config.to_owned(), base)
+}
+
+/// `docs/zendesk-setup.md`'s move of a legacy integration, as written:
+/// its config passes `check`; then, served with the app's secret and the
+/// app changed as the page says (only the address), Zendesk's remote login
+/// URL leads through the legacy app's login form and back to a token
+/// Zendesk accepts.
+#[tokio::test]
+async fn zendesk_setup_moving_a_legacy_integration_runs_as_written() {
+    let (config, base) = moving_a_legacy_integration();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("legacy.toml");
+    std::fs::write(&file, &config).unwrap();
+    let (code, out, err) = check(&file, &env_for(&config));
+    assert_eq!(code, 0, "{config}\n{out}{err}");
+
+    let app = crate::support::start_legacy_app(crate::support::LegacyOptions::default()).await;
+    let sso_secret = "docs-zendesk-sso-secret-0123456789abcdef";
+    let served = config
+        .replace("https://sso.acme.com", "@URL@")
+        .replace(
+            "https://portal.acme.com/zendesk/sso",
+            &app.url("/zendesk/sso"),
+        )
+        .replace(
+            "{ env = \"PORTAL_JWT_SECRET\" }",
+            &format!("\"{}\"", crate::support::LEGACY_JWT_SECRET),
+        )
+        .replace(
+            "{ env = \"ZENDESK_SSO_SECRET\" }",
+            &format!("\"{sso_secret}\""),
+        )
+        .replace(
+            "{ env = \"ZENBRIDGE_COOKIE_KEY\" }",
+            &format!("\"{SECRET}\""),
+        );
+    assert!(
+        !served.contains("env ="),
+        "every secret filled in:\n{served}"
+    );
+    let gw = crate::common::gateway(&served).await;
+    app.configure(&serde_json::json!({
+        "zendesk_url": base.replace("https://sso.acme.com", &gw.url)
+    }))
+    .await;
+    // Zendesk's remote login URL (step 3), with what Zendesk adds.
+    let b = crate::support::browser();
+    let start =
+        url::Url::parse(&format!("{}/sso/helpcenter/login?return_to=%2Fhc", gw.url)).unwrap();
+    let (form, _) = crate::support::follow(&b, start, |u| u.path() == "/login")
+        .await
+        .unwrap();
+    let back = crate::support::LegacyApp::log_in(&b, &form, "ada@example.com", "lovelace").await;
+    let (arrival, _) = crate::support::follow(&b, back, |u| u.path().ends_with("/access/jwt"))
+        .await
+        .unwrap();
+    assert!(arrival.as_str().starts_with(&format!(
+        "{}/sso/helpcenter/from/portal/access/jwt?",
+        gw.url
+    )));
+    let page = b.get(arrival).send().await.unwrap().text().await.unwrap();
+    let (action, fields) =
+        crate::support::parse_post_form(&page).unwrap_or_else(|| panic!("{page}"));
+    assert_eq!(action, "https://acme.zendesk.com/access/jwt");
+    let jwt = fields
+        .iter()
+        .find(|(k, _)| k == "jwt")
+        .map(|(_, v)| v.as_str())
+        .expect("a jwt field");
+    let claims = crate::support::assert_zendesk_ok(jwt, sso_secret, "sso", None);
+    assert_eq!(claims["email"], "ada@example.com");
+    assert_eq!(claims["external_id"], "legacy-ada");
+}

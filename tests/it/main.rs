@@ -25,3 +25,4 @@ mod session;
 mod sso;
 mod state;
 mod trust;
+mod zendesk_jwt;

@@ -12,16 +12,9 @@ use crate::target::TargetKind;
 fn every_known_key_belongs_to_some_kind() {
     for key in RawSource::KEYS {
         let used = COMMON_SOURCE_KEYS.contains(key)
-            || [
-                SourceKind::Oidc,
-                SourceKind::Firebase,
-                SourceKind::Jwt,
-                SourceKind::Dev,
-                SourceKind::Session,
-                SourceKind::Introspection,
-            ]
-            .iter()
-            .any(|k| source_keys(*k).contains(key));
+            || SourceKind::ALL
+                .iter()
+                .any(|k| source_keys(*k).contains(key));
         assert!(used, "source key {key}");
     }
     for key in RawTarget::KEYS {

@@ -269,6 +269,7 @@ mod tests {
             LoginError::StateMismatch,
             LoginError::Expired,
             LoginError::Replayed,
+            LoginError::TokenReused,
             LoginError::StateUnavailable,
             LoginError::NonceMismatch("differs"),
             LoginError::Provider {

@@ -131,6 +131,35 @@ impl LegacyApp {
         answer["token"].as_str().expect("token").to_owned()
     }
 
+    /// Signs in with the login form a browser (`client`, keeping cookies)
+    /// was sent to at `at` (`/login?next=…`): the URL the app sends the
+    /// browser to next.
+    pub async fn log_in(
+        client: &reqwest::Client,
+        at: &url::Url,
+        email: &str,
+        password: &str,
+    ) -> url::Url {
+        let next = at
+            .query_pairs()
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v.into_owned())
+            .expect("the login form's next");
+        let done = client
+            .post(at.join("/login").expect("the form's URL"))
+            .form(&[("email", email), ("password", password), ("next", &next)])
+            .send()
+            .await
+            .expect("post the login form");
+        assert_eq!(done.status(), reqwest::StatusCode::FOUND, "wrong password?");
+        let location = done
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .expect("a Location");
+        at.join(location).expect("a URL to go on to")
+    }
+
     async fn get_json(&self, path: &str) -> Value {
         self.http
             .get(self.url(path))
