@@ -183,13 +183,25 @@ pub(super) async fn check(
             }
         }
     }
-    let unavailable = report.sources.iter().filter(|s| s.error.is_some()).count();
+    // Sources of opaque tokens were probed, not asked for keys.
+    let (unchecked, unavailable) = report
+        .sources
+        .iter()
+        .filter(|s| s.error.is_some())
+        .partition::<Vec<_>, _>(|s| rt.source(&s.source).is_some_and(|x| x.opaque.is_some()));
+    let (unchecked, unavailable) = (unchecked.len(), unavailable.len());
     let refused = report.targets.iter().filter(|t| t.error.is_some()).count();
     let mut failures = Vec::new();
     if unavailable > 0 {
         failures.push(format!(
             "keys unavailable for {unavailable} source{}",
             plural(unavailable)
+        ));
+    }
+    if unchecked > 0 {
+        failures.push(format!(
+            "{unchecked} source{} of opaque tokens cannot check them",
+            plural(unchecked)
         ));
     }
     if refused > 0 {

@@ -387,67 +387,61 @@ async fn an_active_answer_is_cached_and_coalesced() {
     assert_eq!(calls.load(Ordering::SeqCst), 1, "one call for three uses");
 }
 
+/// What `/sdk` answers (status and body) for a token whose introspection
+/// answer is `answer` and whose userinfo (when `with_userinfo`) is
+/// `userinfo`.
+async fn sdk_with_answer(
+    answer: Value,
+    userinfo: Value,
+    with_userinfo: bool,
+) -> (StatusCode, Value) {
+    let (url, _) = fake_endpoint((200, answer.to_string()), userinfo, Duration::ZERO).await;
+    let extra = if with_userinfo {
+        format!("userinfo_url = \"{url}/me\"")
+    } else {
+        String::new()
+    };
+    let gw = gw(
+        &source("fake", &format!("{url}/introspect"), &extra),
+        &["fake"],
+    )
+    .await;
+    gw.sdk("mobile", "opaque-token-xyz").await
+}
+
 #[tokio::test]
 async fn userinfo_of_another_subject_is_refused() {
-    let (url, _) = fake_endpoint(
-        (
-            200,
-            json!({"active": true, "sub": "alice", "client_id": CLIENT_ID, "exp": now() + 600})
-                .to_string(),
-        ),
+    let (status, body) = sdk_with_answer(
+        json!({"active": true, "sub": "alice", "client_id": CLIENT_ID, "exp": now() + 600}),
         json!({"sub": "mallory", "email": "mallory@acme.com", "email_verified": true}),
-        Duration::ZERO,
+        true,
     )
     .await;
-    let extra = format!("userinfo_url = \"{url}/me\"");
-    let gw = gw(
-        &source("mixed", &format!("{url}/introspect"), &extra),
-        &["mixed"],
-    )
-    .await;
-    let (status, body) = gw.sdk("mobile", "token-xyz").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error_code"], "claim_invalid", "{body}");
 }
 
 #[tokio::test]
 async fn sender_constrained_token_is_refused_without_its_proof() {
-    let (url, _) = fake_endpoint(
-        (
-            200,
-            json!({"active": true, "sub": "alice", "client_id": CLIENT_ID, "exp": now() + 600, "cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}).to_string(),
-        ),
+    let (status, body) = sdk_with_answer(
+        json!({"active": true, "sub": "alice", "client_id": CLIENT_ID, "exp": now() + 600,
+               "cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}),
         json!({}),
-        Duration::ZERO,
+        false,
     )
     .await;
-    let gw = gw(
-        &source("bound", &format!("{url}/introspect"), ""),
-        &["bound"],
-    )
-    .await;
-    let (status, body) = gw.sdk("mobile", "stolen-dpop-token").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error_code"], "claim_invalid", "{body}");
 }
 
 #[tokio::test]
 async fn token_without_a_subject_is_claim_missing() {
-    let (url, _) = fake_endpoint(
-        (
-            200,
-            json!({"active": true, "client_id": CLIENT_ID, "exp": now() + 600}).to_string(),
-        ),
+    let (_, body) = sdk_with_answer(
+        json!({"active": true, "client_id": CLIENT_ID, "exp": now() + 600}),
         json!({}),
-        Duration::ZERO,
+        false,
     )
     .await;
-    let gw = gw(
-        &source("machine", &format!("{url}/introspect"), ""),
-        &["machine"],
-    )
-    .await;
-    let (_, body) = gw.sdk("mobile", "client-credentials-token").await;
     assert_eq!(body["error_code"], "claim_missing", "{body}");
 }
 
@@ -516,6 +510,13 @@ async fn check_online_probes_the_introspection_endpoint_with_the_clients_credent
     );
     assert!(
         !refused.1.contains("not-the-client-secret"),
+        "{}",
+        refused.1
+    );
+    assert!(
+        refused.1.trim_end().ends_with(
+            "FAILED: 1 source of opaque tokens cannot check them (the config itself is valid: 1 source, 1 target)"
+        ),
         "{}",
         refused.1
     );
