@@ -417,6 +417,22 @@ impl Validator {
         }
     }
 
+    /// The duration at `{path}.{key}` (`default` when absent), which must
+    /// lie within `bounds`.
+    fn duration_within(
+        &mut self,
+        path: &str,
+        key: &str,
+        raw: Option<&String>,
+        default: Duration,
+        bounds: (Duration, Duration),
+    ) -> Duration {
+        let at = format!("{path}.{key}");
+        let d = self.duration(&at, raw, default);
+        self.bounded(&at, d, bounds.0, bounds.1);
+        d
+    }
+
     /// A duration that must lie within `[min, max]`.
     fn bounded(&mut self, path: &str, d: Duration, min: Duration, max: Duration) {
         if d < min || d > max {

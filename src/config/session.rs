@@ -130,27 +130,19 @@ impl Validator {
                 None
             }
         };
-        let timeout = self.duration(
-            &format!("{path}.timeout"),
+        let timeout = self.duration_within(
+            path,
+            "timeout",
             raw.timeout.as_ref(),
             Duration::from_secs(3),
+            (TIMEOUT_MIN, TIMEOUT_MAX),
         );
-        self.bounded(
-            &format!("{path}.timeout"),
-            timeout,
-            TIMEOUT_MIN,
-            TIMEOUT_MAX,
-        );
-        let cache_max = self.duration(
-            &format!("{path}.cache_max"),
+        let cache_max = self.duration_within(
+            path,
+            "cache_max",
             raw.cache_max.as_ref(),
             Duration::from_secs(30),
-        );
-        self.bounded(
-            &format!("{path}.cache_max"),
-            cache_max,
-            Duration::ZERO,
-            CACHE_MAX,
+            (Duration::ZERO, CACHE_MAX),
         );
         Some(SessionConfig {
             check_url: check_url?,
