@@ -23,38 +23,49 @@ pub enum LinksCommand {
         /// Only this target's
         #[arg(long)]
         target: Option<String>,
+        /// Print the links as a JSON array
         #[arg(long)]
         json: bool,
     },
     /// Show the link of one key (an email in lower case, or the key the
     /// target's `link.key` computes)
     Show {
+        /// The target (its `name` in the config)
         #[arg(long)]
         target: String,
+        /// The person's link key
         key: String,
     },
     /// Link a key to an external_id (replaces the key's link)
     Set {
+        /// The target (its `name` in the config)
         #[arg(long)]
         target: String,
+        /// The person's link key
         key: String,
+        /// The Zendesk external_id to send for them
         external_id: String,
     },
     /// Delete the link of a key
     Delete {
+        /// The target (its `name` in the config)
         #[arg(long)]
         target: String,
+        /// The person's link key
         key: String,
     },
     /// Import a Zendesk user export (CSV with `email` or `key`, and
     /// `external_id`): all rows in one transaction, or none
     Import {
+        /// The target (its `name` in the config)
         #[arg(long)]
         target: String,
+        /// The CSV file (a header row, then one user a line)
         file: PathBuf,
     },
     /// Write the links as CSV (key, external_id, …), which `import` reads
     Export {
+        /// Only this target's
         #[arg(long)]
         target: Option<String>,
     },

@@ -82,8 +82,9 @@ pub enum Command {
         /// The target (its `name` in the config) to explain a sign-in to
         #[arg(long)]
         target: String,
-        /// The upstream token to explain
-        #[arg(long, conflicts_with = "claims")]
+        /// The upstream token to explain (an opaque token may start with
+        /// "-": it is taken as the value, not as an option)
+        #[arg(long, allow_hyphen_values = true, conflicts_with = "claims")]
         token: Option<String>,
         /// With --claims: explain them as if this source had verified them.
         /// With --token: verify it along this source rather than by its

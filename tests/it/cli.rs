@@ -964,3 +964,19 @@ fn json_logs_are_json_from_the_first_line() {
     assert_eq!(problem["level"], "ERROR");
     assert_eq!(problem["fields"]["message"], "is required");
 }
+
+/// An opaque token may start with "-" (base64url): `--token -abc` is the
+/// token, not an unknown option.
+#[test]
+fn explain_takes_a_token_that_starts_with_a_hyphen() {
+    let (code, out, err) = run_binary(&[
+        "explain",
+        "--demo",
+        "--target",
+        "mobile",
+        "--token",
+        "-3xYzOpaqueLooking",
+    ]);
+    assert!(!err.contains("unexpected argument"), "{err}");
+    assert_eq!(code, 1, "{out}{err}");
+}
