@@ -252,10 +252,26 @@ pub struct RawTarget {
     pub allowed_origins: Option<Vec<String>>,
     /// `[target.link]`: identity links for this target.
     pub link: Option<RawLink>,
+    /// `[[target.brands]]`: which sources each Zendesk brand offers (sso).
+    #[serde(default)]
+    pub brands: Vec<RawBrand>,
     #[serde(default)]
     pub claims: BTreeMap<String, String>,
     #[serde(default)]
     pub rules: Vec<RawRule>,
+}
+
+/// One `[[target.brands]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBrand {
+    /// Zendesk's `brand_id`, or `"*"` for every brand not listed.
+    pub id: String,
+    pub sources: Vec<String>,
+}
+
+impl RawTable for RawBrand {
+    const KEYS: &'static [&'static str] = &["id", "sources"];
 }
 
 /// `[target.link]`.
@@ -290,10 +306,14 @@ impl RawTable for RawTarget {
         "ttl",
         "allowed_origins",
         "link",
+        "brands",
         "claims",
         "rules",
     ];
-    const NESTED: &'static [(&'static str, ItemSifter)] = &[("rules", sift::item::<RawRule>)];
+    const NESTED: &'static [(&'static str, ItemSifter)] = &[
+        ("rules", sift::item::<RawRule>),
+        ("brands", sift::item::<RawBrand>),
+    ];
 }
 
 #[cfg(test)]
@@ -336,6 +356,7 @@ mod tests {
         assert_keys_are_fields::<RawSource>();
         assert_keys_are_fields::<RawTarget>();
         assert_keys_are_fields::<RawLink>();
+        assert_keys_are_fields::<RawBrand>();
     }
 
     #[test]

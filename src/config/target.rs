@@ -54,6 +54,17 @@ pub struct TargetConfig {
     pub allowed_origins: Vec<String>,
     /// `[target.link]`: identity links are kept for this target.
     pub link: Option<LinkRule>,
+    /// `[[target.brands]]`: the sources each Zendesk brand offers (`sso`);
+    /// empty: every brand is offered every source.
+    pub brands: Vec<BrandSources>,
+}
+
+/// The sources a Zendesk brand offers at the sign-in.
+#[derive(Debug, Clone)]
+pub struct BrandSources {
+    /// Zendesk's `brand_id`, or `"*"`: every brand not listed.
+    pub id: String,
+    pub sources: Vec<String>,
 }
 
 /// How a target decides that two sign-ins are one person.
@@ -82,6 +93,20 @@ pub enum Refusal {
 }
 
 impl TargetConfig {
+    /// Whether the sign-in of a person sent with `brand_id` may use
+    /// `source`: with `[[target.brands]]`, only the brand's sources (or the
+    /// `"*"` entry's for a brand not listed; every source without one).
+    pub fn brand_allows(&self, brand_id: Option<&str>, source: &str) -> bool {
+        if self.brands.is_empty() {
+            return true;
+        }
+        let listed = brand_id.and_then(|b| self.brands.iter().find(|e| e.id == b));
+        match listed.or_else(|| self.brands.iter().find(|e| e.id == "*")) {
+            Some(entry) => entry.sources.iter().any(|s| s == source),
+            None => true,
+        }
+    }
+
     /// The one guard of every route that mints: the target must list the
     /// endpoint, and the client must be in `allowed_ips` when it is set.
     pub fn admits(
@@ -127,10 +152,56 @@ const COMMON_TARGET_KEYS: [&str; 7] = [
     "name", "kind", "secret", "sources", "claims", "rules", "link",
 ];
 
+/// Checks `[[target.brands]]` against the target's `sources`.
+fn brand_problems(
+    path: &str,
+    raw: &[super::raw::RawBrand],
+    sources: &[String],
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, b) in raw.iter().enumerate() {
+        let at = format!("{path}.brands[{i}]");
+        if b.id != "*"
+            && (b.id.is_empty() || b.id.len() > 20 || !b.id.bytes().all(|c| c.is_ascii_digit()))
+        {
+            out.push((
+                format!("{at}.id"),
+                format!("must be a Zendesk brand id (digits) or \"*\" for every brand not listed; found {:?}", crate::source::clip(&b.id, 64)),
+            ));
+        }
+        if !seen.insert(b.id.as_str()) {
+            out.push((
+                format!("{at}.id"),
+                format!("brand {:?} is listed twice", b.id),
+            ));
+        }
+        if b.sources.is_empty() {
+            out.push((
+                format!("{at}.sources"),
+                "lists no source; name at least one of the target's".into(),
+            ));
+        }
+        for (j, s) in b.sources.iter().enumerate() {
+            if !sources.iter().any(|t| t == s) {
+                out.push((
+                    format!("{at}.sources[{j}]"),
+                    format!(
+                        "{s:?} is not one of the target's sources ({})",
+                        sources.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Keys each target kind accepts, beyond [`COMMON_TARGET_KEYS`].
 fn target_keys(kind: TargetKind) -> &'static [&'static str] {
     match kind {
         TargetKind::Sso => &[
+            "brands",
             "subdomain",
             "return_to_hosts",
             "after_logout_url",
@@ -432,6 +503,17 @@ impl Validator {
                     "the sign-in's error pages show the person the upstream claims, the rules and the mapping: for finding a problem, not for production",
                 ));
             }
+            for (key, message) in brand_problems(&path, &raw.brands, &raw.sources) {
+                self.p.push(key, message);
+            }
+            let brands = raw
+                .brands
+                .iter()
+                .map(|b| BrandSources {
+                    id: b.id.clone(),
+                    sources: b.sources.clone(),
+                })
+                .collect();
             let link = raw.link.as_ref().map(|l| LinkRule {
                 key: l.key.as_deref().and_then(|k| self.link_key(&path, k)),
             });
@@ -461,6 +543,7 @@ impl Validator {
                 ttl,
                 allowed_origins,
                 link,
+                brands,
             });
         }
         if out.is_empty() && self.p.0.is_empty() {

@@ -160,7 +160,7 @@ impl From<LoginError> for Stopped {
 /// browser source, or the one the `login_hint`'s domain picks — else the
 /// chooser.
 pub async fn login(v: &Visit<'_>, target: &Arc<Target>, q: LoginQuery) -> Result<Shown, Stopped> {
-    let sources = browser_sources(target);
+    let sources = browser_sources(target, q.brand_id.as_deref());
     if sources.is_empty() {
         let e = LoginError::SourceUnknown(format!(
             "target {:?} has no source a person can sign in with in a browser",
@@ -169,9 +169,10 @@ pub async fn login(v: &Visit<'_>, target: &Arc<Target>, q: LoginQuery) -> Result
         return Err(Stopped::new(e).at(&target.name, None));
     }
     let chosen = match &q.source {
-        Some(name) => {
-            Some(browser_source(target, name).map_err(|e| Stopped::new(e).at(&target.name, None))?)
-        }
+        Some(name) => Some(
+            browser_source(target, name, q.brand_id.as_deref())
+                .map_err(|e| Stopped::new(e).at(&target.name, None))?,
+        ),
         None if sources.len() == 1 => sources.first().cloned(),
         None => q
             .login_hint
@@ -220,8 +221,8 @@ pub async fn start(
     source_name: &str,
     q: LoginQuery,
 ) -> Result<Started, Stopped> {
-    let route =
-        browser_source(target, source_name).map_err(|e| Stopped::new(e).at(&target.name, None))?;
+    let route = browser_source(target, source_name, q.brand_id.as_deref())
+        .map_err(|e| Stopped::new(e).at(&target.name, None))?;
     begin(v, target, &route, q).await
 }
 
@@ -327,7 +328,7 @@ pub async fn callback<S: BuildHasher>(
             .again(retry(v.rt, &login))
     };
     let target = sso_target(v.rt, &login.target).map_err(stop)?;
-    let route = browser_source(&target, &login.source).map_err(stop)?;
+    let route = browser_source(&target, &login.source, login.brand_id.as_deref()).map_err(stop)?;
     let answer = Answer::Callback {
         code: p.get("code").map(String::as_str),
         iss: p.get("iss"),
@@ -347,7 +348,8 @@ pub async fn dev_form(
     user: &str,
 ) -> Result<Finished, Stopped> {
     let stop = |e: LoginError, source: Option<&str>| Stopped::new(e).at(&target.name, source);
-    let route = match browser_source(&target, source_name) {
+    // The brand is the pending login's, checked when it is read below.
+    let route = match browser_source(&target, source_name, None) {
         Ok(r) if SignIn::of(&r.source).is_some_and(SignIn::has_user_list) => r,
         Ok(_) => {
             let e = LoginError::SourceUnknown(format!(
@@ -368,7 +370,10 @@ pub async fn dev_form(
     // Whose sign-in this is, before it is marked as used: a form posted to
     // another target's or source's path finishes nothing and uses up
     // nothing.
-    if login.target != target.name || login.source != source {
+    if login.target != target.name
+        || login.source != source
+        || !target.brand_allows(login.brand_id.as_deref(), source)
+    {
         return Err(stop(LoginError::StateMismatch, Some(source)).again(retry(v.rt, &login)));
     }
     let login = once(store, Ok(login))
@@ -467,7 +472,8 @@ pub async fn arrival(
             .at(&target.name, source)
             .again(again.clone())
     };
-    let route = browser_source(&target, source_name).map_err(|e| stop(e, None))?;
+    // Unsolicited: no brand_id arrives with the app's token.
+    let route = browser_source(&target, source_name, None).map_err(|e| stop(e, None))?;
     let source = route.source.name();
     let Some(window) = SignIn::of(&route.source).and_then(SignIn::unsolicited) else {
         let e = LoginError::SourceUnknown(format!(
@@ -586,7 +592,7 @@ async fn complete(
 pub async fn after_logout(target: &Target, last: Option<LastSignIn>) -> Option<String> {
     if target.upstream_logout
         && let Some(last) = last.filter(|l| l.target == target.name)
-        && let Ok(route) = browser_source(target, &last.source)
+        && let Ok(route) = browser_source(target, &last.source, None)
         && let Some(sign_in) = SignIn::of(&route.source)
         && let Some(to) = sign_in
             .end_session_url(target.after_logout_url.as_deref())

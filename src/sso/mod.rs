@@ -112,20 +112,27 @@ pub fn sso_target(rt: &Runtime, name: &str) -> Result<Arc<Target>, LoginError> {
         .ok_or_else(|| LoginError::TargetUnknown(crate::gateway::shorten(name)))
 }
 
-/// The target's routes a person can sign in with in a browser (`oidc`,
-/// `dev`), in the order configured.
-pub fn browser_sources(target: &Target) -> Vec<Arc<Route>> {
+/// The target's routes a person sent with `brand_id` can sign in with in
+/// a browser, in the order configured: every browser source, or with
+/// `[[target.brands]]` the brand's.
+pub fn browser_sources(target: &Target, brand_id: Option<&str>) -> Vec<Arc<Route>> {
     target
         .routes
         .iter()
         .filter(|r| signin::SignIn::of(&r.source).is_some())
+        .filter(|r| target.brand_allows(brand_id, r.source.name()))
         .cloned()
         .collect()
 }
 
-/// One of the target's browser routes, by its source's name.
-pub fn browser_source(target: &Target, name: &str) -> Result<Arc<Route>, LoginError> {
-    let routes = browser_sources(target);
+/// One of the target's browser routes for `brand_id`, by its source's
+/// name.
+pub fn browser_source(
+    target: &Target,
+    name: &str,
+    brand_id: Option<&str>,
+) -> Result<Arc<Route>, LoginError> {
+    let routes = browser_sources(target, brand_id);
     if let Some(r) = routes.iter().find(|r| r.source.name() == name) {
         return Ok(r.clone());
     }

@@ -1449,3 +1449,74 @@ async fn mixed_up_issuer_on_the_callback_is_refused() {
         }
     }
 }
+
+/// `[[target.brands]]`: Zendesk's account-wide remote login URL carries
+/// `brand_id`; each brand offers only its sources (and `"*"` those of a
+/// brand not listed), at the chooser, by `?source=`, at the start link
+/// and again when the sign-in finishes.
+#[tokio::test]
+async fn brand_routing_offers_each_brand_only_its_sources_attack() {
+    let op = shared_op().await;
+    let brands = format!(
+        "access_url = \"{ACCESS_URL}\"\n\n[[target.brands]]\nid = \"111\"\nsources = [\"dev\"]\n\n[[target.brands]]\nid = \"*\"\nsources = [\"op\"]\n"
+    );
+    let text =
+        config(&op.issuer, None).replacen(&format!("access_url = \"{ACCESS_URL}\"\n"), &brands, 1);
+    let gw = gateway(&text).await;
+    let (c, _) = client();
+    // Brand 111 has one source: straight to the dev user list.
+    let page = get(
+        &c,
+        gw.at("/sso/helpcenter/login?brand_id=111&return_to=%2Fhc"),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let (action, _) = page.form();
+    assert_eq!(action, format!("{}/sso/helpcenter/login/dev", gw.url));
+    // Another brand: the "*" entry's source, the OP.
+    let page = get(&c, gw.at("/sso/helpcenter/login?brand_id=222")).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(
+        page.location().starts_with(&op.issuer),
+        "{}",
+        page.location()
+    );
+    // A brand's person cannot pick another brand's source.
+    for path in [
+        "/sso/helpcenter/login/op?brand_id=111",
+        "/sso/helpcenter/login?brand_id=111&source=op",
+        "/sso/helpcenter/login/dev?brand_id=222",
+    ] {
+        let page = get(&bare(), gw.at(path)).await;
+        assert_eq!(
+            page.error_code().as_deref(),
+            Some("source_unknown"),
+            "{path}: {}",
+            page.body
+        );
+    }
+}
+
+#[test]
+fn brand_problems_name_their_keys() {
+    let text = config("https://op.acme.test", None)
+        .replace("@LISTEN@", "127.0.0.1:0")
+        .replace("@URL@", "http://127.0.0.1:8080")
+        .replacen(
+            &format!("access_url = \"{ACCESS_URL}\"\n"),
+            &format!(
+                "access_url = \"{ACCESS_URL}\"\n[[target.brands]]\nid = \"acme\"\nsources = [\"nope\"]\n[[target.brands]]\nid = \"*\"\nsources = []\n"
+            ),
+            1,
+        );
+    let problems = zenbridge::config::load_str(&text, None)
+        .expect_err("bad brands")
+        .to_string();
+    for expected in [
+        "target[0].brands[0].id",
+        "target[0].brands[0].sources[0]",
+        "target[0].brands[1].sources",
+    ] {
+        assert!(problems.contains(expected), "{expected} in {problems}");
+    }
+}
