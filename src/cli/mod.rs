@@ -37,7 +37,12 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConfigArg {
     /// Config file; else $ZENBRIDGE_CONFIG, else ./zenbridge.toml
-    #[arg(long, env = "ZENBRIDGE_CONFIG", default_value = "zenbridge.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "ZENBRIDGE_CONFIG",
+        default_value = "zenbridge.toml"
+    )]
     pub config: PathBuf,
 }
 

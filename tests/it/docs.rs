@@ -616,3 +616,104 @@ async fn zendesk_setup_moving_a_legacy_integration_runs_as_written() {
     assert_eq!(claims["email"], "ada@example.com");
     assert_eq!(claims["external_id"], "legacy-ada");
 }
+
+/// `docs/zendesk-setup.md`'s worked migration, as written: its config
+/// passes `check`, its CSV imports, and a sign-in through the new tenant
+/// (the reference OP in Auth0's place) is shown the portal's id by
+/// `explain`.
+#[tokio::test]
+async fn zendesk_setup_worked_migration_runs_as_written() {
+    let doc = read(&root().join("docs/zendesk-setup.md"));
+    let (_, after) = doc
+        .split_once("<!-- tested: worked migration")
+        .expect("docs/zendesk-setup.md marks its worked migration");
+    let (_, block) = after.split_once("```toml\n").expect("a toml block follows");
+    let (config, rest) = block.split_once("```").expect("the block ends");
+    let (_, csv) = rest.split_once("```csv\n").expect("a csv block follows");
+    let (csv, _) = csv.split_once("```").expect("the csv block ends");
+    let csv: String = csv.lines().map(|l| format!("{}\n", l.trim())).collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("links.db");
+    let config = config.replace(
+        "sqlite:/var/lib/zenbridge/links.db",
+        &format!("sqlite:{}", db.display()),
+    );
+    let file = dir.path().join("zenbridge.toml");
+    std::fs::write(&file, &config).unwrap();
+    let env = env_for(&config);
+    let (code, out, err) = check(&file, &env);
+    assert_eq!(code, 0, "{config}\n{out}{err}");
+
+    let users = dir.path().join("users.csv");
+    std::fs::write(&users, &csv).unwrap();
+    let run = |args: &[&str], config: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_zenbridge"))
+            .args(args)
+            .arg("--config")
+            .arg(config)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("run zenbridge");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(
+        &[
+            "links",
+            "import",
+            "--target",
+            "helpcenter",
+            users.to_str().unwrap(),
+        ],
+        &file,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("imported 1 link into target \"helpcenter\""),
+        "{out}"
+    );
+
+    // Ada's new account: the reference OP stands in for the Auth0 tenant.
+    let op = crate::support::shared_op().await;
+    let served = config
+        .replace("https://acme.eu.auth0.com/", &op.issuer)
+        .replace(
+            "client_id = \"abc123\"",
+            &format!("client_id = \"{}\"", crate::support::CLIENT_ID),
+        );
+    let served_file = dir.path().join("served.toml");
+    std::fs::write(&served_file, &served).unwrap();
+    let token = op
+        .id_token_for(
+            crate::support::CLIENT_ID,
+            &serde_json::json!({ "sub": "auth0|ada", "email": "ada@example.com", "email_verified": true, "name": "Ada Lovelace" }),
+            &serde_json::json!({}),
+        )
+        .await;
+    let (code, out, err) = run(
+        &[
+            "explain",
+            "--target",
+            "helpcenter",
+            "--json",
+            "--token",
+            &token,
+        ],
+        &served_file,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON report");
+    assert_eq!(report["payload"]["external_id"], "legacy-ada", "{report}");
+    assert!(
+        report["link"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("link found"),
+        "{report}"
+    );
+}
