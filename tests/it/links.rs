@@ -561,3 +561,134 @@ async fn explain_shows_the_link_and_records_nothing() {
     let links = gw.state.runtime().links.clone().unwrap();
     assert_eq!(links.list(None).await.unwrap().len(), 1);
 }
+
+fn migration_config(op: &str, app_login: &str, links_url: Option<&str>) -> String {
+    let state = links_url
+        .map(|u| format!("[state]\nlinks_url = \"{u}\"\n"))
+        .unwrap_or_default();
+    let link = if links_url.is_some() {
+        "[target.link]\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"
+[server]
+listen = "@LISTEN@"
+public_url = "@URL@"
+cookie_key = "links-test-cookie-key-0123456789abcdef"
+rate_limit_per_minute = 0
+{state}
+[[source]]
+name = "tenant"
+kind = "oidc"
+issuer = "{op}"
+client_id = "zenbridge"
+client_secret = "zenbridge-test-secret"
+[source.claims]
+external_id = "'tenant|' + claims.sub"
+
+[[source]]
+name = "portal"
+kind = "zendesk_jwt"
+login_url = "{app_login}"
+secret = "{legacy}"
+
+[[target]]
+name = "helpcenter"
+kind = "sso"
+secret = "{SECRET}"
+sources = ["tenant", "portal"]
+access_url = "http://127.0.0.1:9/access/jwt"
+{link}"#,
+        legacy = crate::support::LEGACY_JWT_SECRET,
+    )
+}
+
+/// The JWT a sign-in page POSTs to Zendesk.
+fn posted_jwt(page: &str) -> String {
+    let (_, fields) = crate::support::parse_post_form(page).unwrap_or_else(|| panic!("{page}"));
+    fields
+        .into_iter()
+        .find(|(k, _)| k == "jwt")
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no jwt field: {page}"))
+}
+
+/// The legacy app (its own Zendesk JWT, `zendesk_jwt`) and the reference
+/// OP (the new tenant, through the browser) as two sources of one target,
+/// with Zendesk's user rules: without links Ada's second source is refused
+/// by Zendesk; with links both sign her in as the same user.
+async fn portal_then_tenant(links_url: Option<&str>) -> Result<(usize, String), String> {
+    let op = crate::support::start_op_with(crate::support::OpOptions {
+        accounts: Some(json!({ "ada@example.com": {
+            "sub": "ada-tenant", "email": "ada@example.com", "email_verified": true, "name": "Ada Lovelace"
+        }})),
+        ..crate::support::OpOptions::default()
+    })
+    .await;
+    let app = crate::support::start_legacy_app(crate::support::LegacyOptions::default()).await;
+    let gw = gateway(&migration_config(
+        &op.issuer,
+        &app.url("/zendesk/sso"),
+        links_url,
+    ))
+    .await;
+    let mut zendesk = ZendeskUsers::default();
+    // Ada, from the portal's own "Help center" link (unsolicited).
+    let page = gw
+        .client
+        .post(format!("{}/sso/helpcenter/from/portal/access/jwt", gw.url))
+        .form(&[
+            (
+                "jwt",
+                app.jwt(&json!({ "email": "ada@example.com" }))
+                    .await
+                    .as_str(),
+            ),
+            ("return_to", "/hc"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let first = assert_zendesk_ok(&posted_jwt(&page), SECRET, "sso", None);
+    assert_eq!(first["external_id"], "legacy-ada");
+    assert_eq!(zendesk.sign_in(&first), Ok(0));
+    // Ada, with her new account, through the browser and the OP.
+    let b = crate::support::browser();
+    let start = url::Url::parse(&format!(
+        "{}/sso/helpcenter/login/tenant?login_hint=ada%40example.com",
+        gw.url
+    ))
+    .unwrap();
+    let (callback, _) = crate::support::follow(&b, start, |u| u.path() == "/callback")
+        .await
+        .expect("the OP sends the browser back");
+    let page = b.get(callback).send().await.unwrap().text().await.unwrap();
+    let second = assert_zendesk_ok(&posted_jwt(&page), SECRET, "sso", None);
+    let ext = second["external_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    zendesk.sign_in(&second).map(|u| (u, ext))
+}
+
+#[tokio::test]
+async fn legacy_app_and_new_tenant_without_links_split_at_zendesk() {
+    assert_eq!(
+        portal_then_tenant(None).await,
+        Err("External has already been taken".into())
+    );
+}
+
+#[tokio::test]
+async fn legacy_app_and_new_tenant_with_links_are_one_zendesk_user() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        portal_then_tenant(Some(&sqlite_url(&dir))).await,
+        Ok((0, "legacy-ada".into()))
+    );
+}
