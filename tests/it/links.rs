@@ -610,8 +610,7 @@ fn posted_jwt(page: &str) -> String {
     let (_, fields) = crate::support::parse_post_form(page).unwrap_or_else(|| panic!("{page}"));
     fields
         .into_iter()
-        .find(|(k, _)| k == "jwt")
-        .map(|(_, v)| v)
+        .find_map(|(k, v)| (k == "jwt").then_some(v))
         .unwrap_or_else(|| panic!("no jwt field: {page}"))
 }
 
