@@ -359,7 +359,18 @@ impl LinkStore {
         let q = format!(
             "INSERT INTO zenbridge_links ({COLUMNS}) VALUES ($1, $2, $3, $4, $4, $5, $5) ON CONFLICT DO NOTHING"
         );
-        let n = on_pool!(self, |p| sqlx::query(&q)
+        Ok(self.write(&q, [target, key, id, source], now).await? == 1)
+    }
+
+    /// Runs a statement of the links table's five parameters (target, key,
+    /// external_id, source, time); the rows it changed.
+    async fn write(
+        &self,
+        q: &str,
+        [target, key, id, source]: [&str; 4],
+        now: i64,
+    ) -> Result<u64, LinkError> {
+        Ok(on_pool!(self, |p| sqlx::query(q)
             .bind(target)
             .bind(key)
             .bind(id)
@@ -368,8 +379,7 @@ impl LinkStore {
             .execute(p)
             .await
             .map_err(|e| LinkError::db(&e))?
-            .rows_affected());
-        Ok(n == 1)
+            .rows_affected()))
     }
 
     async fn key_of(&self, target: &str, id: &str) -> Result<Option<String>, LinkError> {
@@ -425,16 +435,7 @@ impl LinkStore {
             "INSERT INTO zenbridge_links ({COLUMNS}) VALUES ($1, $2, $3, $4, $4, $5, $5)
              ON CONFLICT (target, link_key) DO UPDATE SET external_id = $3, last_source = $4, last_used = $5"
         );
-        on_pool!(self, |p| sqlx::query(&q)
-            .bind(target)
-            .bind(key)
-            .bind(id)
-            .bind(source)
-            .bind(now)
-            .execute(p)
-            .await
-            .map_err(|e| LinkError::db(&e))?
-            .rows_affected());
+        self.write(&q, [target, key, id, source], now).await?;
         Ok(())
     }
 
