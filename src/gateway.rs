@@ -109,9 +109,9 @@ impl Target {
 /// another, and a request keeps the one it started with.
 pub struct Runtime {
     pub config: Arc<Config>,
-    /// The key and names of the browser sign-in's sealed cookies, derived
-    /// from `server.cookie_key` once per config load.
-    pub cookies: (axum_extra::extract::cookie::Key, crate::sso::pending::Names),
+    /// The keys and names of the browser sign-in's sealed cookies, derived
+    /// from `server.cookie_key` (and `previous_cookie_key`) once per load.
+    pub cookies: crate::sso::pending::CookieKeys,
     /// In the order configured.
     pub sources: Vec<Arc<Source>>,
     /// Where identity links live (`state.links_url`), when set.
@@ -181,11 +181,10 @@ impl Runtime {
                 (t.name.clone(), Arc::new(target))
             })
             .collect();
-        let cookies = (
-            crate::sso::pending::cookie_key(&config.server.cookie_key),
-            crate::sso::pending::Names {
-                secure: config.server.is_https(),
-            },
+        let cookies = crate::sso::pending::CookieKeys::new(
+            &config.server.cookie_key,
+            config.server.previous_cookie_key.as_ref(),
+            config.server.is_https(),
         );
         // The URL was checked when the config loaded.
         let links = config.state.links_url.as_ref().and_then(|u| {

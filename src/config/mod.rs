@@ -146,6 +146,7 @@ impl Purpose {
             Purpose::Serve => false,
             Purpose::Explain { sign } => {
                 path == "server.cookie_key"
+                    || path == "server.previous_cookie_key"
                     || path == "server.admin_token"
                     || (path.starts_with("source[") && path.ends_with("].client_secret"))
                     || (!sign && path.starts_with("target[") && path.ends_with("].secret"))

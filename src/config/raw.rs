@@ -38,6 +38,8 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub public_url: Option<String>,
     pub cookie_key: Option<RawSecret>,
+    /// The cookie key before a rotation: still opens cookies, never seals.
+    pub previous_cookie_key: Option<RawSecret>,
     pub admin_token: Option<RawSecret>,
     /// Largest upstream token accepted, in bytes.
     pub max_token_bytes: Option<usize>,
@@ -56,6 +58,7 @@ impl RawTable for RawServer {
         "listen",
         "public_url",
         "cookie_key",
+        "previous_cookie_key",
         "admin_token",
         "max_token_bytes",
         "max_body_bytes",
@@ -247,6 +250,8 @@ pub struct RawTarget {
     pub allowed_ips: Option<Vec<String>>,
     // messaging
     pub key_id: Option<String>,
+    /// Several keys, the first signing (instead of `key_id` + `secret`).
+    pub keys: Option<Vec<RawMessagingKey>>,
     // messaging, chat
     pub ttl: Option<String>,
     pub allowed_origins: Option<Vec<String>>,
@@ -272,6 +277,19 @@ pub struct RawBrand {
 
 impl RawTable for RawBrand {
     const KEYS: &'static [&'static str] = &["id", "sources"];
+}
+
+/// One of a messaging target's `keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMessagingKey {
+    /// The key id Zendesk shows beside the secret (`app_…`).
+    pub id: String,
+    pub secret: RawSecret,
+}
+
+impl RawTable for RawMessagingKey {
+    const KEYS: &'static [&'static str] = &["id", "secret"];
 }
 
 /// `[target.link]`.
@@ -303,6 +321,7 @@ impl RawTable for RawTarget {
         "upstream_logout",
         "allowed_ips",
         "key_id",
+        "keys",
         "ttl",
         "allowed_origins",
         "link",
@@ -313,6 +332,7 @@ impl RawTable for RawTarget {
     const NESTED: &'static [(&'static str, ItemSifter)] = &[
         ("rules", sift::item::<RawRule>),
         ("brands", sift::item::<RawBrand>),
+        ("keys", sift::item::<RawMessagingKey>),
     ];
 }
 

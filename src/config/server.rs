@@ -16,6 +16,9 @@ pub struct Server {
     pub listen: SocketAddr,
     pub public_url: Url,
     pub cookie_key: Secret,
+    /// The key `cookie_key` replaced, during a rotation: cookies it sealed
+    /// are still opened (and sealed again with `cookie_key`).
+    pub previous_cookie_key: Option<Secret>,
     pub admin_token: Option<Secret>,
     pub max_token_bytes: usize,
     pub max_body_bytes: usize,
@@ -101,6 +104,7 @@ impl Validator {
                 format!("must be at least 32 bytes; it has {}", k.expose().len()),
             );
         }
+        let previous_cookie_key = self.previous_cookie_key(raw, cookie_key.as_ref());
         let admin_token = self.secret("server.admin_token", raw.admin_token.as_ref(), false);
         if let Some(t) = &admin_token
             && t.expose().len() < MIN_ADMIN_TOKEN
@@ -149,6 +153,7 @@ impl Validator {
             listen: listen?,
             public_url: public_url?,
             cookie_key: cookie_key?,
+            previous_cookie_key,
             admin_token,
             max_token_bytes,
             max_body_bytes,
@@ -156,6 +161,35 @@ impl Validator {
             rate_limit_per_minute: raw.rate_limit_per_minute.unwrap_or(0),
             trusted_proxies,
         })
+    }
+
+    /// `server.previous_cookie_key`: as long as a cookie key, not the same
+    /// one, and a note that it is for the length of a rotation.
+    fn previous_cookie_key(&mut self, raw: &RawServer, current: Option<&Secret>) -> Option<Secret> {
+        const PATH: &str = "server.previous_cookie_key";
+        let previous = self.secret(PATH, raw.previous_cookie_key.as_ref(), false)?;
+        if previous.expose().len() < 32 {
+            self.p.push(
+                PATH,
+                format!(
+                    "must be at least 32 bytes; it has {}",
+                    previous.expose().len()
+                ),
+            );
+            return None;
+        }
+        if current.is_some_and(|c| c.expose() == previous.expose()) {
+            self.p.push(
+                PATH,
+                "is the same as cookie_key: set cookie_key to the new key and this to the old one",
+            );
+            return None;
+        }
+        self.notes.push(Problem::new(
+            PATH,
+            "cookies sealed with this key are still opened; remove it 12 hours after every replica has the new cookie_key (the longest a zenbridge cookie lives)",
+        ));
+        Some(previous)
     }
 
     pub(super) fn state(&mut self, raw: &RawState) -> Option<StateConfig> {

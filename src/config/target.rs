@@ -49,7 +49,10 @@ pub struct TargetConfig {
     pub explain_pages: bool,
     pub upstream_logout: bool,
     pub allowed_ips: Vec<ipnet::IpNet>,
+    /// The key id of `secret` (messaging).
     pub key_id: Option<String>,
+    /// Every key id of a messaging target's `keys`, the signing one first.
+    pub key_ids: Vec<String>,
     pub ttl: Duration,
     pub allowed_origins: Vec<String>,
     /// `[target.link]`: identity links are kept for this target.
@@ -222,6 +225,7 @@ fn target_keys(kind: TargetKind) -> &'static [&'static str] {
         ],
         TargetKind::Messaging => &[
             "key_id",
+            "keys",
             "ttl",
             "allowed_origins",
             "allowed_ips",
@@ -312,7 +316,7 @@ impl Validator {
                 &COMMON_TARGET_KEYS,
                 target_keys(kind),
             );
-            let secret = self.secret(&format!("{path}.secret"), raw.secret.as_ref(), true);
+            let signing = self.signing_key(&path, kind, &raw);
             if raw.sources.is_empty() {
                 self.p.push(
                     format!("{path}.sources"),
@@ -437,18 +441,6 @@ impl Validator {
                     "at least 30s: a token that expires before it is used helps no one",
                 );
             }
-            if kind == TargetKind::Messaging {
-                match &raw.key_id {
-                    None => self.p.push(
-                        format!("{path}.key_id"),
-                        "is required: the key id Zendesk shows beside the secret (app_…)",
-                    ),
-                    Some(k) if k.trim().is_empty() => {
-                        self.p.push(format!("{path}.key_id"), "must not be empty");
-                    }
-                    Some(_) => {}
-                }
-            }
             let sandbox = raw.sandbox.unwrap_or(false);
             if kind == TargetKind::Sso {
                 match &raw.subdomain {
@@ -517,10 +509,17 @@ impl Validator {
             let link = raw.link.as_ref().map(|l| LinkRule {
                 key: l.key.as_deref().and_then(|k| self.link_key(&path, k)),
             });
-            let Some(secret) = secret else { continue };
+            let Some(SigningKey {
+                secret,
+                key_id,
+                key_ids,
+            }) = signing
+            else {
+                continue;
+            };
             let signer = crate::target::sign::Signer::new(
                 kind,
-                raw.key_id.as_deref(),
+                key_id.as_deref(),
                 secret.expose().as_bytes(),
             );
             out.push(TargetConfig {
@@ -539,7 +538,8 @@ impl Validator {
                 explain_pages,
                 upstream_logout: raw.upstream_logout.unwrap_or(false),
                 allowed_ips,
-                key_id: raw.key_id,
+                key_id,
+                key_ids,
                 ttl,
                 allowed_origins,
                 link,
@@ -761,6 +761,9 @@ fn valid_subdomain(s: &str) -> bool {
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
+
+mod keys;
+use keys::SigningKey;
 
 #[cfg(test)]
 mod tests;

@@ -124,7 +124,9 @@ async fn access(
     b.raw("</tbody></table>");
     if target.explain_pages
         && let Some(explained) = fields.get(sandbox::REPORT_FIELD).and_then(|sealed| {
-            sandbox::open_report(rt.cookies.0.encryption(), &target.name, sealed)
+            rt.cookies
+                .opening_keys()
+                .find_map(|k| sandbox::open_report(k.encryption(), &target.name, sealed))
         })
     {
         b.html(&super::pages::report::section(&explained));

@@ -69,10 +69,10 @@ pub fn params(raw: Option<&str>) -> HashMap<String, String> {
     out
 }
 
-/// The browser's sealed cookies, opened with the key of the request's
+/// The browser's sealed cookies, opened with the keys of the request's
 /// config (derived once per config load).
 fn jar(rt: &Runtime, headers: &HeaderMap) -> PrivateCookieJar {
-    PrivateCookieJar::from_headers(headers, rt.cookies.0.clone())
+    rt.cookies.jar(headers)
 }
 
 /// The pending login of the request's `state`, removed from the jar.
@@ -83,7 +83,7 @@ fn take(
 ) -> (PrivateCookieJar, Option<Result<PendingLogin, Missing>>) {
     match state.filter(|s| !s.is_empty()) {
         Some(s) => {
-            let (jar, found) = pending::take(jar, rt.cookies.1, s, crate::source::now());
+            let (jar, found) = pending::take(jar, rt.cookies.names, s, crate::source::now());
             (jar, Some(found))
         }
         None => (jar, None),
@@ -212,7 +212,7 @@ fn begun(rt: &Runtime, headers: &HeaderMap, target: &Target, s: Started) -> Resp
             pages::dev_users(&action, &s.route.source, &users, &s.login).into_response()
         }
     };
-    let jar = pending::store(jar(rt, headers), rt.cookies.1, &s.login);
+    let jar = pending::store(jar(rt, headers), rt.cookies.names, &s.login);
     Outcome::ok(
         Label::SsoLogin,
         &target.name,
@@ -339,7 +339,7 @@ fn finished(
 ) -> Response {
     match result {
         Ok(f) => {
-            let jar = pending::remember(jar, rt.cookies.1, &f.last);
+            let jar = pending::remember(jar, rt.cookies.names, &f.last);
             // The sandbox shows the report: it travels sealed in the form.
             let sealed = f
                 .report
@@ -347,7 +347,11 @@ fn finished(
                 .filter(|_| f.target.sandbox)
                 .and_then(|r| serde_json::to_value(r).ok())
                 .and_then(|r| {
-                    crate::sso::sandbox::seal_report(rt.cookies.0.encryption(), &f.target.name, &r)
+                    crate::sso::sandbox::seal_report(
+                        rt.cookies.key.encryption(),
+                        &f.target.name,
+                        &r,
+                    )
                 });
             let page = pages::post_to_zendesk(
                 &f.target,
@@ -393,8 +397,8 @@ async fn logout(
             .attach(pages::zendesk_error(entry, &again));
     }
     let jar = jar(&rt, &headers);
-    let last = pending::last(&jar, rt.cookies.1);
-    let jar = pending::clear(jar, rt.cookies.1);
+    let last = pending::last(&jar, rt.cookies.names);
+    let jar = pending::clear(jar, rt.cookies.names);
     let done = Outcome::ok(Label::SsoLogout, &target.name, "", "ok");
     match flow::after_logout(&target, last).await {
         Some(to) => done.attach((jar, redirect(StatusCode::SEE_OTHER, &to))),

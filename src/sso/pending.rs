@@ -105,6 +105,54 @@ pub fn cookie_key(secret: &Secret) -> Key {
     Key::from(&out)
 }
 
+/// The sealed cookies' keys and names of one loaded config.
+///
+/// During a rotation of `server.cookie_key`, `previous` is the key it
+/// replaced: a cookie of ours that only it opens is read as if sealed with
+/// the current key, and the response seals it again with the current key
+/// (with this deployment's attributes), so sign-ins started before the
+/// rotation finish on any replica that has either key.
+pub struct CookieKeys {
+    pub key: Key,
+    pub previous: Option<Key>,
+    pub names: Names,
+}
+
+impl CookieKeys {
+    pub fn new(current: &Secret, previous: Option<&Secret>, secure: bool) -> Self {
+        Self {
+            key: cookie_key(current),
+            previous: previous.map(cookie_key),
+            names: Names { secure },
+        }
+    }
+
+    /// The request's jar, sealing with the current key.
+    pub fn jar(&self, headers: &http::HeaderMap) -> PrivateCookieJar {
+        let jar = PrivateCookieJar::from_headers(headers, self.key.clone());
+        let Some(previous) = &self.previous else {
+            return jar;
+        };
+        let old = PrivateCookieJar::from_headers(headers, previous.clone());
+        // `iter` yields only the cookies the key opens.
+        let reopened: Vec<Cookie<'static>> = old
+            .iter()
+            .filter(|c| jar.get(c.name()).is_none())
+            .filter_map(|c| {
+                let ttl = self.names.lifetime(c.name())?;
+                Some(self.names.cookie(c.name(), c.value().to_owned(), ttl))
+            })
+            .collect();
+        reopened.into_iter().fold(jar, PrivateCookieJar::add)
+    }
+
+    /// The keys that open what this deployment sealed, current first (the
+    /// sandbox's sealed report).
+    pub fn opening_keys(&self) -> impl Iterator<Item = &Key> {
+        std::iter::once(&self.key).chain(self.previous.as_ref())
+    }
+}
+
 /// 32 random bytes, base64url: a `state` or a `nonce`.
 pub fn random_token() -> String {
     let mut b = [0u8; 32];
@@ -131,6 +179,17 @@ impl Names {
 
     pub fn last(self) -> String {
         format!("{}{LAST}", self.prefix())
+    }
+
+    /// How long a cookie of ours named `name` lives; `None`: not ours.
+    fn lifetime(self, name: &str) -> Option<Duration> {
+        if self.is_login(name) {
+            Some(TTL)
+        } else if name == self.last() {
+            Some(LAST_TTL)
+        } else {
+            None
+        }
     }
 
     fn is_login(self, name: &str) -> bool {
@@ -395,5 +454,110 @@ mod tests {
                 .starts_with("__Host-zb_login_")
         );
         assert_eq!(Names { secure: false }.last(), "zb_last");
+    }
+
+    /// The Cookie header a browser sends back for what `jar` set.
+    fn cookie_header(jar: PrivateCookieJar) -> http::HeaderMap {
+        let mut browser = Browser::default();
+        browser.receive(jar);
+        let pairs: Vec<String> = browser.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::COOKIE,
+            pairs.join("; ").parse().expect("header"),
+        );
+        headers
+    }
+
+    fn secret(s: &str) -> Secret {
+        Secret::generated(s.into())
+    }
+
+    #[test]
+    fn cookie_key_rotation_opens_the_previous_keys_cookies_and_seals_them_again() {
+        let (old, new) = (
+            secret("the-old-cookie-key-of-at-least-32-bytes"),
+            secret("the-new-cookie-key-of-at-least-32-bytes"),
+        );
+        let names = Names { secure: true };
+        let state = random_token();
+        let before = CookieKeys::new(&old, None, true);
+        let sealed = store(
+            before.jar(&http::HeaderMap::new()),
+            names,
+            &login(&state, 100),
+        );
+        let sealed = remember(
+            sealed,
+            names,
+            &LastSignIn {
+                target: "helpcenter".into(),
+                source: "op".into(),
+            },
+        );
+        let headers = cookie_header(sealed);
+
+        // The new key alone opens nothing the old one sealed.
+        let without = CookieKeys::new(&new, None, true);
+        assert!(peek(&without.jar(&headers), names, &state).is_none());
+        assert!(last(&without.jar(&headers), names).is_none());
+
+        // With the old key as the previous one, both are read…
+        let during = CookieKeys::new(&new, Some(&old), true);
+        let jar = during.jar(&headers);
+        assert_eq!(peek(&jar, names, &state).expect("pending").state, state);
+        assert_eq!(last(&jar, names).expect("last").source, "op");
+        // …and sealed again with the new key, with the cookies' attributes.
+        let resp = axum::response::IntoResponse::into_response(jar);
+        let set: Vec<&str> = resp
+            .headers()
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert_eq!(set.len(), 2, "{set:?}");
+        for c in &set {
+            assert!(c.starts_with("__Host-zb_"), "{c}");
+            for attr in ["HttpOnly", "Secure", "Path=/", "SameSite=Lax", "Max-Age="] {
+                assert!(c.contains(attr), "{c} lacks {attr}");
+            }
+        }
+        let mut resealed = http::HeaderMap::new();
+        let pairs: Vec<&str> = set.iter().filter_map(|c| c.split(';').next()).collect();
+        resealed.insert(
+            http::header::COOKIE,
+            pairs.join("; ").parse().expect("header"),
+        );
+        assert_eq!(
+            peek(&without.jar(&resealed), names, &state)
+                .expect("resealed")
+                .state,
+            state,
+            "after the response, the new key alone opens it"
+        );
+    }
+
+    #[test]
+    fn cookie_key_rotation_reopens_only_our_cookies() {
+        let (old, new) = (
+            secret("the-old-cookie-key-of-at-least-32-bytes"),
+            secret("the-new-cookie-key-of-at-least-32-bytes"),
+        );
+        // A cookie of another name sealed with the old key is not carried
+        // over, and one the new key already opens is left as it is.
+        let before = CookieKeys::new(&old, None, false);
+        let foreign = before
+            .jar(&http::HeaderMap::new())
+            .add(Cookie::new("someone_elses", "value"));
+        let headers = cookie_header(foreign);
+        let during = CookieKeys::new(&new, Some(&old), false);
+        let resp = axum::response::IntoResponse::into_response(during.jar(&headers));
+        assert_eq!(
+            resp.headers()
+                .get_all(http::header::SET_COOKIE)
+                .iter()
+                .count(),
+            0
+        );
     }
 }

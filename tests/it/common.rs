@@ -403,6 +403,34 @@ impl Process {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Sends SIGHUP and waits, at most 10 s, until the log says the config
+    /// was reloaded (true) or the reload refused (false).
+    pub async fn reload(&self) -> bool {
+        let count = |text: &str| {
+            (
+                text.matches("config reloaded").count(),
+                text.matches("config reload refused").count(),
+            )
+        };
+        let before = count(&self.log_text());
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -HUP {}", self.pid());
+        for _ in 0..500 {
+            let now = count(&self.log_text());
+            if now.0 > before.0 {
+                return true;
+            }
+            if now.1 > before.1 {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("no reload in 10 s:\n{}", self.log_text());
+    }
+
     /// Waits until `needle` appears in the log (stderr), at most 10 s.
     pub async fn wait_for_log(&self, needle: &str) {
         for _ in 0..200 {

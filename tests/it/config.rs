@@ -936,3 +936,115 @@ fn a_toml_syntax_error_says_where_and_shows_the_line() {
         "{p}"
     );
 }
+
+// ------------------------------------------------------ key rotation keys --
+
+/// The legacy config with its target made a messaging one with `keys`.
+fn messaging_keys(keys: &str) -> String {
+    legacy(SECRET).replace(
+        "kind = \"sdk\"\nsecret = \"mobile-sdk-secret-0123456789\"",
+        &format!("kind = \"messaging\"\n{keys}"),
+    )
+}
+
+#[test]
+fn messaging_keys_sign_with_the_first_and_list_the_rest() {
+    let cfg = valid(&messaging_keys(
+        r#"keys = [
+  { id = "app_new", secret = "new-messaging-secret-0123456789" },
+  { id = "app_old", secret = "old-messaging-secret-0123456789" },
+]"#,
+    ));
+    let t = &cfg.targets[0];
+    assert_eq!(t.key_id.as_deref(), Some("app_new"));
+    assert_eq!(t.key_ids, ["app_new", "app_old"]);
+    assert_eq!(t.secret.expose(), "new-messaging-secret-0123456789");
+    let notes: Vec<String> = cfg.notes.iter().map(Problem::to_string).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("target[0].keys: signs with \"app_new\"")),
+        "{notes:#?}"
+    );
+}
+
+#[test]
+fn messaging_keys_problems_each_under_their_key_path() {
+    let eleven: Vec<String> = (0..11)
+        .map(|i| format!("{{ id = \"app_{i}\", secret = \"messaging-secret-{i}-0123456789\" }}"))
+        .collect();
+    let cases: &[(String, &[&str])] = &[
+        (
+            messaging_keys("keys = []"),
+            &["target[0].keys: lists no key; list the signing key first"],
+        ),
+        (
+            messaging_keys(&format!("keys = [{}]", eleven.join(", "))),
+            &["target[0].keys: lists 11 keys; Zendesk keeps at most 10 per messaging app"],
+        ),
+        (
+            messaging_keys(
+                r#"keys = [{ id = "app_a", secret = "messaging-secret-a-0123456789" }, { id = "app_a", secret = "messaging-secret-b-0123456789" }]"#,
+            ),
+            &["target[0].keys[1].id: \"app_a\" is also keys[0]"],
+        ),
+        (
+            messaging_keys(
+                r#"keys = [{ id = "app_a", secret = "messaging-secret-a-0123456789" }, { id = "app_b", secret = "messaging-secret-a-0123456789" }]"#,
+            ),
+            &["target[0].keys[1].secret: is the secret of keys[0] too; each key has its own"],
+        ),
+        (
+            messaging_keys(
+                r#"key_id = "app_a"
+keys = [{ id = "app_a", secret = "messaging-secret-a-0123456789" }]"#,
+            ),
+            &["target[0].key_id: cannot be set with `keys`: the first of `keys` is the signing key"],
+        ),
+        (
+            messaging_keys(r#"keys = [{ id = "app_a" }]"#),
+            &["target[0].keys[0].secret: is required"],
+        ),
+        (
+            // `keys` is a messaging key only.
+            legacy(SECRET).replace(
+                "sources = [\"legacy\"]",
+                "sources = [\"legacy\"]\nkeys = [{ id = \"app_a\", secret = \"messaging-secret-a-0123456789\" }]",
+            ),
+            &["target[0].keys: not a key of a target of kind sdk"],
+        ),
+    ];
+    for (text, expected) in cases {
+        let p = problems(text);
+        let want: Vec<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(p, want, "{text}");
+    }
+}
+
+#[test]
+fn previous_cookie_key_is_checked_and_noted() {
+    let with = |line: &str| legacy(SECRET).replace("[server]\n", &format!("[server]\n{line}\n"));
+    let cfg = valid(&with(
+        r#"previous_cookie_key = "the-old-cookie-key-0123456789abcdef0123""#,
+    ));
+    assert!(cfg.server.previous_cookie_key.is_some());
+    assert!(
+        cfg.notes
+            .iter()
+            .any(|n| n.path == "server.previous_cookie_key"),
+        "{:#?}",
+        cfg.notes
+    );
+    assert_eq!(
+        problems(&with(r#"previous_cookie_key = "too-short-0123456789""#)),
+        ["server.previous_cookie_key: must be at least 32 bytes; it has 20"]
+    );
+    assert_eq!(
+        problems(&with(
+            r#"previous_cookie_key = "test-cookie-key-0123456789abcdef0123456789""#
+        )),
+        [
+            "server.previous_cookie_key: is the same as cookie_key: set cookie_key to the new key and this to the old one"
+        ]
+    );
+}

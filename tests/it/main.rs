@@ -21,6 +21,7 @@ mod introspection;
 mod keys;
 mod links;
 mod package;
+mod rotation;
 mod session;
 mod sso;
 mod state;
