@@ -40,18 +40,23 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn readyz(State(state): State<AppState>, rt: Rt) -> Response {
-    let warming: Vec<_> = rt
-        .sources
-        .iter()
-        .filter(|s| s.keys.status() != KeyStatus::Ready)
-        .map(|s| {
-            let s = s.clone();
-            // Spawned: a probe that gives up does not cancel the fetch.
-            tokio::spawn(async move {
-                let _ = s.keys.get().await;
-            })
-        })
-        .collect();
+    let mut warming = Vec::new();
+    for s in &rt.sources {
+        let status = s.keys.status();
+        if status == KeyStatus::Ready {
+            continue;
+        }
+        let source = s.clone();
+        // Spawned: a probe that gives up does not cancel the fetch. A
+        // source serving its last good keys is refreshed too (so it
+        // recovers without traffic), but not waited for.
+        let fetch = tokio::spawn(async move {
+            let _ = source.keys.get().await;
+        });
+        if !matches!(status, KeyStatus::Stale(_)) {
+            warming.push(fetch);
+        }
+    }
     if !warming.is_empty() {
         let _ = tokio::time::timeout(WARM_UP_WAIT, async {
             for w in warming {
@@ -61,12 +66,19 @@ async fn readyz(State(state): State<AppState>, rt: Rt) -> Response {
         .await;
     }
     let mut not_ready = Vec::new();
+    let mut degraded = Vec::new();
     let mut reasons = Vec::new();
+    let mut degraded_reasons = Vec::new();
     for s in &rt.sources {
         // The reason (URLs redacted, connection errors) goes to the log,
         // not to whoever can reach this port.
         let why = match s.keys.status() {
             KeyStatus::Ready => continue,
+            KeyStatus::Stale(why) => {
+                degraded_reasons.push(format!("source {}: last good keys: {why}", s.name()));
+                degraded.push(json!({"source": s.name(), "error": "serving its last good keys: the provider's keys cannot be fetched"}));
+                continue;
+            }
             KeyStatus::Failing(why) => why,
             KeyStatus::NotFetched => "the first key fetch has not finished".to_owned(),
         };
@@ -87,7 +99,12 @@ async fn readyz(State(state): State<AppState>, rt: Rt) -> Response {
     }
     // Probes ask every few seconds: a WARN when readiness is lost or its
     // reasons change, INFO when it comes back, DEBUG otherwise.
-    let now_reasons = reasons.join("; ");
+    let now_reasons = reasons
+        .iter()
+        .chain(&degraded_reasons)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
     let changed = match LAST_READINESS.lock() {
         Ok(mut last) => {
             let changed = *last != now_reasons;
@@ -96,14 +113,23 @@ async fn readyz(State(state): State<AppState>, rt: Rt) -> Response {
         }
         Err(_) => true,
     };
-    match (changed, reasons.is_empty()) {
-        (true, false) => tracing::warn!(reasons = %now_reasons, "not ready"),
-        (true, true) => tracing::info!("ready"),
-        (false, false) => tracing::debug!(reasons = %now_reasons, "not ready"),
-        (false, true) => {}
+    match (changed, reasons.is_empty(), degraded_reasons.is_empty()) {
+        (true, false, _) => tracing::warn!(reasons = %now_reasons, "not ready"),
+        (true, true, false) => tracing::warn!(reasons = %now_reasons, "ready, degraded"),
+        (true, true, true) => tracing::info!("ready"),
+        (false, false, _) => tracing::debug!(reasons = %now_reasons, "not ready"),
+        (false, true, _) => {}
     }
-    if not_ready.is_empty() {
+    if not_ready.is_empty() && degraded.is_empty() {
         (StatusCode::OK, Json(json!({"ready": true}))).into_response()
+    } else if not_ready.is_empty() {
+        // Still ready: taking every replica out because a provider is down
+        // would refuse the tokens its last good keys still verify.
+        (
+            StatusCode::OK,
+            Json(json!({"ready": true, "degraded": degraded})),
+        )
+            .into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -7,7 +7,12 @@
 //! promises, per source:
 //! - concurrent misses are coalesced into one fetch (moka's `try_get_with`);
 //! - an unknown `kid` forces at most one refetch per `key_refresh_interval`
-//!   (default one minute); requests that arrive while it runs wait for it;
+//!   (default one minute); requests with unknown kids that arrive while it
+//!   runs wait for it, requests with known kids never do (the current keys
+//!   stay in the cache until the refetch has an answer);
+//! - expired keys are refreshed in the background while the last good
+//!   keys answer (stale-while-revalidate): a slow or hanging provider
+//!   never delays a request whose key is known;
 //! - when a fetch fails, the last good keys keep serving (re-inserted for
 //!   one refresh interval, so a down provider is not hammered and requests
 //!   are not slowed by failing fetches);
@@ -286,8 +291,13 @@ pub struct Unavailable(pub String);
 /// What a source's keys are like now, read without fetching (`/readyz`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyStatus {
-    /// Keys are at hand: static ones, cached ones, or the last good ones.
+    /// Keys are at hand: static ones, or fetched ones whose last fetch
+    /// succeeded.
     Ready,
+    /// Keys are at hand, but they are the last good ones: the last fetch
+    /// failed for this reason. Tokens signed with them keep verifying; a
+    /// key the provider rotated in since is not found until it answers.
+    Stale(String),
     /// No keys yet, and the last fetch failed for this reason.
     Failing(String),
     /// No fetch has finished yet.
@@ -308,7 +318,7 @@ pub struct Keys {
 
 enum KeysInner {
     Static(Arc<KeySet>),
-    Fetched(Box<Fetched>),
+    Fetched(Arc<Fetched>),
 }
 
 struct Fetched {
@@ -316,6 +326,11 @@ struct Fetched {
     cache: KeyCache,
     refresh_interval: Duration,
     last_forced: Mutex<Option<Instant>>,
+    /// Held while a refetch for an unknown `kid` runs: tokens with other
+    /// unknown kids wait for it here, tokens with known kids never do.
+    refreshing: tokio::sync::Mutex<()>,
+    /// A background refresh of expired keys is running.
+    revalidating: std::sync::atomic::AtomicBool,
     last_good: RwLock<Option<Arc<KeySet>>>,
     /// The last failed fetch (when, why); cleared by a good one.
     last_failure: RwLock<Option<(Instant, String)>>,
@@ -323,6 +338,34 @@ struct Fetched {
 }
 
 impl Fetched {
+    /// Fetches the keys now: a good answer becomes the last good keys; a
+    /// failure is remembered, and the last good keys (if any) stand in for
+    /// one refresh interval.
+    async fn fetch_now(&self, label: &str) -> Result<Entry, String> {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        match self.fetcher.fetch().await {
+            Ok(keys) => {
+                let keys = Arc::new(keys);
+                *self.last_good.write().expect("lock") = Some(keys.clone());
+                *self.last_failure.write().expect("lock") = None;
+                let ttl = keys.max_age.unwrap_or(Duration::from_secs(3600));
+                Ok(Entry { keys, ttl })
+            }
+            Err(e) => {
+                tracing::warn!(keys = %label, error = %e, "key fetch failed");
+                *self.last_failure.write().expect("lock") = Some((Instant::now(), e.clone()));
+                let last = self.last_good.read().expect("lock").clone();
+                match last {
+                    Some(keys) => Ok(Entry {
+                        keys,
+                        ttl: self.refresh_interval,
+                    }),
+                    None => Err(e),
+                }
+            }
+        }
+    }
+
     /// The failure to answer with instead of fetching: one within the last
     /// refresh interval, when there are no last good keys to serve.
     fn backing_off(&self) -> Option<String> {
@@ -362,11 +405,13 @@ impl Keys {
         Self {
             id: format!("{what}:{url}").into(),
             label: format!("{what}:{}", crate::upstream::redact_url(url)).into(),
-            inner: KeysInner::Fetched(Box::new(Fetched {
+            inner: KeysInner::Fetched(Arc::new(Fetched {
                 fetcher,
                 cache,
                 refresh_interval,
                 last_forced: Mutex::new(None),
+                refreshing: tokio::sync::Mutex::new(()),
+                revalidating: std::sync::atomic::AtomicBool::new(false),
                 last_good: RwLock::new(None),
                 last_failure: RwLock::new(None),
                 fetches: AtomicU64::new(0),
@@ -407,12 +452,19 @@ impl Keys {
             KeysInner::Static(_) => return KeyStatus::Ready,
             KeysInner::Fetched(f) => f,
         };
-        if f.last_good.read().expect("lock").is_some() || f.cache.cache.contains_key(&self.id) {
-            return KeyStatus::Ready;
-        }
-        match f.last_failure.read().expect("lock").as_ref() {
-            Some((_, why)) => KeyStatus::Failing(why.clone()),
-            None => KeyStatus::NotFetched,
+        let at_hand =
+            f.last_good.read().expect("lock").is_some() || f.cache.cache.contains_key(&self.id);
+        let failure = f
+            .last_failure
+            .read()
+            .expect("lock")
+            .as_ref()
+            .map(|(_, why)| why.clone());
+        match (at_hand, failure) {
+            (true, None) => KeyStatus::Ready,
+            (true, Some(why)) => KeyStatus::Stale(why),
+            (false, Some(why)) => KeyStatus::Failing(why),
+            (false, None) => KeyStatus::NotFetched,
         }
     }
 
@@ -428,6 +480,14 @@ impl Keys {
         if let Some(e) = f.cache.cache.get(&self.id).await {
             return Ok(e.keys);
         }
+        // Expired, with last good keys: they answer now, and the refresh
+        // runs in the background, so no request waits for the provider —
+        // not even one that hangs until the fetch times out.
+        let stale = f.last_good.read().expect("lock").clone();
+        if let Some(keys) = stale {
+            self.revalidate(f);
+            return Ok(keys);
+        }
         let entry = f
             .cache
             .cache
@@ -438,32 +498,28 @@ impl Keys {
                 if let Some(why) = f.backing_off() {
                     return Err(why);
                 }
-                f.fetches.fetch_add(1, Ordering::Relaxed);
-                match f.fetcher.fetch().await {
-                    Ok(keys) => {
-                        let keys = Arc::new(keys);
-                        *f.last_good.write().expect("lock") = Some(keys.clone());
-                        *f.last_failure.write().expect("lock") = None;
-                        let ttl = keys.max_age.unwrap_or(Duration::from_secs(3600));
-                        Ok(Entry { keys, ttl })
-                    }
-                    Err(e) => {
-                        tracing::warn!(keys = %self.label, error = %e, "key fetch failed");
-                        *f.last_failure.write().expect("lock") = Some((Instant::now(), e.clone()));
-                        let last = f.last_good.read().expect("lock").clone();
-                        match last {
-                            Some(keys) => Ok(Entry {
-                                keys,
-                                ttl: f.refresh_interval,
-                            }),
-                            None => Err(e),
-                        }
-                    }
-                }
+                f.fetch_now(&self.label).await
             })
             .await
             .map_err(|e: Arc<String>| Unavailable(e.as_ref().clone()))?;
         Ok(entry.keys)
+    }
+
+    /// Refreshes expired keys in a background task, one at a time, coalesced
+    /// with any fetch in flight.
+    fn revalidate(&self, f: &Arc<Fetched>) {
+        if f.revalidating.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (f, id, label) = (f.clone(), self.id.clone(), self.label.clone());
+        tokio::spawn(async move {
+            let _ = f
+                .cache
+                .cache
+                .try_get_with(id, async { f.fetch_now(&label).await })
+                .await;
+            f.revalidating.store(false, Ordering::SeqCst);
+        });
     }
 
     /// The key for a token's `kid`: from the current keys, else after one
@@ -488,10 +544,17 @@ impl Keys {
     /// Called when a token names a `kid` the current keys lack: refetches,
     /// at most once per refresh interval, and returns the keys after that
     /// fetch (or the current ones when a refetch is not allowed yet).
+    ///
+    /// The current keys stay in the cache while the refetch runs, so
+    /// tokens with known kids never wait for it — not even when the
+    /// provider hangs until the fetch times out. Tokens with unknown kids
+    /// that arrive meanwhile wait for it (a key rotated in is found by all
+    /// of them) and do not fetch again.
     pub async fn refresh_for_unknown_kid(&self) -> Result<Arc<KeySet>, Unavailable> {
         let KeysInner::Fetched(f) = &self.inner else {
             return self.get().await;
         };
+        let _gate = f.refreshing.lock().await;
         let allowed = {
             let mut last = f.last_forced.lock().expect("lock");
             match *last {
@@ -503,7 +566,14 @@ impl Keys {
             }
         };
         if allowed {
-            f.cache.cache.invalidate(&self.id).await;
+            match f.fetch_now(&self.label).await {
+                Ok(entry) => {
+                    let keys = entry.keys.clone();
+                    f.cache.cache.insert(self.id.clone(), entry).await;
+                    return Ok(keys);
+                }
+                Err(e) => return Err(Unavailable(e)),
+            }
         }
         self.get().await
     }

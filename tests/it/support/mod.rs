@@ -17,6 +17,8 @@
 //! - [`start_legacy_app`]: a legacy web app (Python, `tests/support/legacy`)
 //!   with its own login session, Zendesk's JWT SSO protocol and a session
 //!   check URL.
+//! - [`faulty::FaultyKeyServer`]: a key server the test breaks on purpose
+//!   (refused, hanging, 500, garbage) and mends.
 //! - [`browser`] / [`follow`]: a cookie-keeping HTTP client that follows
 //!   redirects and auto-submitting forms one hop at a time.
 //!
@@ -30,6 +32,7 @@
 mod browser;
 pub mod chromium;
 mod entra;
+pub mod faulty;
 mod firebase;
 mod haproxy;
 mod legacy;
