@@ -24,6 +24,7 @@ mod links;
 mod package;
 mod rotation;
 mod session;
+mod soak;
 mod sso;
 mod state;
 mod trust;
