@@ -23,7 +23,16 @@ const COOKIE_KEY: &str = "cluster-test-cookie-key-0123456789abcdef";
 const SANDBOX_SECRET: &str = "cluster-sandbox-secret-0123456789";
 const SDK_SECRET: &str = "cluster-sdk-secret-0123456789";
 
-fn config(port: u16, public_url: &str, redis: &str, rate_limit: u32, label: &str) -> String {
+/// A replica's config: a `dev` source (its page shows `label`), a sandbox
+/// `sso` target `helpcenter` and an `sdk` target `mobile`; `redis` is the
+/// state store's URL (`tests/it/failover.rs` gives a sentinel URL).
+pub(crate) fn config(
+    port: u16,
+    public_url: &str,
+    redis: &str,
+    rate_limit: u32,
+    label: &str,
+) -> String {
     format!(
         r#"
 [server]

@@ -15,6 +15,7 @@ mod config;
 mod deploy;
 mod docs;
 mod entra;
+mod failover;
 mod firebase_emulator;
 mod harness;
 mod introspection;
