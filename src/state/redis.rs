@@ -201,7 +201,14 @@ struct SentinelState {
     /// failure forgets only the connection it happened on.
     current: Option<(u64, MultiplexedConnection)>,
     generation: u64,
+    /// When the last search for the master failed, and why: requests in
+    /// the moment after it fail at once with that reason instead of each
+    /// searching again in turn behind the lock.
+    failed: Option<(std::time::Instant, String)>,
 }
+
+/// How long a failed search for the master answers for itself.
+const RETRY_SEARCH_AFTER: Duration = Duration::from_millis(200);
 
 /// One connection for one operation, of either kind.
 enum Handle {
@@ -351,6 +358,7 @@ impl RedisStore {
                             client,
                             current: None,
                             generation: 0,
+                            failed: None,
                         }),
                     })),
                     prefix: prefix.to_owned(),
@@ -375,6 +383,11 @@ impl RedisStore {
                 if let Some((generation, c)) = &st.current {
                     return Ok((*generation, Handle::Master(c.clone())));
                 }
+                if let Some((at, why)) = &st.failed
+                    && at.elapsed() < RETRY_SEARCH_AFTER
+                {
+                    return Err(StateError(why.clone()));
+                }
                 let config = redis::AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(TIMEOUT))
                     .set_response_timeout(Some(TIMEOUT));
@@ -385,15 +398,25 @@ impl RedisStore {
                         .get_multiplexed_async_connection_with_config(&config)
                         .await
                 })
-                .await
-                .map_err(|_| {
-                    StateError(format!(
-                        "redis at {}: no master found within {:?}",
-                        self.addr,
-                        TIMEOUT * 2
-                    ))
-                })?
-                .map_err(|e| err_at(&self.addr, &e))?;
+                .await;
+                let found = match found {
+                    Ok(Ok(c)) => c,
+                    Ok(Err(e)) => {
+                        let e = err_at(&self.addr, &e);
+                        st.failed = Some((std::time::Instant::now(), e.0.clone()));
+                        return Err(e);
+                    }
+                    Err(_) => {
+                        let e = StateError(format!(
+                            "redis at {}: no master found within {:?}",
+                            self.addr,
+                            TIMEOUT * 2
+                        ));
+                        st.failed = Some((std::time::Instant::now(), e.0.clone()));
+                        return Err(e);
+                    }
+                };
+                st.failed = None;
                 st.generation += 1;
                 let generation = st.generation;
                 st.current = Some((generation, found.clone()));
