@@ -252,6 +252,13 @@ async fn a_killed_primary_fails_one_time_checks_closed_and_service_resumes_on_th
         "a fresh sign-in while no master answers"
     );
 
+    let ready = c.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(
+        ready.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no master, not ready"
+    );
+
     // The sentinels promote the replica …
     until(
         "the replica's promotion",

@@ -240,6 +240,14 @@ async fn per_target_limit_is_separate_from_another_target() {
         exchange(&gw, "strict", &token).await.status(),
         StatusCode::TOO_MANY_REQUESTS
     );
+    // The count is the target's, whichever endpoint mints it: /token
+    // (RFC 8693) for the same target is refused too, in its own dialect.
+    let (status, body) = gw
+        .token("strict", &token, "urn:ietf:params:oauth:token-type:jwt")
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"], "slow_down");
+    assert_eq!(body["error_code"], "rate_limited");
     // The other target keeps its own count, at the server-wide default.
     for left in [2, 1, 0] {
         let r = exchange(&gw, "usual", &token).await;
