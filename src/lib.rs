@@ -85,8 +85,15 @@ pub async fn build_state(config: config::Config) -> Result<AppState, state::Stat
             url,
             key_prefix,
             tls,
+            sentinel_password,
         } => state::Store::Redis(
-            state::redis::RedisStore::connect(url.expose(), key_prefix, tls).await?,
+            state::redis::RedisStore::connect(
+                url.expose(),
+                key_prefix,
+                tls,
+                sentinel_password.as_ref().map(config::Secret::expose),
+            )
+            .await?,
         ),
     };
     let http = http_client();

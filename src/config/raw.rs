@@ -76,6 +76,8 @@ pub struct RawState {
     /// `rediss://`: a client certificate and its key (PEM), together.
     pub redis_client_cert_file: Option<String>,
     pub redis_client_key_file: Option<String>,
+    /// `redis+sentinel://`: the sentinels' own password (`requirepass`).
+    pub redis_sentinel_password: Option<RawSecret>,
     /// Where identity links live: `sqlite:PATH` or `postgres://…`.
     pub links_url: Option<RawSecret>,
 }
@@ -88,6 +90,7 @@ impl RawTable for RawState {
         "redis_ca_file",
         "redis_client_cert_file",
         "redis_client_key_file",
+        "redis_sentinel_password",
         "links_url",
     ];
 }

@@ -55,6 +55,8 @@ pub enum StateBackend {
         key_prefix: String,
         /// For `rediss://`: the CA and the client certificate, read.
         tls: crate::state::redis::Tls,
+        /// For `redis+sentinel://`: the sentinels' password.
+        sentinel_password: Option<Secret>,
     },
 }
 
@@ -194,6 +196,10 @@ impl Validator {
                         raw.redis_client_cert_file.is_some(),
                     ),
                     ("redis_client_key_file", raw.redis_client_key_file.is_some()),
+                    (
+                        "redis_sentinel_password",
+                        raw.redis_sentinel_password.is_some(),
+                    ),
                 ] {
                     if set {
                         self.p
@@ -227,6 +233,19 @@ impl Validator {
                     }
                 };
                 let tls = self.redis_tls(raw, location.as_ref());
+                let sentinel_password = self.secret(
+                    "state.redis_sentinel_password",
+                    raw.redis_sentinel_password.as_ref(),
+                    false,
+                );
+                if sentinel_password.is_some()
+                    && matches!(location, Some(crate::state::redis::Location::Server { .. }))
+                {
+                    self.p.push(
+                        "state.redis_sentinel_password",
+                        "only used with a redis+sentinel:// URL",
+                    );
+                }
                 if let Some(l) = &location {
                     self.redis_in_clear(l, url.expose());
                 }
@@ -237,6 +256,7 @@ impl Validator {
                         .clone()
                         .unwrap_or_else(|| "zenbridge:".into()),
                     tls,
+                    sentinel_password,
                 })
             }
             other => {

@@ -279,9 +279,15 @@ fn connection_lost(e: &RedisError) -> bool {
 
 impl RedisStore {
     /// Connects to the Redis `url` names (see [`locate`]); with `tls` for
-    /// a `rediss://` URL. Fails when it cannot be reached, or its
-    /// certificate is not signed by the CA.
-    pub async fn connect(url: &str, prefix: &str, tls: &Tls) -> Result<Self, StateError> {
+    /// a `rediss://` URL, `sentinel_password` for sentinels that ask for
+    /// one. Fails when it cannot be reached, or its certificate is not
+    /// signed by the CA.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        tls: &Tls,
+        sentinel_password: Option<&str>,
+    ) -> Result<Self, StateError> {
         let location = locate(url).map_err(StateError)?;
         let store = match location {
             Location::Server { tls: is_tls } => {
@@ -331,13 +337,22 @@ impl RedisStore {
                         .collect::<Vec<_>>()
                         .join(",")
                 );
+                let auth = sentinel_password.map_or(String::new(), |p| {
+                    format!(
+                        ":{}@",
+                        percent_encoding::utf8_percent_encode(
+                            p,
+                            percent_encoding::NON_ALPHANUMERIC
+                        )
+                    )
+                });
                 let nodes: Vec<String> = sentinels
                     .iter()
                     .map(|(h, p)| {
                         if h.contains(':') {
-                            format!("redis://[{h}]:{p}")
+                            format!("redis://{auth}[{h}]:{p}")
                         } else {
-                            format!("redis://{h}:{p}")
+                            format!("redis://{auth}{h}:{p}")
                         }
                     })
                     .collect();

@@ -472,6 +472,13 @@ fn redis_urls_are_one_server_tls_or_sentinel_and_never_shown() {
         ]
     );
     assert_eq!(
+        problems(&redis("redis://127.0.0.1:6379").replace(
+            "[server]",
+            "redis_sentinel_password = \"sentinel-password-0123\"\n[server]"
+        )),
+        ["state.redis_sentinel_password: only used with a redis+sentinel:// URL"]
+    );
+    assert_eq!(
         problems(&redis("rediss+sentinel://s1:26379/mymaster")),
         [
             "state.redis_url: TLS to sentinels (rediss+sentinel://) is not supported: use redis+sentinel:// on a private network, or rediss:// to one server"

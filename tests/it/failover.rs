@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use crate::common::{run_binary, start_binary};
 use crate::support::{
     Redis, free_port, parse_post_form, start_redis, start_replica, start_sentinel,
+    start_sentinel_with_password,
 };
 use reqwest::StatusCode;
 
@@ -332,5 +333,53 @@ async fn a_killed_primary_fails_one_time_checks_closed_and_service_resumes_on_th
         began.elapsed() < Duration::from_secs(60),
         "{:?}",
         began.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn sentinels_with_a_password_are_asked_with_state_redis_sentinel_password() {
+    let primary = start_redis().await;
+    let password = "sentinel-password-0123456789";
+    let sentinel = start_sentinel_with_password(primary.port, MASTER, password).await;
+    let port = free_port();
+    let url = format!("redis+sentinel://127.0.0.1:{}/{MASTER}", sentinel.port);
+    let without = crate::cluster::config(port, &format!("http://127.0.0.1:{port}"), &url, 0, "pw");
+    // Without the password no sentinel names the master: no start.
+    let cfg = zenbridge::config::load_str(&without, None).unwrap();
+    let Err(e) = zenbridge::build_state(cfg).await else {
+        panic!("started without the sentinels' password")
+    };
+    let e = e.to_string();
+    assert!(
+        e.starts_with(&format!(
+            "the state store is unavailable: redis at master \"{MASTER}\" of sentinels 127.0.0.1:{}",
+            sentinel.port
+        )),
+        "{e}"
+    );
+    assert!(!e.contains(password));
+    // With it, the real binary starts, and a sign-in's one-time record is
+    // on the master the sentinel named.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zenbridge.toml");
+    let with = without.replace(
+        "[[source]]",
+        &format!("redis_sentinel_password = \"{password}\"\n\n[[source]]"),
+    );
+    assert_ne!(with, without);
+    std::fs::write(&path, with).unwrap();
+    let zb = start_binary(
+        &["serve", "--config", path.to_str().unwrap()],
+        port,
+        dir.path(),
+    )
+    .await;
+    assert_eq!(sign_in(&client(), &zb.url).await, (200, "ok".into()));
+    assert!(
+        primary
+            .command(&["KEYS", "zenbridge:login:*"])
+            .await
+            .contains("zenbridge:login:"),
+        "the record is on the master the sentinel named"
     );
 }

@@ -62,7 +62,7 @@ async fn memory_store_keeps_one_time_use_and_windows() {
 async fn redis_store_keeps_one_time_use_and_windows() {
     let redis = start_redis().await;
     let store = Store::Redis(
-        RedisStore::connect(&redis.url, "zbtest:", &Tls::default())
+        RedisStore::connect(&redis.url, "zbtest:", &Tls::default(), None)
             .await
             .unwrap(),
     );

@@ -50,7 +50,10 @@ pub use provider::{
     op_access_token, op_authorize, op_authorize_in, op_generate_keys, op_id_token, op_logout,
     op_redeem_code, op_revoke, shared_op, start_op, start_op_with,
 };
-pub use redis_server::{Redis, start_redis, start_redis_tls, start_replica, start_sentinel};
+pub use redis_server::{
+    Redis, start_redis, start_redis_tls, start_replica, start_sentinel,
+    start_sentinel_with_password,
+};
 pub use zendesk::{ZendeskUsers, assert_zendesk_ok, verify_zendesk};
 
 use std::net::{Ipv4Addr, TcpListener};

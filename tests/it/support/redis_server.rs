@@ -79,10 +79,26 @@ pub async fn start_replica(master_port: u16) -> Redis {
 /// fails over within 5 s. Panics if `redis-sentinel` is missing (run
 /// `scripts/test`, which installs it).
 pub async fn start_sentinel(master_port: u16, name: &str) -> Redis {
-    start("redis-sentinel", Probe::Ping, |port, dir| {
+    sentinel(master_port, name, None).await
+}
+
+/// [`start_sentinel`] that asks its own clients for `password`
+/// (`requirepass`).
+pub async fn start_sentinel_with_password(master_port: u16, name: &str, password: &str) -> Redis {
+    sentinel(master_port, name, Some(password)).await
+}
+
+async fn sentinel(master_port: u16, name: &str, password: Option<&str>) -> Redis {
+    // Without the password even PING is refused: wait for the port.
+    let probe = if password.is_some() {
+        Probe::Connect
+    } else {
+        Probe::Ping
+    };
+    start("redis-sentinel", probe, |port, dir| {
         // Sentinel rewrites its config file: one per sentinel.
         let conf = dir.join("sentinel.conf");
-        let text = format!(
+        let mut text = format!(
             "port {port}\nbind 127.0.0.1\nprotected-mode no\ndaemonize no\nloglevel warning\ndir {dir}\n\
              sentinel monitor {name} 127.0.0.1 {master_port} 2\n\
              sentinel down-after-milliseconds {name} 1000\n\
@@ -90,6 +106,9 @@ pub async fn start_sentinel(master_port: u16, name: &str) -> Redis {
              sentinel parallel-syncs {name} 1\n",
             dir = dir.display()
         );
+        if let Some(p) = password {
+            let _ = writeln!(text, "requirepass {p}");
+        }
         std::fs::write(&conf, text).expect("write sentinel.conf");
         vec![conf.display().to_string()]
     })
