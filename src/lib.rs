@@ -81,9 +81,20 @@ pub fn http_client() -> reqwest::Client {
 pub async fn build_state(config: config::Config) -> Result<AppState, state::StateError> {
     let store = match &config.state.backend {
         config::StateBackend::Memory => state::Store::Memory(state::memory::MemoryStore::default()),
-        config::StateBackend::Redis { url, key_prefix } => {
-            state::Store::Redis(state::redis::RedisStore::connect(url.expose(), key_prefix).await?)
-        }
+        config::StateBackend::Redis {
+            url,
+            key_prefix,
+            tls,
+            sentinel_password,
+        } => state::Store::Redis(
+            state::redis::RedisStore::connect(
+                url.expose(),
+                key_prefix,
+                tls,
+                sentinel_password.as_ref().map(config::Secret::expose),
+            )
+            .await?,
+        ),
     };
     let http = http_client();
     let keys = source::keys::KeyCache::default();

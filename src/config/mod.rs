@@ -265,7 +265,8 @@ fn load(
                 .map(Arc::new)
         })
         .collect();
-    let targets = v.targets(raw_targets, &sources, &source_names);
+    let default_rate_limit = server.as_ref().map_or(0, |s| s.rate_limit_per_minute);
+    let targets = v.targets(raw_targets, &sources, &source_names, default_rate_limit);
     if let Some(server) = &server {
         v.server_against_targets(server, &targets);
     }

@@ -74,12 +74,28 @@ pub struct RawState {
     pub backend: Option<String>,
     pub redis_url: Option<RawSecret>,
     pub key_prefix: Option<String>,
+    /// `rediss://`: the CA that signed the server's certificate (PEM).
+    pub redis_ca_file: Option<String>,
+    /// `rediss://`: a client certificate and its key (PEM), together.
+    pub redis_client_cert_file: Option<String>,
+    pub redis_client_key_file: Option<String>,
+    /// `redis+sentinel://`: the sentinels' own password (`requirepass`).
+    pub redis_sentinel_password: Option<RawSecret>,
     /// Where identity links live: `sqlite:PATH` or `postgres://…`.
     pub links_url: Option<RawSecret>,
 }
 
 impl RawTable for RawState {
-    const KEYS: &'static [&'static str] = &["backend", "redis_url", "key_prefix", "links_url"];
+    const KEYS: &'static [&'static str] = &[
+        "backend",
+        "redis_url",
+        "key_prefix",
+        "redis_ca_file",
+        "redis_client_cert_file",
+        "redis_client_key_file",
+        "redis_sentinel_password",
+        "links_url",
+    ];
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,6 +276,9 @@ pub struct RawTarget {
     /// `[[target.brands]]`: which sources each Zendesk brand offers (sso).
     #[serde(default)]
     pub brands: Vec<RawBrand>,
+    /// Requests a minute per client on the token endpoints; default
+    /// `server.rate_limit_per_minute`.
+    pub rate_limit_per_minute: Option<u32>,
     #[serde(default)]
     pub claims: BTreeMap<String, String>,
     #[serde(default)]
@@ -326,6 +345,7 @@ impl RawTable for RawTarget {
         "allowed_origins",
         "link",
         "brands",
+        "rate_limit_per_minute",
         "claims",
         "rules",
     ];

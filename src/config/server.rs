@@ -53,15 +53,20 @@ pub struct StateConfig {
 #[derive(Debug)]
 pub enum StateBackend {
     Memory,
-    Redis { url: Secret, key_prefix: String },
+    Redis {
+        url: Secret,
+        key_prefix: String,
+        /// For `rediss://`: the CA and the client certificate, read.
+        tls: crate::state::redis::Tls,
+        /// For `redis+sentinel://`: the sentinels' password.
+        sentinel_password: Option<Secret>,
+    },
 }
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 
 /// `server.admin_token` unlocks `POST /explain`: as long as a cookie key.
 pub const MIN_ADMIN_TOKEN: usize = 32;
-
-const REDIS_NO_TLS: &str = "rediss:// (TLS to Redis) is not built into zenbridge; use redis:// over a private network, or through a local TLS proxy (such as stunnel) listening on loopback";
 
 impl Validator {
     pub(super) fn server(&mut self, raw: &RawServer) -> Option<Server> {
@@ -217,9 +222,23 @@ impl Validator {
     fn state_backend(&mut self, raw: &RawState) -> Option<StateBackend> {
         match raw.backend.as_deref().unwrap_or("memory") {
             "memory" => {
-                if raw.redis_url.is_some() {
-                    self.p
-                        .push("state.redis_url", "only used with backend = \"redis\"");
+                for (key, set) in [
+                    ("redis_url", raw.redis_url.is_some()),
+                    ("redis_ca_file", raw.redis_ca_file.is_some()),
+                    (
+                        "redis_client_cert_file",
+                        raw.redis_client_cert_file.is_some(),
+                    ),
+                    ("redis_client_key_file", raw.redis_client_key_file.is_some()),
+                    (
+                        "redis_sentinel_password",
+                        raw.redis_sentinel_password.is_some(),
+                    ),
+                ] {
+                    if set {
+                        self.p
+                            .push(format!("state.{key}"), "only used with backend = \"redis\"");
+                    }
                 }
                 Some(StateBackend::Memory)
             }
@@ -240,18 +259,29 @@ impl Validator {
                     },
                 };
                 // The URL may hold a password: the problems never show it.
-                match Url::parse(url.expose()) {
-                    Err(e) => self.p.push("state.redis_url", format!("not a URL ({e})")),
-                    Ok(u) => match u.scheme() {
-                        "redis" | "unix" | "redis+unix" => {}
-                        "rediss" | "valkeys" => self.p.push("state.redis_url", REDIS_NO_TLS),
-                        other => self.p.push(
-                            "state.redis_url",
-                            format!(
-                                "must be a redis:// (or unix://, redis+unix://) URL; found scheme {other:?}"
-                            ),
-                        ),
-                    },
+                let location = match crate::state::redis::locate(url.expose()) {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        self.p.push("state.redis_url", e);
+                        None
+                    }
+                };
+                let tls = self.redis_tls(raw, location.as_ref());
+                let sentinel_password = self.secret(
+                    "state.redis_sentinel_password",
+                    raw.redis_sentinel_password.as_ref(),
+                    false,
+                );
+                if sentinel_password.is_some()
+                    && matches!(location, Some(crate::state::redis::Location::Server { .. }))
+                {
+                    self.p.push(
+                        "state.redis_sentinel_password",
+                        "only used with a redis+sentinel:// URL",
+                    );
+                }
+                if let Some(l) = &location {
+                    self.redis_in_clear(l, url.expose());
                 }
                 Some(StateBackend::Redis {
                     url,
@@ -259,6 +289,8 @@ impl Validator {
                         .key_prefix
                         .clone()
                         .unwrap_or_else(|| "zenbridge:".into()),
+                    tls,
+                    sentinel_password,
                 })
             }
             other => {
@@ -268,6 +300,101 @@ impl Validator {
                 );
                 None
             }
+        }
+    }
+
+    /// `state.redis_ca_file` and the client certificate: read now, and only
+    /// with a `rediss://` URL.
+    fn redis_tls(
+        &mut self,
+        raw: &RawState,
+        location: Option<&crate::state::redis::Location>,
+    ) -> crate::state::redis::Tls {
+        use crate::state::redis::{Location, Tls};
+        let is_tls = matches!(location, Some(Location::Server { tls: true }));
+        let mut read = |key: &str, path: Option<&String>, marker: &str| {
+            let path = path?;
+            if location.is_some() && !is_tls {
+                self.p.push(
+                    format!("state.{key}"),
+                    "only used with a rediss:// URL (TLS to one Redis server)",
+                );
+                return None;
+            }
+            let file = match self.base.as_deref() {
+                Some(base) if std::path::Path::new(path).is_relative() => base.join(path),
+                _ => std::path::PathBuf::from(path),
+            };
+            match std::fs::read(&file) {
+                Ok(pem) if pem.windows(marker.len()).any(|w| w == marker.as_bytes()) => Some(pem),
+                Ok(_) => {
+                    self.p.push(
+                        format!("state.{key}"),
+                        format!(
+                            "{} holds no PEM block containing {marker:?}",
+                            file.display()
+                        ),
+                    );
+                    None
+                }
+                Err(e) => {
+                    self.p.push(
+                        format!("state.{key}"),
+                        format!("cannot read {}: {e}", file.display()),
+                    );
+                    None
+                }
+            }
+        };
+        let tls = Tls {
+            ca_pem: read(
+                "redis_ca_file",
+                raw.redis_ca_file.as_ref(),
+                "CERTIFICATE-----",
+            ),
+            client_cert_pem: read(
+                "redis_client_cert_file",
+                raw.redis_client_cert_file.as_ref(),
+                "CERTIFICATE-----",
+            ),
+            client_key_pem: read(
+                "redis_client_key_file",
+                raw.redis_client_key_file.as_ref(),
+                "PRIVATE KEY-----",
+            ),
+        };
+        if raw.redis_client_cert_file.is_some() != raw.redis_client_key_file.is_some() {
+            self.p.push(
+                "state.redis_client_cert_file",
+                "redis_client_cert_file and redis_client_key_file go together: set both or neither",
+            );
+        }
+        tls
+    }
+
+    /// A warning when the state store's traffic (one-time records, and any
+    /// password in the URL) crosses a network in clear.
+    fn redis_in_clear(&mut self, location: &crate::state::redis::Location, url: &str) {
+        use crate::state::redis::Location;
+        // A redis:// host is opaque to the URL parser (not an IP): read it.
+        let remote = |h: &str| {
+            let h = h.trim_start_matches('[').trim_end_matches(']');
+            !(h.eq_ignore_ascii_case("localhost")
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback()))
+        };
+        let in_clear = match location {
+            Location::Server { tls: true } => false,
+            // A Unix socket has no host.
+            Location::Server { tls: false } => Url::parse(url)
+                .is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty() && remote(h))),
+            Location::Sentinel { sentinels, .. } => sentinels.iter().any(|(h, _)| remote(h)),
+        };
+        if in_clear {
+            self.warnings.push(Problem::new(
+                "state.redis_url",
+                "plain redis:// to a non-loopback host: its password and the one-time records cross the network in clear; use rediss:// (with state.redis_ca_file) or a private network",
+            ));
         }
     }
 

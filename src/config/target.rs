@@ -60,6 +60,10 @@ pub struct TargetConfig {
     /// `[[target.brands]]`: the sources each Zendesk brand offers (`sso`);
     /// empty: every brand is offered every source.
     pub brands: Vec<BrandSources>,
+    /// Requests a minute per client address on the token endpoints
+    /// (`rate_limit_per_minute`, default `server.rate_limit_per_minute`);
+    /// 0: no limit.
+    pub rate_limit_per_minute: u32,
 }
 
 /// The sources a Zendesk brand offers at the sign-in.
@@ -151,8 +155,15 @@ impl TargetConfig {
 }
 
 /// Keys every target kind accepts.
-const COMMON_TARGET_KEYS: [&str; 7] = [
-    "name", "kind", "secret", "sources", "claims", "rules", "link",
+const COMMON_TARGET_KEYS: [&str; 8] = [
+    "name",
+    "kind",
+    "secret",
+    "sources",
+    "claims",
+    "rules",
+    "link",
+    "rate_limit_per_minute",
 ];
 
 /// Checks `[[target.brands]]` against the target's `sources`.
@@ -244,6 +255,7 @@ impl Validator {
         raw: Vec<(Option<RawTarget>, Vec<String>)>,
         sources: &[Option<Arc<SourceConfig>>],
         configured: &[Option<String>],
+        default_rate_limit: u32,
     ) -> Vec<TargetConfig> {
         let mut out = Vec::new();
         let mut names = HashSet::new();
@@ -544,6 +556,7 @@ impl Validator {
                 allowed_origins,
                 link,
                 brands,
+                rate_limit_per_minute: raw.rate_limit_per_minute.unwrap_or(default_rate_limit),
             });
         }
         if out.is_empty() && self.p.0.is_empty() {

@@ -26,6 +26,9 @@ pub struct ApiError {
     pub error: &'static str,
     pub code: ErrorCode,
     pub description: String,
+    /// Headers the answer carries besides the usual (the rate limit's);
+    /// boxed, as most errors have none.
+    pub headers: Option<Box<axum::http::HeaderMap>>,
 }
 
 #[derive(Serialize)]
@@ -43,7 +46,18 @@ impl ApiError {
             error,
             code,
             description: description.into(),
+            headers: None,
         }
+    }
+
+    /// The same error, answered with `headers` too (they replace a
+    /// default such as `Retry-After: 30`).
+    #[must_use]
+    pub fn with_headers(mut self, headers: axum::http::HeaderMap) -> Self {
+        self.headers
+            .get_or_insert_with(Box::default)
+            .extend(headers);
+        self
     }
 
     pub fn from_gateway(e: &GatewayError, dialect: Dialect) -> Self {
@@ -139,6 +153,9 @@ impl IntoResponse for ApiError {
             ErrorCode::RateLimited | ErrorCode::UpstreamUnavailable | ErrorCode::StateUnavailable
         ) {
             h.insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        }
+        if let Some(extra) = self.headers {
+            h.extend(*extra);
         }
         resp
     }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod ops;
 pub mod outcome;
 pub mod pages;
+pub mod rate_limit;
 pub mod request_id;
 pub mod sandbox;
 pub mod sso;

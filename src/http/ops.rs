@@ -23,7 +23,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::error::{ApiError, Dialect};
-use super::tokens::rate_key;
+use super::rate_limit::rate_key;
 use super::{AppState, ClientIp, Rt, read_body};
 use crate::error::ErrorCode;
 use crate::source::keys::KeyStatus;

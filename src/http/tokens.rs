@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +20,7 @@ use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::error::{ApiError, Dialect};
+use super::rate_limit::{self, Quota};
 use super::{AppState, ClientIp, Rt, read_body};
 use crate::config::Refusal;
 use crate::error::ErrorCode;
@@ -141,52 +141,6 @@ fn guard(
     })
 }
 
-/// The rate limit's key for an address: IPv6 clients by their /64, which
-/// one household or host gets as a whole.
-pub fn rate_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => format!("rl:{v4}"),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("rl:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-    }
-}
-
-/// Per-address rate limit over the token endpoints. The state store
-/// failing does not stop sign-ins: the limit is a brake, not a lock.
-async fn rate_limit(
-    state: &AppState,
-    rt: &Runtime,
-    ip: ClientIp,
-    dialect: Dialect,
-) -> Result<(), ApiError> {
-    let limit = rt.config.server.rate_limit_per_minute;
-    let Some(ip) = ip.0 else { return Ok(()) };
-    if limit == 0 {
-        return Ok(());
-    }
-    match state
-        .shared()
-        .store
-        .hit(&rate_key(ip), Duration::from_secs(60))
-        .await
-    {
-        Ok(n) if n > u64::from(limit) => Err(ApiError::new(
-            ErrorCode::RateLimited,
-            format!(
-                "at most {limit} requests a minute are accepted from one address; try again in a minute"
-            ),
-            dialect,
-        )),
-        Ok(_) => Ok(()),
-        Err(e) => {
-            tracing::warn!(error = %e, "rate limit not applied");
-            Ok(())
-        }
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn run(
     state: &AppState,
@@ -283,7 +237,18 @@ async fn sdk_jwt(
     let d = Dialect::Bearer;
     let target = find_target(&rt, &name, d)?;
     guard(&target, Endpoint::Sdk, ip, d)?;
-    rate_limit(&state, &rt, ip, d).await?;
+    let quota = rate_limit::check(&state, &target, ip, d).await?;
+    Quota::apply(quota, sdk_mint(&state, &rt, &target, ip, request).await)
+}
+
+async fn sdk_mint(
+    state: &AppState,
+    rt: &Runtime,
+    target: &Target,
+    ip: ClientIp,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let d = Dialect::Bearer;
     let limit = rt.config.server.max_body_bytes;
     let body = read_body(request.into_body(), limit, d).await?;
     let user_token = form_field(&body, "user_token");
@@ -295,9 +260,9 @@ async fn sdk_jwt(
         ));
     };
     let ok = run(
-        &state,
-        &rt,
-        &target,
+        state,
+        rt,
+        target,
         &token,
         Via::Issuer(TokenUse::IdToken),
         ip,
@@ -334,26 +299,29 @@ async fn exchange(
     let d = Dialect::Bearer;
     let target = find_target(&rt, &name, d)?;
     guard(&target, Endpoint::Exchange, ip, d)?;
-    rate_limit(&state, &rt, ip, d).await?;
-    let token = bearer(&headers).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::RequestInvalid,
-            "send the upstream token as Authorization: Bearer <token>",
+    let quota = rate_limit::check(&state, &target, ip, d).await?;
+    let answer = async {
+        let token = bearer(&headers).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::RequestInvalid,
+                "send the upstream token as Authorization: Bearer <token>",
+                d,
+            )
+        })?;
+        let ok = run(
+            &state,
+            &rt,
+            &target,
+            token,
+            Via::Issuer(TokenUse::IdToken),
+            ip,
+            Route::Exchange,
             d,
         )
-    })?;
-    let ok = run(
-        &state,
-        &rt,
-        &target,
-        token,
-        Via::Issuer(TokenUse::IdToken),
-        ip,
-        Route::Exchange,
-        d,
-    )
-    .await?;
-    Ok(Json(json!({"jwt": ok.minted.jwt, "expires_in": ok.minted.expires_in})).into_response())
+        .await?;
+        Ok(Json(json!({"jwt": ok.minted.jwt, "expires_in": ok.minted.expires_in})).into_response())
+    };
+    Quota::apply(quota, answer.await)
 }
 
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -372,7 +340,6 @@ async fn token_exchange(
     request: Request,
 ) -> Result<Response, ApiError> {
     let d = Dialect::TokenEndpoint;
-    rate_limit(&state, &rt, ip, d).await?;
     let limit = rt.config.server.max_body_bytes;
     let body = read_body(request.into_body(), limit, d).await?;
     let f = form(&body);
@@ -460,17 +427,22 @@ async fn token_exchange(
         }
     };
     guard(&target, Endpoint::Token, ip, d)?;
-    let ok = run(&state, &rt, &target, token, via, ip, Route::Token, d).await?;
-    let mut resp = Json(json!({
-        "access_token": ok.minted.jwt,
-        "issued_token_type": TYPE_JWT,
-        "token_type": "N_A",
-        "expires_in": ok.minted.expires_in,
-    }))
-    .into_response();
-    resp.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(resp)
+    // Counted once the target is known: the limit is per target.
+    let quota = rate_limit::check(&state, &target, ip, d).await?;
+    let answer = async {
+        let ok = run(&state, &rt, &target, token, via, ip, Route::Token, d).await?;
+        let mut resp = Json(json!({
+            "access_token": ok.minted.jwt,
+            "issued_token_type": TYPE_JWT,
+            "token_type": "N_A",
+            "expires_in": ok.minted.expires_in,
+        }))
+        .into_response();
+        resp.headers_mut()
+            .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        Ok(resp)
+    };
+    Quota::apply(quota, answer.await)
 }
 
 #[cfg(test)]
@@ -499,38 +471,5 @@ mod tests {
                 .find_map(|(k, v)| (k == "user_token").then_some(v));
             assert_eq!(form_field(body.as_bytes(), "user_token"), full, "{body}");
         }
-    }
-}
-
-#[cfg(test)]
-mod rate_key_tests {
-    use super::rate_key;
-
-    #[test]
-    fn ipv6_clients_are_counted_by_their_64() {
-        let a = rate_key(
-            "2001:db8:1:2:aaaa::1"
-                .parse()
-                .unwrap_or(std::net::IpAddr::from([0; 16])),
-        );
-        let b = rate_key(
-            "2001:db8:1:2:ffff:1:2:3"
-                .parse()
-                .unwrap_or(std::net::IpAddr::from([0; 16])),
-        );
-        let c = rate_key(
-            "2001:db8:1:3::1"
-                .parse()
-                .unwrap_or(std::net::IpAddr::from([0; 16])),
-        );
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert_eq!(a, "rl:2001:db8:1:2::/64");
-        let v4 = rate_key(
-            "203.0.113.5"
-                .parse()
-                .unwrap_or(std::net::IpAddr::from([0; 4])),
-        );
-        assert_eq!(v4, "rl:203.0.113.5");
     }
 }

@@ -4,9 +4,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::Hit;
+
 #[derive(Clone)]
 struct Held {
     ttl: Duration,
+    /// When the entry (a rate-limit window) started.
+    started: Instant,
     count: Arc<AtomicU64>,
 }
 
@@ -42,6 +46,7 @@ impl MemoryStore {
             .or_insert_with(async {
                 Held {
                     ttl,
+                    started: Instant::now(),
                     count: Arc::new(AtomicU64::new(1)),
                 }
             })
@@ -56,17 +61,22 @@ impl MemoryStore {
             .map_or(0, |h| h.count.load(Ordering::Relaxed))
     }
 
-    pub async fn hit(&self, key: &str, window: Duration) -> u64 {
+    pub async fn hit(&self, key: &str, window: Duration) -> Hit {
         let entry = self
             .cache
             .entry(key.to_owned())
             .or_insert_with(async {
                 Held {
                     ttl: window,
+                    started: Instant::now(),
                     count: Arc::new(AtomicU64::new(0)),
                 }
             })
             .await;
-        entry.value().count.fetch_add(1, Ordering::Relaxed) + 1
+        let held = entry.value();
+        Hit {
+            count: held.count.fetch_add(1, Ordering::Relaxed) + 1,
+            resets_in: held.ttl.saturating_sub(held.started.elapsed()),
+        }
     }
 }

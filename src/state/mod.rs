@@ -12,6 +12,14 @@ use std::time::Duration;
 #[error("the state store is unavailable: {0}")]
 pub struct StateError(pub String);
 
+/// A hit counted in a window: the count so far, and how long until the
+/// window ends (a new one starts with the next hit after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub count: u64,
+    pub resets_in: Duration,
+}
+
 #[derive(Clone)]
 pub enum Store {
     Memory(memory::MemoryStore),
@@ -28,8 +36,8 @@ impl Store {
     }
 
     /// Counts a hit in the fixed window that started with the first hit;
-    /// returns the count so far.
-    pub async fn hit(&self, key: &str, window: Duration) -> Result<u64, StateError> {
+    /// returns the count so far and the time left in the window.
+    pub async fn hit(&self, key: &str, window: Duration) -> Result<Hit, StateError> {
         match self {
             Store::Memory(m) => Ok(m.hit(key, window).await),
             Store::Redis(r) => r.hit(key, window).await,

@@ -23,7 +23,16 @@ const COOKIE_KEY: &str = "cluster-test-cookie-key-0123456789abcdef";
 const SANDBOX_SECRET: &str = "cluster-sandbox-secret-0123456789";
 const SDK_SECRET: &str = "cluster-sdk-secret-0123456789";
 
-fn config(port: u16, public_url: &str, redis: &str, rate_limit: u32, label: &str) -> String {
+/// A replica's config: a `dev` source (its page shows `label`), a sandbox
+/// `sso` target `helpcenter` and an `sdk` target `mobile`; `redis` is the
+/// state store's URL (`tests/it/failover.rs` gives a sentinel URL).
+pub(crate) fn config(
+    port: u16,
+    public_url: &str,
+    redis: &str,
+    rate_limit: u32,
+    label: &str,
+) -> String {
     format!(
         r#"
 [server]
@@ -241,6 +250,19 @@ async fn the_rate_limit_is_shared_by_the_replicas() {
     assert_eq!(by_replica.len(), 3, "{by_replica:?}");
     let over = sdk("203.0.113.77").await.unwrap();
     assert_eq!(over.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Whichever replica refuses, it says when to come back, from the
+    // window the three share.
+    let header = |name: &str| {
+        over.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let retry: u64 = header("retry-after").parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(header("ratelimit-policy"), "\"per-minute\";q=30;w=60");
+    assert_eq!(header("ratelimit"), format!("\"per-minute\";r=0;t={retry}"));
     // Another client is not held back.
     assert_eq!(sdk("198.51.100.5").await.unwrap().status(), StatusCode::OK);
 }

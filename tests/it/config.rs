@@ -451,32 +451,145 @@ fn redis(url: &str) -> String {
 }
 
 #[test]
-fn redis_over_tls_is_refused_at_check() {
-    let p = problems(&redis("rediss://:hunter2-password@redis.acme.test:6380/0"));
+fn redis_urls_are_one_server_tls_or_sentinel_and_never_shown() {
     assert_eq!(
-        p,
+        problems(&redis("http://:hunter2@redis.acme.test:6379")),
         [
-            "state.redis_url: rediss:// (TLS to Redis) is not built into zenbridge; use redis:// over a private network, or through a local TLS proxy (such as stunnel) listening on loopback"
+            "state.redis_url: must be a redis://, rediss://, unix://, redis+unix:// or redis+sentinel:// URL; found scheme \"http\""
         ]
+    );
+    let p = problems(&redis("redis+sentinel://:hunter2@s1:x,s2/mymaster"));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("state.redis_url: a sentinel's port must be a number"),
+        "{p:?}"
     );
     assert!(!p[0].contains("hunter2"), "the URL's password is not shown");
     assert_eq!(
-        problems(&redis("http://redis.acme.test:6379")),
+        problems(&redis("redis+sentinel://s1:26379")),
         [
-            "state.redis_url: must be a redis:// (or unix://, redis+unix://) URL; found scheme \"http\""
+            "state.redis_url: the master's name is missing; the form is redis+sentinel://[:password@]host:26379[,host:26379…]/master-name[/db]"
+        ]
+    );
+    assert_eq!(
+        problems(&redis("redis://127.0.0.1:6379").replace(
+            "[server]",
+            "redis_sentinel_password = \"sentinel-password-0123\"\n[server]"
+        )),
+        ["state.redis_sentinel_password: only used with a redis+sentinel:// URL"]
+    );
+    assert_eq!(
+        problems(&redis("rediss+sentinel://s1:26379/mymaster")),
+        [
+            "state.redis_url: TLS to sentinels (rediss+sentinel://) is not supported: use redis+sentinel:// on a private network, or rediss:// to one server"
         ]
     );
     for ok in [
-        "redis://:pw@redis.acme.test:6379/0",
+        "redis://:pw@127.0.0.1:6379/0",
+        "rediss://:pw@redis.acme.test:6380/0",
         "unix:///run/redis.sock",
         "redis+unix:///run/redis.sock",
+        "redis+sentinel://:pw@127.0.0.1:26379,[::1]:26380,localhost/mymaster/1",
     ] {
         let cfg = valid(&redis(ok));
         assert!(
             matches!(cfg.state.backend, config::StateBackend::Redis { .. }),
             "{ok}"
         );
+        assert_eq!(state_warnings(&cfg), Vec::<String>::new(), "{ok}");
     }
+}
+
+/// The warnings about `[state]` (the test configs write their other
+/// secrets in the file, which is warned about too).
+fn state_warnings(cfg: &Config) -> Vec<String> {
+    warnings(cfg)
+        .into_iter()
+        .filter(|w| w.starts_with("state."))
+        .collect()
+}
+
+#[test]
+fn plain_redis_off_loopback_is_warned_about() {
+    for url in [
+        "redis://:pw@redis.acme.test:6379/0",
+        "redis://10.0.0.5:6379",
+        "redis+sentinel://127.0.0.1:26379,10.0.0.7:26379/mymaster",
+    ] {
+        let cfg = valid(&redis(url));
+        assert_eq!(
+            state_warnings(&cfg),
+            [
+                "state.redis_url: plain redis:// to a non-loopback host: its password and the one-time records cross the network in clear; use rediss:// (with state.redis_ca_file) or a private network"
+            ],
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn redis_tls_files_are_read_at_check_and_only_with_rediss() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ca.pem"),
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("not-pem.txt"), "hello").unwrap();
+    let with = |url: &str, extra: &str| {
+        redis(url).replace(
+            &format!("redis_url = {url:?}"),
+            &format!("redis_url = {url:?}\n{extra}"),
+        )
+    };
+    // A relative path is taken from the config's folder.
+    let cfg = load_str(
+        &with(
+            "rediss://redis.acme.test:6380",
+            "redis_ca_file = \"ca.pem\"",
+        ),
+        Some(dir.path()),
+    )
+    .unwrap_or_else(|p| panic!("{p}"));
+    match &cfg.state.backend {
+        config::StateBackend::Redis { tls, .. } => assert!(tls.ca_pem.is_some()),
+        config::StateBackend::Memory => panic!("redis expected"),
+    }
+    let p = problems_in(
+        &with(
+            "rediss://redis.acme.test:6380",
+            "redis_ca_file = \"not-pem.txt\"\nredis_client_cert_file = \"ca.pem\"",
+        ),
+        Some(dir.path()),
+    );
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(
+        p[0].starts_with("state.redis_ca_file: ")
+            && p[0].ends_with("not-pem.txt holds no PEM block containing \"CERTIFICATE-----\""),
+        "{p:?}"
+    );
+    assert_eq!(
+        p[1],
+        "state.redis_client_cert_file: redis_client_cert_file and redis_client_key_file go together: set both or neither"
+    );
+    assert_eq!(
+        problems_in(
+            &with("redis://127.0.0.1:6379", "redis_ca_file = \"ca.pem\""),
+            Some(dir.path())
+        ),
+        ["state.redis_ca_file: only used with a rediss:// URL (TLS to one Redis server)"]
+    );
+    let missing = problems_in(
+        &with(
+            "rediss://redis.acme.test:6380",
+            "redis_ca_file = \"nowhere.pem\"",
+        ),
+        Some(dir.path()),
+    );
+    assert!(
+        missing[0].starts_with("state.redis_ca_file: cannot read "),
+        "{missing:?}"
+    );
 }
 
 // ------------------------------------------------------------ trust model --

@@ -15,6 +15,7 @@ mod config;
 mod deploy;
 mod docs;
 mod entra;
+mod failover;
 mod faults;
 mod firebase_emulator;
 mod harness;

@@ -6,7 +6,8 @@
 //!   [`op_id_token`] to run its authorization-code + PKCE flow without a form.
 //! - [`verify_zendesk`]: the independent Node checker of the JWTs we mint for
 //!   Zendesk (`tests/support/verify/verify-zendesk.mjs`).
-//! - [`start_redis`]: a throwaway `redis-server`.
+//! - [`start_redis`]: a throwaway `redis-server`; [`start_replica`],
+//!   [`start_sentinel`] and [`start_redis_tls`] for failover and TLS.
 //! - [`start_postgres`]: a throwaway PostgreSQL server.
 //! - [`start_haproxy`]: HAProxy in front of several replicas.
 //! - [`start_firebase_emulator`] / [`shared_firebase_emulator`]: the real
@@ -52,7 +53,10 @@ pub use provider::{
     op_access_token, op_authorize, op_authorize_in, op_generate_keys, op_id_token, op_logout,
     op_redeem_code, op_revoke, shared_op, start_op, start_op_with,
 };
-pub use redis_server::{Redis, start_redis};
+pub use redis_server::{
+    Redis, start_redis, start_redis_tls, start_replica, start_sentinel,
+    start_sentinel_with_password,
+};
 pub use zendesk::{ZendeskUsers, assert_zendesk_ok, verify_zendesk};
 
 use std::net::{Ipv4Addr, TcpListener};
