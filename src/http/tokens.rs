@@ -92,9 +92,18 @@ pub(crate) fn form_field<'b>(body: &'b [u8], name: &str) -> Option<Cow<'b, str>>
     }
 }
 
-/// Form fields, borrowed from the body where no decoding was needed.
-fn form(body: &[u8]) -> HashMap<Cow<'_, str>, Cow<'_, str>> {
-    url::form_urlencoded::parse(body).collect()
+/// Form fields, borrowed from the body where no decoding was needed; `Err`
+/// names a field sent more than once, which RFC 6749 §3.1 forbids (and
+/// which a proxy and zenbridge could otherwise read differently).
+fn form(body: &[u8]) -> Result<HashMap<Cow<'_, str>, Cow<'_, str>>, Cow<'_, str>> {
+    let mut fields = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        if fields.contains_key(&k) {
+            return Err(k);
+        }
+        fields.insert(k, v);
+    }
+    Ok(fields)
 }
 
 /// The target by name.
@@ -375,7 +384,16 @@ async fn token_exchange(
     rate_limit(&state, &rt, ip, d).await?;
     let limit = rt.config.server.max_body_bytes;
     let body = read_body(request.into_body(), limit, d).await?;
-    let f = form(&body);
+    let f = form(&body).map_err(|name| {
+        ApiError::new(
+            ErrorCode::RequestInvalid,
+            format!(
+                "the parameter {} is repeated; each may be sent once (RFC 6749 section 3.1)",
+                crate::gateway::shorten(&name)
+            ),
+            d,
+        )
+    })?;
     match f.get("grant_type").map(AsRef::as_ref) {
         Some(TOKEN_EXCHANGE) => {}
         Some(other) => {
