@@ -17,6 +17,7 @@ mod docs;
 mod entra;
 mod firebase_emulator;
 mod harness;
+mod hostile;
 mod introspection;
 mod keys;
 mod links;
