@@ -15,7 +15,9 @@
 //! - `redirect_parts.json` (templates × hosts, all to be dropped) and
 //!   `redirects.tsv` (hand-written, with the positive controls): each
 //!   `return_to` through the chooser, a finished sign-in, the logout
-//!   route's "Try again" link, and the logout redirect.
+//!   route's "Try again" link, and the logout redirect;
+//!   `after_logout_urls.tsv`: the config's `after_logout_url`, judged by
+//!   `zenbridge check`.
 //! - `forms.jsonl`: bodies and headers of the token endpoints.
 
 use std::collections::BTreeMap;
@@ -29,7 +31,7 @@ use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
-use crate::common::{KeyServer, Process, TestKey, ec_key, now, rsa_key, start_binary};
+use crate::common::{KeyServer, Process, TestKey, ec_key, now, rsa_key, run_binary, start_binary};
 use crate::sso::{answer, client, field, get, post};
 use crate::support::{free_port, links, manifest_dir, parse_post_form};
 
@@ -835,7 +837,38 @@ async fn redirects() -> Tally {
         let name = format!("return_to={}", r.query);
         tally.record(&name, r.kept.is_none(), problem.clone().flatten());
     }
+    after_logout_urls(&mut tally);
     tally
+}
+
+/// `after_logout_urls.tsv`: each value as the target's `after_logout_url`,
+/// judged by `zenbridge check`.
+fn after_logout_urls(tally: &mut Tally) {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = std::fs::read_to_string(data("after_logout_urls.tsv")).unwrap();
+    for line in tsv.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (expect, value) = line.split_once('\t').unwrap();
+        let config = redirects_config()
+            .replace(AFTER_LOGOUT, value)
+            .replace("@LISTEN@", "127.0.0.1:1")
+            .replace("@URL@", "http://127.0.0.1:1");
+        let file = dir.path().join("zenbridge.toml");
+        std::fs::write(&file, config).unwrap();
+        let (code, out, err) = run_binary(&["check", "--config", file.to_str().unwrap()]);
+        let named = format!("{out}{err}").contains("target[0].after_logout_url");
+        let problem = match (expect, code, named) {
+            ("refuse", 1, true) | ("keep", 0, false) => None,
+            _ => Some(format!(
+                "check exited {code}: {}",
+                err.lines().take(3).collect::<Vec<_>>().join(" / ")
+            )),
+        };
+        tally.record(
+            &format!("after_logout_url = {value:?}"),
+            expect == "refuse",
+            problem,
+        );
+    }
 }
 
 // ------------------------------------------------------- forms, headers
@@ -1020,8 +1053,8 @@ async fn hostile_corpus_is_refused_or_kept_as_the_contract_says() {
         ("tokens", "`tokens.jsonl`", &tokens),
         ("claims bound for Zendesk", "`claims.jsonl`", &claims),
         (
-            "open redirects (`return_to` on the login, sign-in and logout routes)",
-            "`redirect_parts.json`, `redirects.tsv`",
+            "open redirects (`return_to` on the login, sign-in and logout routes; `after_logout_url`)",
+            "`redirect_parts.json`, `redirects.tsv`, `after_logout_urls.tsv`",
             &redirects,
         ),
         ("form bodies and headers", "`forms.jsonl`", &forms),
