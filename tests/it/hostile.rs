@@ -14,8 +14,9 @@
 //!   code, or minted exactly as the line says (the output JWT is decoded).
 //! - `redirect_parts.json` (templates × hosts, all to be dropped) and
 //!   `redirects.tsv` (hand-written, with the positive controls): each
-//!   `return_to` through the chooser, a finished sign-in, the logout
-//!   route's "Try again" link, and the logout redirect;
+//!   `return_to` through the chooser, a finished sign-in, a legacy app's
+//!   relayed Zendesk JWT, the logout route's "Try again" link, and the
+//!   logout redirect;
 //!   `after_logout_urls.tsv`: the config's `after_logout_url`, judged by
 //!   `zenbridge check`.
 //! - `forms.jsonl`: bodies and headers of the token endpoints.
@@ -649,12 +650,18 @@ fn redirects_config() -> String {
         r#"
 {SERVER}
 {dev}{dev2}
+[[source]]
+name = "legacy"
+kind = "zendesk_jwt"
+login_url = "https://legacy.acme.test/login"
+secret = "{LEGACY_SECRET}"
+
 [[target]]
 name = "hc"
 kind = "sso"
 subdomain = "acme"
 secret = "hostile-helpcenter-secret-0123456789"
-sources = ["dev", "dev2"]
+sources = ["dev", "dev2", "legacy"]
 return_to_hosts = ["support.acme.com"]
 after_logout_url = "{AFTER_LOGOUT}"
 access_url = "http://127.0.0.1:9/access/jwt"
@@ -731,8 +738,8 @@ fn carried(page: &str, path: &str) -> Result<Option<String>, String> {
 }
 
 /// Checks one `return_to` on each route that takes it; `None` when all
-/// four agree with the expectation.
-async fn one_redirect(c: &reqwest::Client, url: &str, r: &Redirect) -> Option<String> {
+/// five agree with the expectation. `jti` is fresh for this case.
+async fn one_redirect(c: &reqwest::Client, url: &str, r: &Redirect, jti: &str) -> Option<String> {
     let value = url::form_urlencoded::parse(format!("return_to={}", r.query).as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
@@ -772,7 +779,31 @@ async fn one_redirect(c: &reqwest::Client, url: &str, r: &Redirect) -> Option<St
     if echoed(&done.body) {
         return Some("echoed on the page that posts to Zendesk".into());
     }
-    // 3. The logout route's error page: its "Try again" link.
+    // 3. A legacy app's Zendesk JWT sent to zenbridge with the value.
+    let t = now();
+    let legacy = crate::common::hs256(
+        LEGACY_SECRET,
+        &json!({"iat": t, "jti": jti, "email": "ada@acme.test", "name": "Ada"}),
+    );
+    let url_jwt = format!(
+        "{url}/sso/hc/from/legacy/access/jwt?jwt={legacy}&return_to={}",
+        r.query
+    );
+    let relayed = get(c, url_jwt).await;
+    let Some((_, posted)) = parse_post_form(&relayed.body) else {
+        return Some(format!(
+            "legacy JWT: no form to Zendesk ({})",
+            relayed.status
+        ));
+    };
+    if field(&posted, "return_to") != want {
+        let got = field(&posted, "return_to");
+        return Some(format!("legacy JWT posted {got:?} (want {want:?})"));
+    }
+    if echoed(&relayed.body) {
+        return Some("echoed on the legacy JWT's page".into());
+    }
+    // 4. The logout route's error page: its "Try again" link.
     let error = get(
         c,
         format!(
@@ -793,7 +824,7 @@ async fn one_redirect(c: &reqwest::Client, url: &str, r: &Redirect) -> Option<St
     if echoed(&error.body) {
         return Some("echoed on the logout error page".into());
     }
-    // 4. The logout redirect goes to after_logout_url, whatever the query.
+    // 5. The logout redirect goes to after_logout_url, whatever the query.
     let out = get(c, format!("{url}/sso/hc/logout?return_to={}", r.query)).await;
     if out.status != StatusCode::SEE_OTHER || out.location() != AFTER_LOGOUT {
         return Some(format!(
@@ -824,7 +855,7 @@ async fn redirects() -> Tally {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let Some(r) = cases.get(i) else { break };
-                    let problem = one_redirect(&c, &url, r).await;
+                    let problem = one_redirect(&c, &url, r, &format!("case-{i}")).await;
                     results.lock().await[i] = Some(problem);
                 }
             })
@@ -1110,7 +1141,7 @@ async fn hostile_corpus_is_refused_or_kept_as_the_contract_says() {
         ("tokens", "`tokens.jsonl`", &tokens),
         ("claims bound for Zendesk", "`claims.jsonl`", &claims),
         (
-            "open redirects (`return_to` on the login, sign-in and logout routes; `after_logout_url`)",
+            "open redirects (`return_to` on the login, sign-in, legacy JWT and logout routes; `after_logout_url`)",
             "`redirect_parts.json`, `redirects.tsv`, `after_logout_urls.tsv`",
             &redirects,
         ),
