@@ -249,19 +249,26 @@ struct Keys {
     ec: [TestKey; 2],
     pem: TestKey,
     twin: TestKey,
+    firebase: TestKey,
     attacker: TestKey,
     attacker_server: KeyServer,
     servers: Vec<KeyServer>,
 }
 
 fn issuers() -> BTreeMap<&'static str, String> {
-    [
+    let names = [
         "rsa", "ec", "pem", "twin", "legacy", "outsider", "app", "chatapp",
-    ]
-    .into_iter()
-    .map(|s| (s, format!("https://{s}.hostile.test")))
-    .collect()
+    ];
+    let mut iss: BTreeMap<_, _> = names
+        .into_iter()
+        .map(|s| (s, format!("https://{s}.hostile.test")))
+        .collect();
+    let firebase = format!("https://securetoken.google.com/{FIREBASE_PROJECT}");
+    iss.insert("firebase", firebase);
+    iss
 }
+
+const FIREBASE_PROJECT: &str = "hostile-fb";
 
 /// A `jwt` source named `name`, issuer `https://{name}.hostile.test`,
 /// audience `zendesk`, with its `keys` line (a URL, a file, a secret).
@@ -273,7 +280,12 @@ fn jwt_source(name: &str, keys: &str) -> String {
 
 fn tokens_config(k: &Keys) -> String {
     let jwks = |i: usize| format!("jwks_url = \"{}/jwks\"", k.servers[i].url);
+    let firebase = format!(
+        "[[source]]\nname = \"firebase\"\nkind = \"firebase\"\nproject_id = \"{FIREBASE_PROJECT}\"\nkeys_url = \"{}/certs\"\n",
+        k.servers[3].url
+    );
     let sources: String = [
+        firebase,
         jwt_source("rsa", &jwks(0)),
         jwt_source("ec", &jwks(1)),
         jwt_source("twin", &jwks(2)),
@@ -290,7 +302,7 @@ fn tokens_config(k: &Keys) -> String {
 name = "mobile"
 kind = "sdk"
 secret = "{SDK_SECRET}"
-sources = ["rsa", "ec", "twin", "pem", "legacy"]
+sources = ["rsa", "ec", "twin", "pem", "legacy", "firebase"]
 
 [[target]]
 name = "elsewhere"
@@ -306,11 +318,13 @@ impl Keys {
         let rsa = [rsa_key("r1"), rsa_key("r2")];
         let ec = [ec_key("e1"), ec_key("e2")];
         let twin = rsa_key("r1");
+        let firebase = rsa_key("f1");
         let attacker = rsa_key("attacker");
         let servers = vec![
             KeyServer::start(&[&rsa[0], &rsa[1]]).await,
             KeyServer::start(&[&ec[0], &ec[1]]).await,
             KeyServer::start(&[&twin]).await,
+            KeyServer::start(&[&firebase]).await,
         ];
         let attacker_server = KeyServer::start(&[&attacker]).await;
         Keys {
@@ -318,6 +332,7 @@ impl Keys {
             ec,
             pem: rsa_key("p1"),
             twin,
+            firebase,
             attacker,
             attacker_server,
             servers,
@@ -331,6 +346,7 @@ impl Keys {
             "ec" => (&self.ec[0], "ES256", Some("e1")),
             "pem" => (&self.pem, "RS256", None),
             "twin" => (&self.twin, "RS256", Some("r1")),
+            "firebase" => (&self.firebase, "RS256", Some("f1")),
             _ => return None,
         })
     }
@@ -354,6 +370,7 @@ impl Keys {
         };
         match form {
             "pem" => key.public_pem.clone().into_bytes(),
+            "cert" => key.cert_pem.clone().into_bytes(),
             "pem-trimmed" => key.public_pem.trim().as_bytes().to_vec(),
             "der" => der(),
             "jwk" => serde_json::to_vec(&key.jwk).unwrap(),
@@ -393,10 +410,17 @@ impl Keys {
             .as_str()
             .map_or_else(|| self.with_attacker(&header).to_string(), replaced)
             .into_bytes();
-        let base = json!({
+        let mut base = json!({
             "iss": iss[source], "aud": "zendesk", "sub": "u-1", "email": "ada@acme.test",
             "name": "Ada", "iat": t, "exp": t + 600,
         });
+        if source == "firebase" {
+            // A Firebase ID token: its project as the audience, and the
+            // email vouched for (the trust model wants it).
+            base["aud"] = json!(FIREBASE_PROJECT);
+            base["email_verified"] = json!(true);
+            base["auth_time"] = json!(t - 10);
+        }
         let mut claims = merged(base.as_object().unwrap(), case.get("claims"));
         for i in 0..case["extra_claims"].as_u64().unwrap_or(0) {
             claims.insert(format!("x{i}"), json!(0));
