@@ -933,9 +933,13 @@ fn after_logout_urls(tally: &mut Tally) {
 
 fn forms_config() -> String {
     let legacy = jwt_source("legacy", &format!("secret = \"{LEGACY_SECRET}\""));
+    let server = SERVER.replace(
+        "rate_limit_per_minute = 0",
+        &format!("rate_limit_per_minute = {FLOOD_LIMIT}"),
+    );
     format!(
         r#"
-{SERVER}max_body_bytes = 16384
+{server}max_body_bytes = 16384
 max_token_bytes = 8192
 trusted_proxies = ["127.0.0.1/32"]
 
@@ -1097,6 +1101,42 @@ async fn chunked_post(url: &str, path: &Value, body: &[u8]) -> Result<(u16, Valu
     ))
 }
 
+/// The forms gateway's rate limit: above what the other cases send from
+/// one address, below a flood's size.
+const FLOOD_LIMIT: usize = 300;
+
+/// A flood: requests whose `X-Forwarded-For` differs in what the client
+/// wrote (`{i}` in the line's template) but not in the hop the trusted
+/// proxy added. The first must be served, and one of the first
+/// `2 × FLOOD_LIMIT + 2` must be `rate_limited` (the limit's window is a
+/// fixed minute, which a flood may straddle once): rotating spoofed
+/// entries does not buy requests. The answer is the first refusal.
+async fn flood(url: &str, case: &Value, good: &str) -> Result<(u16, Value), String> {
+    let c = reqwest::Client::new();
+    let template = case["xff"].as_str().unwrap();
+    let mut last = (0, Value::Null);
+    for i in 0..2 * FLOOD_LIMIT + 2 {
+        let resp = c
+            .post(format!("{url}{}", case["path"].as_str().unwrap()))
+            .header(
+                "x-forwarded-for",
+                template.replace("{i}", &format!("{:x}", i + 1)),
+            )
+            .form(&[("user_token", good)])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        last = json_answer(resp).await;
+        if i == 0 && last.0 != 200 {
+            return Err(format!("the flood's first request was answered {}", last.0));
+        }
+        if last.0 != 200 {
+            break;
+        }
+    }
+    Ok(last)
+}
+
 async fn forms() -> Tally {
     let (bin, _dir) = binary(&forms_config(), &[]).await;
     let t = now();
@@ -1114,7 +1154,12 @@ async fn forms() -> Tally {
         // A preflight is refused by what it leaves out.
         let refusal = !matches!(expect, "ok" | "cors_preflight")
             || case.get("allow_origin").is_some_and(Value::is_null);
-        let problem = match one_form(&bin.url, &case, &good, &bad).await {
+        let answer = if case.get("xff").is_some() {
+            flood(&bin.url, &case, &good).await
+        } else {
+            one_form(&bin.url, &case, &good, &bad).await
+        };
+        let problem = match answer {
             Ok(got) => check(expect, on_token, &got),
             // The HTTP layer may answer 431 and close while the client is
             // still sending: a closed connection refuses as well.
