@@ -1288,3 +1288,26 @@ async fn parameter_pollution_on_token_is_refused_with_request_invalid() {
         assert_eq!(body["error_code"], "request_invalid", "{extra:?}: {body}");
     }
 }
+
+/// Every code a line of the corpus expects is one `docs/errors.md`
+/// documents (or a pseudo-code of the HTTP layer, or "ok"): a misspelt
+/// expectation fails here instead of reading as a mismatch.
+#[test]
+fn every_code_the_corpus_expects_is_documented() {
+    let errors = std::fs::read_to_string(manifest_dir().join("docs/errors.md")).unwrap();
+    let documented: Vec<&str> = errors
+        .lines()
+        .filter_map(|l| l.strip_prefix("## `")?.strip_suffix('`'))
+        .collect();
+    assert!(documented.len() > 30, "{documented:?}");
+    for file in ["tokens.jsonl", "claims.jsonl", "forms.jsonl"] {
+        for case in jsonl(file) {
+            let expect = case["expect"].as_str().unwrap();
+            assert!(
+                expect == "ok" || PSEUDO.contains(&expect) || documented.contains(&expect),
+                "{file}: {}: {expect} is not documented",
+                case["name"]
+            );
+        }
+    }
+}
