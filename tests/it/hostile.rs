@@ -19,7 +19,10 @@
 //!   logout redirect;
 //!   `after_logout_urls.tsv`: the config's `after_logout_url`, judged by
 //!   `zenbridge check`.
-//! - `forms.jsonl`: bodies and headers of the token endpoints.
+//! - `forms.jsonl`: bodies and headers of the token endpoints, CORS,
+//!   markup in pages' URLs, rate-limit floods behind a trusted proxy.
+//!
+//! The fields of each file are described in `tests/data/hostile/README.md`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -985,9 +988,9 @@ sources = ["dev"]
     )
 }
 
-/// A line's text with `@TOKEN@` (a good token), `@BAD@` (a forged one),
-/// `@TOKEN_PCT@` (the good one with every byte percent-encoded) and
-/// `@REPEAT:c:N@`-free text put in.
+/// A line's text with `@TOKEN@` (a good token), `@BAD@` (one signed with
+/// another secret) and `@TOKEN_PCT@` (the good one with every byte
+/// percent-encoded) put in; a trailing `@REPEAT:c:N` becomes `c` N times.
 fn filled(text: &str, good: &str, bad: &str) -> String {
     let pct: String = good.bytes().map(|b| format!("%{b:02X}")).collect();
     let text = text
