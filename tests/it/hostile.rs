@@ -262,7 +262,7 @@ struct Keys {
 
 fn issuers() -> BTreeMap<&'static str, String> {
     let names = [
-        "rsa", "ec", "pem", "twin", "legacy", "outsider", "app", "chatapp",
+        "rsa", "ec", "pem", "twin", "legacy", "outsider", "app", "chatapp", "corp",
     ];
     let mut iss: BTreeMap<_, _> = names
         .into_iter()
@@ -585,6 +585,7 @@ async fn tokens() -> Tally {
 fn claims_config() -> String {
     let secret = format!("secret = \"{LEGACY_SECRET}\"");
     let (app, chatapp) = (jwt_source("app", &secret), jwt_source("chatapp", &secret));
+    let corp = jwt_source("corp", &secret);
     format!(
         r#"
 {SERVER}
@@ -598,11 +599,19 @@ phone = "has(claims.phone) ? claims.phone : null"
 {chatapp}[source.claims]
 external_id = "has(claims.ext) ? claims.ext : 'chat|' + claims.sub"
 
+{corp}email_domains = ["acme.test", "*.acme.org"]
+
 [[target]]
 name = "mobile"
 kind = "sdk"
 secret = "{SDK_SECRET}"
 sources = ["app"]
+
+[[target]]
+name = "corp"
+kind = "sdk"
+secret = "{SDK_SECRET}"
+sources = ["corp"]
 
 [[target]]
 name = "messaging"
@@ -623,10 +632,10 @@ async fn claims() -> Tally {
         let name = case["name"].as_str().unwrap();
         let expect = case["expect"].as_str().unwrap();
         let target = case["target"].as_str().unwrap();
-        let source = if target == "messaging" {
-            "chatapp"
-        } else {
-            "app"
+        let source = match target {
+            "messaging" => "chatapp",
+            "corp" => "corp",
+            _ => "app",
         };
         let base = json!({
             "iss": iss[source], "aud": "zendesk", "sub": "u-7", "email": "ada@acme.test",
