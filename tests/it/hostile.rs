@@ -62,27 +62,60 @@ fn jsonl(file: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The documented status of a refusal (`docs/errors.md`, "Summary"), on
-/// the bearer endpoints or on `/token`; two pseudo-codes for what the HTTP
-/// layer answers before zenbridge reads the request.
-fn documented_status(code: &str, token_endpoint: bool) -> u16 {
-    match code {
-        "ok" => 200,
-        "request_invalid" | "grant_type_unsupported" | "token_type_unsupported" => 400,
-        "state_mismatch" | "login_expired" | "login_failed" => 400,
-        "source_unknown" => 404,
-        "body_too_large" => 413,
-        "ip_not_allowed" => 403,
-        "endpoint_not_allowed" | "target_unknown" if token_endpoint => 400,
-        "endpoint_not_allowed" => 403,
-        "target_unknown" => 404,
-        "rate_limited" => 429,
-        "upstream_unavailable" => 503,
-        "method_not_allowed" => 405,
-        "header_too_large" => 431,
-        "cors_preflight" => 200,
-        _ if token_endpoint => 400,
-        _ => 401,
+/// What `docs/errors.md` ("Summary") documents for a code: its status
+/// and OAuth `error` on the bearer endpoints and on `/token`.
+#[derive(Clone, Copy)]
+struct Documented {
+    status: (u16, u16),
+    error: (&'static str, &'static str),
+}
+
+/// The summary table of `docs/errors.md`, read once: the expectations of
+/// every case come from the page itself.
+fn summary() -> &'static BTreeMap<String, Documented> {
+    static TABLE: std::sync::OnceLock<BTreeMap<String, Documented>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let text = std::fs::read_to_string(manifest_dir().join("docs/errors.md")).unwrap();
+        let text: &'static str = Box::leak(text.into_boxed_str());
+        let pair = |cell: &'static str| {
+            let mut it = cell.split(" / ").map(|c| c.trim().trim_matches('`'));
+            let first = it.next().unwrap_or_default();
+            (first, it.next().unwrap_or(first))
+        };
+        text.lines()
+            .filter_map(|l| {
+                let cells: Vec<&'static str> = l.split('|').map(str::trim).collect();
+                let code = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                let (bearer, token) = pair(cells.get(2)?);
+                let number = |s: &str| s.split(' ').next()?.parse::<u16>().ok();
+                let status = (number(bearer)?, number(token).or(number(bearer))?);
+                let error = pair(cells.get(3)?);
+                Some((code.to_owned(), Documented { status, error }))
+            })
+            .collect()
+    })
+}
+
+/// The status and OAuth `error` a case expecting `expect` must get: from
+/// the summary for a code, 200 for "ok", the HTTP layer's for a
+/// pseudo-code.
+fn documented(expect: &str, token_endpoint: bool) -> (u16, Option<&'static str>) {
+    let pseudo = match expect {
+        "ok" | "cors_preflight" => Some(200),
+        "method_not_allowed" => Some(405),
+        "header_too_large" => Some(431),
+        _ => None,
+    };
+    if let Some(status) = pseudo {
+        return (status, None);
+    }
+    let d = summary()
+        .get(expect)
+        .unwrap_or_else(|| panic!("{expect} is not in docs/errors.md's summary"));
+    if token_endpoint {
+        (d.status.1, Some(d.error.1))
+    } else {
+        (d.status.0, Some(d.error.0))
     }
 }
 
@@ -114,8 +147,10 @@ impl Tally {
 /// What is wrong with an answer for a case expecting `expect` (a code, a
 /// pseudo-code or "ok"): its status, then its `error_code`.
 fn check(expect: &str, token_endpoint: bool, got: &(u16, Value)) -> Option<String> {
-    let status = documented_status(expect, token_endpoint);
+    let (status, error) = documented(expect, token_endpoint);
     let code = got.1["error_code"].as_str().unwrap_or("-");
+    // Pages carry the code only; JSON answers the OAuth word as well.
+    let word = got.1.get("error").and_then(Value::as_str);
     if got.0 != status {
         Some(format!(
             "status {} (want {status}); {}",
@@ -127,6 +162,10 @@ fn check(expect: &str, token_endpoint: bool, got: &(u16, Value)) -> Option<Strin
             "error_code {code} (want {expect}); {}",
             short(&got.1)
         ))
+    } else if let (Some(want), Some(word)) = (error, word)
+        && want != word
+    {
+        Some(format!("error {word} (want {want}); {}", short(&got.1)))
     } else {
         None
     }
