@@ -365,8 +365,15 @@ async fn exchange(
     Ok(Json(json!({"jwt": ok.minted.jwt, "expires_in": ok.minted.expires_in})).into_response())
 }
 
+/// The token of the one `Authorization: Bearer` header. Two
+/// `Authorization` headers are none (RFC 9110 §5.3: it is not a list): a
+/// proxy that checks one and zenbridge that read the other would disagree.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let v = all.next()?.to_str().ok()?;
+    if all.next().is_some() {
+        return None;
+    }
     let (scheme, token) = v.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
