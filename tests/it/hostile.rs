@@ -1362,3 +1362,34 @@ fn every_code_the_corpus_expects_is_documented() {
         }
     }
 }
+
+/// The same pollution with headers: two `Authorization` lines on
+/// `/exchange`, one good and one not, in either order. A proxy that
+/// checks one while zenbridge reads the other would disagree about who
+/// is asking; `Authorization` is not a list (RFC 9110 §5.3).
+#[tokio::test]
+async fn two_authorization_headers_on_exchange_are_refused_with_request_invalid() {
+    let (bin, _dir) = binary(&forms_config(), &[]).await;
+    let t = now();
+    let good = crate::common::hs256(
+        LEGACY_SECRET,
+        &json!({"iss": "https://legacy.hostile.test", "aud": "zendesk", "sub": "u-9",
+            "email": "ada@acme.test", "name": "Ada", "iat": t, "exp": t + 600}),
+    );
+    let c = reqwest::Client::new();
+    let url = format!("{}/exchange/msg", bin.url);
+    let once = c.post(&url).bearer_auth(&good).send().await.unwrap();
+    assert_eq!(once.status(), 200);
+    for pair in [[good.as_str(), "x.y.z"], ["x.y.z", good.as_str()]] {
+        let resp = c
+            .post(&url)
+            .header("authorization", format!("Bearer {}", pair[0]))
+            .header("authorization", format!("Bearer {}", pair[1]))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = json_answer(resp).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error_code"], "request_invalid", "{body}");
+    }
+}
