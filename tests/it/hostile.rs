@@ -1188,15 +1188,20 @@ async fn flood(url: &str, case: &Value, good: &str) -> Result<(u16, Value), Stri
     Ok(last)
 }
 
-async fn forms() -> Tally {
-    let (bin, _dir) = binary(&forms_config(), &[]).await;
+/// The forms category's token: the legacy source's claims, signed with
+/// `secret` (the source's own, or another for a forged one).
+fn forms_token(secret: &str) -> String {
     let t = now();
     let claims = json!({
         "iss": "https://legacy.hostile.test", "aud": "zendesk", "sub": "u-9",
         "email": "ada@acme.test", "name": "Ada", "iat": t, "exp": t + 600,
     });
-    let good = crate::common::hs256(LEGACY_SECRET, &claims);
-    let bad = crate::common::hs256(OUTSIDER_SECRET, &claims);
+    crate::common::hs256(secret, &claims)
+}
+
+async fn forms() -> Tally {
+    let (bin, _dir) = binary(&forms_config(), &[]).await;
+    let (good, bad) = (forms_token(LEGACY_SECRET), forms_token(OUTSIDER_SECRET));
     let mut tally = Tally::default();
     for case in jsonl("forms.jsonl") {
         let name = case["name"].as_str().unwrap();
@@ -1305,12 +1310,7 @@ async fn hostile_corpus_is_refused_or_kept_as_the_contract_says() {
 #[tokio::test]
 async fn parameter_pollution_on_token_is_refused_with_request_invalid() {
     let (bin, _dir) = binary(&forms_config(), &[]).await;
-    let t = now();
-    let good = crate::common::hs256(
-        LEGACY_SECRET,
-        &json!({"iss": "https://legacy.hostile.test", "aud": "zendesk", "sub": "u-9",
-            "email": "ada@acme.test", "name": "Ada", "iat": t, "exp": t + 600}),
-    );
+    let good = forms_token(LEGACY_SECRET);
     let base = [
         ("grant_type", zenbridge::http::tokens::TOKEN_EXCHANGE),
         (
@@ -1370,12 +1370,7 @@ fn every_code_the_corpus_expects_is_documented() {
 #[tokio::test]
 async fn two_authorization_headers_on_exchange_are_refused_with_request_invalid() {
     let (bin, _dir) = binary(&forms_config(), &[]).await;
-    let t = now();
-    let good = crate::common::hs256(
-        LEGACY_SECRET,
-        &json!({"iss": "https://legacy.hostile.test", "aud": "zendesk", "sub": "u-9",
-            "email": "ada@acme.test", "name": "Ada", "iat": t, "exp": t + 600}),
-    );
+    let good = forms_token(LEGACY_SECRET);
     let c = reqwest::Client::new();
     let url = format!("{}/exchange/msg", bin.url);
     let once = c.post(&url).bearer_auth(&good).send().await.unwrap();
