@@ -264,7 +264,7 @@ pub fn client_address<'h>(
 /// `2001:db8::1`, `[2001:db8::1]` or `[2001:db8::1]:443`.
 fn parse_hop(hop: &str) -> Option<IpAddr> {
     let hop = hop.trim();
-    let port_ok = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+    let port_ok = |p: &str| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok();
     let ip = if let Some(rest) = hop.strip_prefix('[') {
         let (inside, after) = rest.split_once(']')?;
         if !(after.is_empty() || after.strip_prefix(':').is_some_and(port_ok)) {
@@ -351,5 +351,27 @@ mod tests {
             let got = client_address(ip(peer), xff.iter().copied(), &proxies);
             assert_eq!(got, ip(want), "peer {peer}, X-Forwarded-For {xff:?}");
         }
+    }
+
+    /// A hop with a port no TCP connection can have (`:99999`) was taken
+    /// as understood; no proxy writes one, so it stops the walk.
+    #[test]
+    fn forwarded_hop_with_an_impossible_port_stops_the_walk_attack() {
+        let proxies: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        for hop in [
+            "203.0.113.5:99999",
+            "203.0.113.5:65536",
+            "[2001:db8::1]:70000",
+        ] {
+            let xff = format!("198.51.100.7, {hop}");
+            let got = client_address(ip("10.0.0.2"), std::iter::once(xff.as_str()), &proxies);
+            assert_eq!(got, ip("10.0.0.2"), "{hop}");
+        }
+        let got = client_address(
+            ip("10.0.0.2"),
+            std::iter::once("198.51.100.7, 203.0.113.5:65535"),
+            &proxies,
+        );
+        assert_eq!(got, ip("203.0.113.5"));
     }
 }

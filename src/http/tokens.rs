@@ -92,9 +92,18 @@ pub(crate) fn form_field<'b>(body: &'b [u8], name: &str) -> Option<Cow<'b, str>>
     }
 }
 
-/// Form fields, borrowed from the body where no decoding was needed.
-fn form(body: &[u8]) -> HashMap<Cow<'_, str>, Cow<'_, str>> {
-    url::form_urlencoded::parse(body).collect()
+/// Form fields, borrowed from the body where no decoding was needed; `Err`
+/// names a field sent more than once, which RFC 6749 §3.1 forbids (and
+/// which a proxy and zenbridge could otherwise read differently).
+fn form(body: &[u8]) -> Result<HashMap<Cow<'_, str>, Cow<'_, str>>, Cow<'_, str>> {
+    let mut fields = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        if fields.contains_key(&k) {
+            return Err(k);
+        }
+        fields.insert(k, v);
+    }
+    Ok(fields)
 }
 
 /// The target by name.
@@ -324,8 +333,15 @@ async fn exchange(
     Quota::apply(quota, answer.await)
 }
 
+/// The token of the one `Authorization: Bearer` header. Two
+/// `Authorization` headers are none (RFC 9110 §5.3: it is not a list): a
+/// proxy that checks one and zenbridge that read the other would disagree.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let v = all.next()?.to_str().ok()?;
+    if all.next().is_some() {
+        return None;
+    }
     let (scheme, token) = v.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -342,7 +358,16 @@ async fn token_exchange(
     let d = Dialect::TokenEndpoint;
     let limit = rt.config.server.max_body_bytes;
     let body = read_body(request.into_body(), limit, d).await?;
-    let f = form(&body);
+    let f = form(&body).map_err(|name| {
+        ApiError::new(
+            ErrorCode::RequestInvalid,
+            format!(
+                "the parameter {} is repeated; each may be sent once (RFC 6749 section 3.1)",
+                crate::gateway::shorten(&name)
+            ),
+            d,
+        )
+    })?;
     match f.get("grant_type").map(AsRef::as_ref) {
         Some(TOKEN_EXCHANGE) => {}
         Some(other) => {

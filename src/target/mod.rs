@@ -285,7 +285,10 @@ pub fn prepare(
 }
 
 /// Whether Zendesk takes `email` as an address: a local part, a dotted
-/// domain, no white space. The sandbox asks the same.
+/// domain, no white space and no control character (a NUL or an escape
+/// is in no address, and a NUL could end it early downstream:
+/// `ada@evil.test\0@acme.com` passed `email_domains` as `acme.com`). The
+/// sandbox asks the same.
 pub fn looks_like_email(email: &str) -> bool {
     match email.rsplit_once('@') {
         Some((local, domain)) => {
@@ -293,7 +296,7 @@ pub fn looks_like_email(email: &str) -> bool {
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-                && !email.chars().any(char::is_whitespace)
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         }
         None => false,
     }
@@ -310,5 +313,26 @@ fn check_email(email: &str) -> Result<(), MintError> {
             claim: "email".into(),
             detail: format!("must be an email address like name@example.com; found {shown:?}"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_email;
+
+    /// An address with a NUL before an allowed domain passed
+    /// `email_domains` (which reads the part after the last `@`) and was
+    /// signed for Zendesk; so did escapes and DEL. None is an address.
+    #[test]
+    fn email_with_a_control_character_before_an_allowed_domain_is_refused_attack() {
+        for bad in [
+            "ada@evil.test\0@acme.com",
+            "ada\u{1b}[2J@acme.com",
+            "ada\u{7f}@acme.com",
+            "ada@acme.com\u{85}",
+        ] {
+            assert!(!looks_like_email(bad), "{bad:?}");
+        }
+        assert!(looks_like_email("ada.lovelace+zendesk@acme.com"));
     }
 }

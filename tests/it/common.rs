@@ -115,13 +115,27 @@ pub struct TestKey {
 }
 
 pub fn rsa_key(kid: &str) -> TestKey {
-    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("RSA key");
+    test_key(kid, &rcgen::PKCS_RSA_SHA256, Algorithm::RS256)
+}
+
+/// A P-256 key with its certificate, as an ES256 issuer's.
+pub fn ec_key(kid: &str) -> TestKey {
+    test_key(kid, &rcgen::PKCS_ECDSA_P256_SHA256, Algorithm::ES256)
+}
+
+fn test_key(kid: &str, family: &'static rcgen::SignatureAlgorithm, alg: Algorithm) -> TestKey {
+    let kp = rcgen::KeyPair::generate_for(family).expect("key pair");
     let cert = rcgen::CertificateParams::new(vec!["securetoken.test".to_owned()])
         .unwrap()
         .self_signed(&kp)
         .unwrap();
-    let encoding = EncodingKey::from_rsa_pem(kp.serialize_pem().as_bytes()).unwrap();
-    let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap();
+    let pem = kp.serialize_pem();
+    let encoding = if alg == Algorithm::ES256 {
+        EncodingKey::from_ec_pem(pem.as_bytes()).unwrap()
+    } else {
+        EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap()
+    };
+    let mut jwk = Jwk::from_encoding_key(&encoding, alg).unwrap();
     jwk.common.key_id = Some(kid.to_owned());
     TestKey {
         kid: kid.to_owned(),

@@ -19,6 +19,7 @@ mod failover;
 mod faults;
 mod firebase_emulator;
 mod harness;
+mod hostile;
 mod introspection;
 mod keys;
 mod links;

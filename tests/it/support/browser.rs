@@ -124,21 +124,35 @@ pub fn parse_post_form(html: &str) -> Option<(String, Vec<(String, String)>)> {
 /// Name/value pairs of the `<input name=… value=…>` elements in `html`
 /// (inputs without a name are skipped; a missing value is "").
 pub fn form_fields(html: &str) -> Vec<(String, String)> {
+    start_tags(html, "<input")
+        .into_iter()
+        .filter_map(|tag| Some((attr(tag, "name")?, attr(tag, "value").unwrap_or_default())))
+        .collect()
+}
+
+/// The `href` of every `<a>` element in `html` (entities decoded), in
+/// document order.
+pub fn links(html: &str) -> Vec<String> {
+    start_tags(html, "<a ")
+        .into_iter()
+        .filter_map(|tag| attr(tag, "href"))
+        .collect()
+}
+
+/// The start tags beginning with `open` (lower case), in document order.
+fn start_tags<'h>(html: &'h str, open: &str) -> Vec<&'h str> {
     let lower = html.to_ascii_lowercase();
-    let mut fields = Vec::new();
+    let mut tags = Vec::new();
     let mut search = 0;
-    while let Some(pos) = lower[search..].find("<input") {
+    while let Some(pos) = lower[search..].find(open) {
         let start = search + pos;
         let Some(len) = lower[start..].find('>') else {
             break;
         };
-        let tag = &html[start..=start + len];
-        if let Some(name) = attr(tag, "name") {
-            fields.push((name, attr(tag, "value").unwrap_or_default()));
-        }
+        tags.push(&html[start..=start + len]);
         search = start + len;
     }
-    fields
+    tags
 }
 
 /// Value of attribute `name` in a start tag (quoted with " or ', or bare).
