@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
+use tracing::Instrument;
 
 mod key;
 pub use key::{Family, Key};
@@ -439,7 +440,16 @@ impl Keys {
                     return Err(why);
                 }
                 f.fetches.fetch_add(1, Ordering::Relaxed);
-                match f.fetcher.fetch().await {
+                let fetched = f
+                    .fetcher
+                    .fetch()
+                    .instrument(tracing::info_span!(
+                        target: crate::telemetry::SPAN_TARGET,
+                        "key_fetch",
+                        keys = %self.label
+                    ))
+                    .await;
+                match fetched {
                     Ok(keys) => {
                         let keys = Arc::new(keys);
                         *f.last_good.write().expect("lock") = Some(keys.clone());

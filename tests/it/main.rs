@@ -24,5 +24,6 @@ mod package;
 mod session;
 mod sso;
 mod state;
+mod traces;
 mod trust;
 mod zendesk_jwt;
