@@ -92,10 +92,23 @@ pub fn layer<S>(
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    let on = wanted(|name| std::env::var(name).ok());
-    let _ = ENABLED.set(on);
-    if !on {
+    if !wanted(|name| std::env::var(name).ok()) {
         return Ok(None);
+    }
+    // Only protobuf over HTTP is built in: sending it to a gRPC port
+    // would fail on every export, so say so once instead.
+    for var in [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ] {
+        if let Ok(p) = std::env::var(var)
+            && !p.trim().is_empty()
+            && p.trim() != "http/protobuf"
+        {
+            return Err(format!(
+                "{var} is {p:?}; this build exports http/protobuf only"
+            ));
+        }
     }
     let http = reqwest::Client::builder()
         .timeout(export_timeout())
@@ -131,6 +144,7 @@ where
             tracing_subscriber::filter::Targets::new()
                 .with_target(SPAN_TARGET, tracing::Level::INFO),
         );
+    let _ = ENABLED.set(true);
     Ok(Some((layer, Guard(Some(provider)))))
 }
 
