@@ -3,8 +3,8 @@
 //! OpenTelemetry proto definitions (`tests/support/otlp/receiver.py`, PyPI
 //! `opentelemetry-proto`, installed by `scripts/test`). The span tree
 //! hangs under the caller's `traceparent`, the steps are children of the
-//! request, a refusal carries its error code, no span holds a token, a
-//! secret or a claim value, the spans left at shutdown are flushed, and
+//! request (a token exchange and a browser sign-in), a refusal carries its
+//! error code, no span holds a token, a secret, a cookie or a claim value, the spans left at shutdown are flushed, and
 //! `/metrics` carries the trace id as an exemplar.
 
 use std::io::BufRead;
@@ -65,7 +65,9 @@ impl Drop for Receiver {
 }
 
 const SDK_SECRET: &str = "mobile-sdk-secret-for-traces-0123456789";
+const SSO_SECRET: &str = "helpcenter-sso-secret-for-traces-0123456789";
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SIGN_IN_TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 const PARENT_ID: &str = "00f067aa0ba902b7";
 
 fn config(port: u16, keys: &str) -> String {
@@ -87,11 +89,26 @@ audiences = ["zendesk"]
 [source.claims]
 external_id = "'partner|' + claims.sub"
 
+[[source]]
+name = "dev"
+kind = "dev"
+[[source.users]]
+id = "ada"
+email = "ada.lovelace@engine.test"
+name = "Augusta Ada King"
+
 [[target]]
 name = "mobile"
 kind = "sdk"
 secret = "{SDK_SECRET}"
 sources = ["partner"]
+
+[[target]]
+name = "helpcenter"
+kind = "sso"
+sandbox = true
+secret = "{SSO_SECRET}"
+sources = ["dev"]
 "#
     )
 }
@@ -116,12 +133,52 @@ async fn scrape(url: &str) -> String {
         .unwrap()
 }
 
+/// A browser sign-in through the `dev` source's user list, its last step
+/// under `traceparent`: (the cookies sent, the JWT for Zendesk).
+async fn dev_sign_in(url: &str, traceparent: &str) -> (String, String) {
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let start = c
+        .get(format!(
+            "{url}/sso/helpcenter/login?source=dev&return_to=%2Fhc"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::OK);
+    let cookie = crate::support::cookie_header(&start);
+    let (action, mut fields) =
+        crate::support::parse_post_form(&start.text().await.unwrap()).expect("user list");
+    fields.push(("user".into(), "ada".into()));
+    let finish = c
+        .post(&action)
+        .header("cookie", &cookie)
+        .header("traceparent", traceparent)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(finish.status(), StatusCode::OK);
+    let (_, to_zendesk) = crate::support::parse_post_form(&finish.text().await.unwrap())
+        .expect("the form to Zendesk");
+    let jwt = to_zendesk
+        .into_iter()
+        .find(|(k, _)| k == "jwt")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    assert!(jwt.starts_with("eyJ"), "{jwt}");
+    (cookie, jwt)
+}
+
 fn attr<'a>(span: &'a Value, key: &str) -> &'a str {
     span["attributes"][key].as_str().unwrap_or_default()
 }
 
 #[tokio::test]
-async fn a_token_exchange_is_one_span_tree_under_the_callers_traceparent_with_no_secret_in_it() {
+async fn an_exchange_and_a_sign_in_are_span_trees_under_the_callers_traceparent_with_no_secret_in_them()
+ {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(dir.path());
     let first = rsa_key("k1");
@@ -172,6 +229,8 @@ async fn a_token_exchange_is_one_span_tree_under_the_callers_traceparent_with_no
     assert!(minted.starts_with("eyJ"), "{minted}");
     let refused = exchange(&gw.url, &expired, None).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let (cookie, sso_jwt) =
+        dev_sign_in(&gw.url, &format!("00-{SIGN_IN_TRACE_ID}-{PARENT_ID}-01")).await;
 
     // The latency histogram carries the sampled request's trace id.
     let metrics = scrape(&gw.url).await;
@@ -223,7 +282,7 @@ async fn a_token_exchange_is_one_span_tree_under_the_callers_traceparent_with_no
             .iter()
             .find(|s| {
                 s["name"] == name
-                    && s["trace_id"] == TRACE_ID
+                    && s["trace_id"] == parent["trace_id"]
                     && s["parent_span_id"] == parent["span_id"]
             })
             .cloned()
@@ -245,6 +304,18 @@ async fn a_token_exchange_is_one_span_tree_under_the_callers_traceparent_with_no
     assert_eq!(attr(refusal, "outcome"), "token_expired");
     assert_eq!(attr(refusal, "http.response.status_code"), "401");
 
+    // The browser sign-in: its finish is one request span with the steps
+    // under it, the one-time use of its state among them.
+    let sign_in = spans
+        .iter()
+        .find(|s| s["name"] == "request" && s["trace_id"] == SIGN_IN_TRACE_ID)
+        .unwrap_or_else(|| panic!("no sign-in span: {spans:#?}"));
+    assert_eq!(attr(sign_in, "route"), "sso_dev_login", "{sign_in:#}");
+    assert_eq!(attr(sign_in, "outcome"), "ok", "{sign_in:#}");
+    for step in ["verify", "map", "mint", "state_store"] {
+        child(step, sign_in);
+    }
+
     // Nothing secret anywhere in what was exported: not in an attribute,
     // an event, or the resource.
     let exported = std::fs::read_to_string(&receiver.out).unwrap();
@@ -253,6 +324,10 @@ async fn a_token_exchange_is_one_span_tree_under_the_callers_traceparent_with_no
         expired.as_str(),
         minted.as_str(),
         SDK_SECRET,
+        SSO_SECRET,
+        sso_jwt.as_str(),
+        "ada.lovelace@engine.test",
+        "Augusta",
         email,
         name,
         sub,
@@ -264,8 +339,16 @@ async fn a_token_exchange_is_one_span_tree_under_the_callers_traceparent_with_no
         );
     }
     // And the token's parts: its signature is the secret part of a JWT.
-    for part in good.split('.') {
+    for part in good.split('.').chain(sso_jwt.split('.')) {
         assert!(!exported.contains(part), "a token part was exported");
+    }
+    // The sealed pending-login cookie's value.
+    for value in cookie.split("; ").filter_map(|c| c.split_once('=')) {
+        assert!(
+            value.1.len() < 16 || !exported.contains(value.1),
+            "the cookie {} was exported",
+            value.0
+        );
     }
 }
 
