@@ -282,6 +282,7 @@ fn sample_names(exposition: &str) -> BTreeSet<String> {
 
 const DASHBOARD: &str = "deploy/grafana/zenbridge.json";
 const RULES: &str = "deploy/prometheus/zenbridge-rules.yaml";
+const RULE_TESTS: &str = "deploy/prometheus/zenbridge-rules.test.yaml";
 
 /// A running binary, after one exchange and one refusal, exports every
 /// metric the Grafana dashboard and the alert rules name.
@@ -365,9 +366,25 @@ fn the_grafana_dashboard_has_the_operators_panels() {
     }
 }
 
+/// `promtool check rules FILE` or `promtool test rules FILE` passes.
+fn promtool(command: &str, file: &std::path::Path) {
+    let out = tool("promtool")
+        .args([command, "rules"])
+        .arg(file)
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "promtool {command} rules:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The alert rules: a PrometheusRule with the alerts the operations guide
 /// names, each with a severity and a summary; `promtool check rules`
-/// accepts its groups when promtool is installed (Debian's `prometheus`).
+/// accepts its groups and `promtool test rules` runs their unit tests
+/// (promtool: Debian's `prometheus`, installed by `scripts/test`).
 #[test]
 fn the_alert_rules_are_a_valid_prometheus_rule() {
     let path = manifest_dir().join(RULES);
@@ -411,6 +428,7 @@ fn the_alert_rules_are_a_valid_prometheus_rule() {
         assert!(a["labels"]["severity"].is_string(), "{a}");
         assert!(a["annotations"]["summary"].is_string(), "{a}");
     }
+    // Beside the rules, as the unit tests' rule_files name them.
     let dir = tempfile::tempdir().unwrap();
     let groups = dir.path().join("rules.json");
     // A Prometheus rule file is YAML; JSON is YAML.
@@ -419,15 +437,19 @@ fn the_alert_rules_are_a_valid_prometheus_rule() {
         serde_json::to_string(&serde_json::json!({"groups": rule["spec"]["groups"]})).unwrap(),
     )
     .unwrap();
-    let out = tool("promtool")
-        .args(["check", "rules"])
-        .arg(&groups)
-        .output()
-        .expect("run promtool");
-    assert!(
-        out.status.success(),
-        "promtool check rules:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    promtool("check", &groups);
+    // The alerts fire on the series they are meant for, and not before
+    // their `for` (deploy/prometheus/zenbridge-rules.test.yaml).
+    let unit = dir.path().join("zenbridge-rules.test.yaml");
+    std::fs::copy(manifest_dir().join(RULE_TESTS), &unit).unwrap();
+    promtool("test", &unit);
+    let tests = std::fs::read_to_string(&unit).unwrap();
+    for wanted in [
+        "ZenbridgeKeyFetchFailing",
+        "ZenbridgeRefusalRateHigh",
+        "ZenbridgeStateStoreDown",
+        "ZenbridgeAllReplicasUnready",
+    ] {
+        assert!(tests.contains(wanted), "no unit test for {wanted}");
+    }
 }
