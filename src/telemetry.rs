@@ -110,7 +110,10 @@ where
             ));
         }
     }
+    // No redirects: the export's headers (often a vendor's API key) go to
+    // the configured collector only.
     let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(export_timeout())
         .build()
         .map_err(|e| format!("cannot build the OTLP HTTP client: {e}"))?;
