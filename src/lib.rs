@@ -26,6 +26,8 @@
 //!   catalog and the sandbox's checks.
 //! - [`http`]: the routes; [`error`]: the stable `error_code`s.
 //! - [`state`]: replay and rate-limit stores (memory, Redis).
+//! - [`metrics`]: `/metrics` (OpenMetrics); [`telemetry`]: OpenTelemetry
+//!   spans of each request and its steps, exported over OTLP when asked.
 //! - [`explain`]: the dry run behind `zenbridge explain` and `POST /explain`.
 //! - [`init`]: the commented starting config `zenbridge init` writes.
 //! - [`upstream`]: what every fetch from an upstream server promises (a
@@ -49,6 +51,7 @@ pub mod source;
 pub mod sso;
 pub mod state;
 pub mod target;
+pub mod telemetry;
 pub mod trust;
 pub mod upstream;
 

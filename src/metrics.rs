@@ -1,12 +1,24 @@
-//! Prometheus metrics, kept in atomics: requests by route, target, source
-//! and outcome; verification failures by error code; key fetches (read from
-//! the key stores when scraped); latency histograms per route.
+//! Prometheus metrics through the `prometheus-client` crate (OpenMetrics
+//! text): requests by route, target, source and outcome; refusals by error
+//! code; latency histograms per route, whose buckets carry the trace id of
+//! a sampled request as an exemplar when traces are on; and, read when
+//! scraped, key fetches per source, readiness and the state store.
+//!
+//! Counting a request allocates nothing once its label set has been seen:
+//! the counter of a label set is found through a key built in a reused
+//! thread-local buffer, and routes and error codes are enums.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::exemplar::HistogramWithExemplars;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use crate::error::ErrorCode;
 use crate::gateway::Runtime;
@@ -16,47 +28,9 @@ const BUCKETS: [f64; 10] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
 ];
 
-#[derive(Default)]
-struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-}
-
-#[derive(Default)]
-pub struct Metrics {
-    /// Keyed by `route \0 target \0 source \0 outcome`, so a lookup needs no
-    /// allocation (the key is built in a reused thread-local buffer).
-    /// Keyed by `route \0 target \0 source \0 outcome`: a lookup builds the
-    /// key in a reused thread-local buffer, so counting allocates nothing.
-    requests: RwLock<HashMap<String, AtomicU64>>,
-    failures: RwLock<HashMap<ErrorCode, AtomicU64>>,
-    latency: RwLock<HashMap<String, Histogram>>,
-}
-
-fn bump<K, Q>(map: &RwLock<HashMap<K, AtomicU64>>, key: &Q)
-where
-    K: std::hash::Hash + Eq + std::borrow::Borrow<Q>,
-    Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
-{
-    if let Some(c) = map.read().expect("lock").get(key) {
-        c.fetch_add(1, Ordering::Relaxed);
-        return;
-    }
-    map.write()
-        .expect("lock")
-        .entry(key.to_owned())
-        .or_default()
-        .fetch_add(1, Ordering::Relaxed);
-}
-
-thread_local! {
-    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
 /// The `route` label of `zenbridge_requests_total`: one value per route
 /// group that counts requests (docs/ARCHITECTURE.md#metrics).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Route {
     Sdk,
     Exchange,
@@ -85,141 +59,228 @@ impl Route {
     }
 }
 
+impl EncodeLabelValue for Route {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+/// An error code as a label value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Code(ErrorCode);
+
+impl EncodeLabelValue for Code {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.0.as_str(), encoder)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    route: Route,
+    target: String,
+    source: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct FailureLabels {
+    error_code: Code,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    route: Route,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SourceLabels {
+    source: String,
+}
+
+/// An exemplar's labels: the trace of one sampled request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TraceLabels {
+    trace_id: String,
+}
+
+type Latency = HistogramWithExemplars<TraceLabels>;
+
+fn latency_histogram() -> Latency {
+    HistogramWithExemplars::new(BUCKETS.into_iter())
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    /// The counter of each label set seen, keyed by `route \0 target \0
+    /// source \0 outcome`: found without building a label set.
+    request_counters: RwLock<HashMap<String, Counter>>,
+    failures: Family<FailureLabels, Counter>,
+    latency: Family<RouteLabels, Latency, fn() -> Latency>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let failures = Family::<FailureLabels, Counter>::default();
+        let latency: Family<RouteLabels, Latency, fn() -> Latency> =
+            Family::new_with_constructor(latency_histogram);
+        let mut registry = Registry::default();
+        // Counters are registered without `_total`: the encoder adds it.
+        registry.register(
+            "zenbridge_requests",
+            "Token requests by route, target, source and outcome (ok or an error code)",
+            requests.clone(),
+        );
+        registry.register(
+            "zenbridge_verification_failures",
+            "Refused tokens by error code",
+            failures.clone(),
+        );
+        registry.register(
+            "zenbridge_request_duration_seconds",
+            "Time to answer a token request",
+            latency.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            request_counters: RwLock::default(),
+            failures,
+            latency,
+        }
+    }
+}
+
+/// State store operations that failed, in this process
+/// (`zenbridge_state_store_errors_total`).
+static STATE_STORE_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a failed state store operation.
+pub fn state_store_error() {
+    STATE_STORE_ERRORS.fetch_add(1, Ordering::Relaxed);
+}
+
+thread_local! {
+    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 impl Metrics {
+    /// Counts one answered request; its latency carries the request's
+    /// trace id as an exemplar when the request is traced and sampled.
     pub fn request(&self, route: Route, target: &str, source: &str, outcome: &str, took: Duration) {
-        let route = route.as_str();
+        let trace = crate::telemetry::outcome(route.as_str(), target, source, outcome);
         KEY.with_borrow_mut(|key| {
             key.clear();
-            for (i, part) in [route, target, source, outcome].into_iter().enumerate() {
+            for (i, part) in [route.as_str(), target, source, outcome]
+                .into_iter()
+                .enumerate()
+            {
                 if i > 0 {
                     key.push('\0');
                 }
                 key.push_str(part);
             }
-            bump(&self.requests, key.as_str());
+            if let Some(c) = self
+                .request_counters
+                .read()
+                .expect("lock")
+                .get(key.as_str())
+            {
+                c.inc();
+                return;
+            }
+            let counter = self
+                .requests
+                .get_or_create(&RequestLabels {
+                    route,
+                    target: target.to_owned(),
+                    source: source.to_owned(),
+                    outcome: outcome.to_owned(),
+                })
+                .clone();
+            counter.inc();
+            self.request_counters
+                .write()
+                .expect("lock")
+                .insert(key.clone(), counter);
         });
-        let record = |h: &Histogram| {
-            let secs = took.as_secs_f64();
-            for (i, b) in BUCKETS.iter().enumerate() {
-                if secs <= *b {
-                    h.buckets[i].fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            h.count.fetch_add(1, Ordering::Relaxed);
-            h.sum_micros.fetch_add(
-                u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-                Ordering::Relaxed,
-            );
-        };
-        if let Some(h) = self.latency.read().expect("lock").get(route) {
-            record(h);
-            return;
-        }
-        let mut w = self.latency.write().expect("lock");
-        record(w.entry(route.to_owned()).or_default());
+        let at = trace.map(|_| std::time::SystemTime::now());
+        let exemplar = trace.map(|id| TraceLabels {
+            trace_id: id.to_string(),
+        });
+        self.latency.get_or_create(&RouteLabels { route }).observe(
+            took.as_secs_f64(),
+            exemplar,
+            at,
+        );
     }
 
+    /// Counts one refusal.
     pub fn failure(&self, code: ErrorCode) {
-        bump(&self.failures, &code);
+        crate::telemetry::error_code(code.as_str());
+        self.failures
+            .get_or_create(&FailureLabels {
+                error_code: Code(code),
+            })
+            .inc();
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self, rt: &Runtime) -> String {
+    /// The OpenMetrics text exposition; `ready` and `store_up` are the
+    /// answers of the readiness checks, read by the caller.
+    pub fn render(&self, rt: &Runtime, ready: bool, store_up: bool) -> String {
+        let mut scraped = Registry::default();
+        let fetches = Family::<SourceLabels, Counter>::default();
+        let failing = Family::<SourceLabels, Gauge>::default();
+        for s in &rt.sources {
+            let source = SourceLabels {
+                source: s.name().to_owned(),
+            };
+            fetches.get_or_create(&source).inc_by(s.keys.fetch_count());
+            failing
+                .get_or_create(&source)
+                .set(i64::from(s.keys.last_error().is_some()));
+        }
+        scraped.register(
+            "zenbridge_key_fetches",
+            "Key fetches attempted per source",
+            fetches,
+        );
+        scraped.register(
+            "zenbridge_key_fetch_failing",
+            "Whether the last key fetch of a source failed",
+            failing,
+        );
+        let gauge = |on: bool| {
+            let g = Gauge::<i64>::default();
+            g.set(i64::from(on));
+            g
+        };
+        scraped.register(
+            "zenbridge_ready",
+            "Whether this instance is ready (what /readyz answers: 1 = 200)",
+            gauge(ready),
+        );
+        scraped.register(
+            "zenbridge_state_store_up",
+            "Whether the state store answered a ping at this scrape",
+            gauge(store_up),
+        );
+        scraped.register(
+            "zenbridge_state_store_errors",
+            "State store operations that failed (replay checks, rate limits)",
+            {
+                let c = Counter::<u64>::default();
+                c.inc_by(STATE_STORE_ERRORS.load(Ordering::Relaxed));
+                c
+            },
+        );
         let mut out = String::new();
-        out.push_str("# HELP zenbridge_requests_total Token requests by route, target, source and outcome (ok or an error code).\n# TYPE zenbridge_requests_total counter\n");
-        let mut rows: Vec<_> = self
-            .requests
-            .read()
-            .expect("lock")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
-            .collect();
-        rows.sort();
-        for (key, n) in rows {
-            let mut parts = key.split('\0');
-            let mut next = || parts.next().unwrap_or_default();
-            let (route, target, source, outcome) = (next(), next(), next(), next());
-            let _ = writeln!(
-                out,
-                "zenbridge_requests_total{{route=\"{}\",target=\"{}\",source=\"{}\",outcome=\"{}\"}} {n}",
-                esc(route),
-                esc(target),
-                esc(source),
-                esc(outcome)
-            );
-        }
-        out.push_str("# HELP zenbridge_verification_failures_total Refused tokens by error code.\n# TYPE zenbridge_verification_failures_total counter\n");
-        let mut rows: Vec<_> = self
-            .failures
-            .read()
-            .expect("lock")
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.load(Ordering::Relaxed)))
-            .collect();
-        rows.sort_unstable();
-        for (code, n) in rows {
-            let _ = writeln!(
-                out,
-                "zenbridge_verification_failures_total{{error_code=\"{code}\"}} {n}"
-            );
-        }
-        out.push_str("# HELP zenbridge_key_fetches_total Key fetches attempted per source.\n# TYPE zenbridge_key_fetches_total counter\n");
-        for s in &rt.sources {
-            let _ = writeln!(
-                out,
-                "zenbridge_key_fetches_total{{source=\"{}\"}} {}",
-                esc(s.name()),
-                s.keys.fetch_count()
-            );
-        }
-        out.push_str("# HELP zenbridge_key_fetch_failing Whether the last key fetch of a source failed.\n# TYPE zenbridge_key_fetch_failing gauge\n");
-        for s in &rt.sources {
-            let _ = writeln!(
-                out,
-                "zenbridge_key_fetch_failing{{source=\"{}\"}} {}",
-                esc(s.name()),
-                u8::from(s.keys.last_error().is_some())
-            );
-        }
-        out.push_str("# HELP zenbridge_request_duration_seconds Time to answer a token request.\n# TYPE zenbridge_request_duration_seconds histogram\n");
-        let lat = self.latency.read().expect("lock");
-        let mut routes: Vec<_> = lat.keys().collect();
-        routes.sort();
-        for route in routes {
-            let h = &lat[route];
-            for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "zenbridge_request_duration_seconds_bucket{{route=\"{}\",le=\"{b}\"}} {}",
-                    esc(route),
-                    h.buckets[i].load(Ordering::Relaxed)
-                );
-            }
-            let count = h.count.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "zenbridge_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {count}",
-                esc(route)
-            );
-            #[allow(clippy::cast_precision_loss)]
-            let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(
-                out,
-                "zenbridge_request_duration_seconds_sum{{route=\"{}\"}} {sum}",
-                esc(route)
-            );
-            let _ = writeln!(
-                out,
-                "zenbridge_request_duration_seconds_count{{route=\"{}\"}} {count}",
-                esc(route)
-            );
-        }
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry);
+        let _ = prometheus_client::encoding::text::encode_registry(&mut out, &scraped);
+        let _ = prometheus_client::encoding::text::encode_eof(&mut out);
         out
     }
-}
-
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }

@@ -16,10 +16,15 @@
 //!
 //! Sample claims (`--claims`, `"claims"`) reach [`prepare`] only: [`mint`]
 //! takes [`VerifiedClaims`], so nothing unverified is ever signed.
+//!
+//! Each stage runs in a span of [`crate::telemetry::SPAN_TARGET`] (`route`,
+//! `verify`, `map`, `link`, `mint`) carrying target and source names only:
+//! OpenTelemetry spans when traces are on, disabled callsites otherwise.
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use crate::config::{SourceConfig, TargetConfig};
 use crate::gateway::{GatewayError, RequestInfo, Route, Runtime, Target};
@@ -29,6 +34,7 @@ use crate::source::opaque::bearer_shaped;
 use crate::source::unverified::is_jose;
 use crate::source::{Source, TokenUse, VerifiedClaims, VerifyError, unverified_decode};
 use crate::target::{self, Minted};
+use crate::telemetry::SPAN_TARGET as SPAN;
 use crate::trust;
 
 /// What watches a run. Every method has an empty default.
@@ -123,6 +129,8 @@ pub async fn verify<O: Observer>(
     let (route, parsed) = match via {
         Via::Issuer(wanted) | Via::Jws(wanted) => {
             let parsed = parsed.presented_as(wanted);
+            let _route =
+                tracing::info_span!(target: SPAN, "route", target = %target.name).entered();
             match rt.route(target, &parsed) {
                 Ok(r) => (r.clone(), parsed),
                 Err(e) => {
@@ -136,7 +144,12 @@ pub async fn verify<O: Observer>(
     obs.routed(&route);
     // Kept only for the report of a refused token.
     let unverified = O::EVERY_STEP.then(|| parsed.unverified_claims.clone());
-    match route.source.verify(parsed, now, obs.checks()).await {
+    let checked = route
+        .source
+        .verify(parsed, now, obs.checks())
+        .instrument(tracing::info_span!(target: SPAN, "verify", source = %route.source.name()))
+        .await;
+    match checked {
         Ok(claims) => {
             obs.upstream(claims.claims(), true);
             Ok(Verified { route, claims })
@@ -198,7 +211,11 @@ async fn opaque<O: Observer>(
             continue;
         };
         obs.routed(route);
-        match checker.check(token, now, obs.checks()).await {
+        let checked = checker
+            .check(token, now, obs.checks())
+            .instrument(tracing::info_span!(target: SPAN, "verify", source = %route.source.name()))
+            .await;
+        match checked {
             Ok(claims) => {
                 obs.upstream(claims.claims(), true);
                 return Ok(Verified {
@@ -268,7 +285,10 @@ pub async fn mint<O: Observer>(
         )
         .await?;
     }
-    let minted = target::mint(target, mapped, now)?;
+    let minted = {
+        let _mint = tracing::info_span!(target: SPAN, "mint", target = %target.name).entered();
+        target::mint(target, mapped, now)?
+    };
     obs.payload(target, &minted.payload);
     Ok(minted)
 }
@@ -358,6 +378,7 @@ async fn link<O: Observer>(
         Linking::Keep { now } => {
             let found = store
                 .resolve(&target.name, &key, mapped_id.as_deref(), source, now)
+                .instrument(tracing::info_span!(target: SPAN, "link", target = %target.name))
                 .await
                 .inspect_err(|e| {
                     if let LinkError::Unavailable { detail } = e {
@@ -416,6 +437,13 @@ fn mapped<O: Observer>(
     req: &RequestInfo,
     obs: &mut O,
 ) -> Result<(Map<String, Value>, trust::Trusted), GatewayError> {
+    let _map = tracing::info_span!(
+        target: SPAN,
+        "map",
+        target = %target.name,
+        source = %route.source.name()
+    )
+    .entered();
     let vars = vars(target, &route.source, req);
     let mut mapped = if O::EVERY_STEP {
         route

@@ -200,13 +200,17 @@ pub const DEMO_LISTEN: &str = "127.0.0.1:8080";
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     // `rt` in this crate is a config's Runtime; this is tokio's.
     let executor = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio starts");
-    executor.block_on(run(cli))
+    let traces = init_tracing(executor.handle());
+    let code = executor.block_on(run(cli));
+    // After the server stopped, before the runtime goes: the exporter
+    // sends the last spans through it.
+    traces.shutdown();
+    code
 }
 
 /// Whether log lines are JSON (`ZENBRIDGE_LOG_FORMAT=json`).
@@ -214,20 +218,46 @@ pub(super) fn json_logs() -> bool {
     std::env::var("ZENBRIDGE_LOG_FORMAT").is_ok_and(|f| f == "json")
 }
 
-fn init_tracing() {
+/// Logs to standard error and, when the `OTEL_*` variables ask for it,
+/// spans over OTLP ([`crate::telemetry`]).
+fn init_tracing(runtime: &tokio::runtime::Handle) -> crate::telemetry::Guard {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::FilterExt as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // The spans that exist for traces only never show in logs.
+    let no_trace_spans = tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::TRACE)
+        .with_target(
+            crate::telemetry::SPAN_TARGET,
+            tracing_subscriber::filter::LevelFilter::OFF,
+        );
     // Colours only on a terminal: escape codes in a log file break grep.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
-    if json_logs() {
-        builder.json().init();
+    let logs = if json_logs() {
+        logs.json().boxed()
     } else {
-        builder.init();
+        logs.boxed()
     }
+    .with_filter(filter.and(no_trace_spans));
+    let (traces, guard, problem) = match crate::telemetry::layer(runtime) {
+        Ok(Some((layer, guard))) => (Some(layer), guard, None),
+        Ok(None) => (None, crate::telemetry::Guard::off(), None),
+        Err(e) => (None, crate::telemetry::Guard::off(), Some(e)),
+    };
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
+        .init();
+    if let Some(e) = problem {
+        tracing::error!(error = %e, "traces are off");
+    }
+    guard
 }
 
 async fn run(cli: Cli) -> ExitCode {

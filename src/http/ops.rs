@@ -1,5 +1,5 @@
 //! Operations: `/healthz` (the process serves), `/readyz` (config loaded and
-//! every source has usable keys), `/metrics` (Prometheus text), and
+//! every source has usable keys), `/metrics` (OpenMetrics text), and
 //! `POST /explain` (the `explain` command, only with `server.admin_token`).
 //!
 //! `/readyz` also asks the state store and, when identity links are kept,
@@ -143,10 +143,27 @@ async fn readyz(State(state): State<AppState>, rt: Rt) -> Response {
 /// only.
 static LAST_READINESS: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
+/// OpenMetrics text; the readiness gauges ask what `/readyz` asks, without
+/// starting a warm-up.
 async fn metrics(State(state): State<AppState>, rt: Rt) -> Response {
+    let store_up = state.shared().store.ping().await.is_ok();
+    let links_up = match &rt.links {
+        Some(links) => links.ping().await.is_ok(),
+        None => true,
+    };
+    let keys_ready = rt
+        .sources
+        .iter()
+        .all(|s| s.keys.status() == KeyStatus::Ready);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.shared().metrics.render(&rt),
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state
+            .shared()
+            .metrics
+            .render(&rt, store_up && links_up && keys_ready, store_up),
     )
         .into_response()
 }

@@ -7,6 +7,10 @@
 //! else the trace id of a valid W3C `traceparent`, else 128 random bits in
 //! hex. Anything else a client sends is ignored, never echoed: an id goes
 //! into log lines and pages.
+//!
+//! With traces on ([`crate::telemetry`]) the request also runs in an
+//! OpenTelemetry span whose parent is a valid incoming `traceparent`; the
+//! id is picked as above either way.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Request};
@@ -35,16 +39,25 @@ const HEADER: &str = "x-request-id";
 pub async fn request_id(mut req: Request<Body>, next: Next) -> Response {
     let id = pick(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
+    // Traces on: the request's OpenTelemetry span, child of the caller's
+    // `traceparent`; the log span below is its child, seen by logs only.
+    let trace = crate::telemetry::request_span(req.method(), req.headers());
     let span = tracing::info_span!(
+        parent: &trace,
         "request",
         request_id = %id,
         method = %req.method(),
         path = %req.uri().path()
     );
-    let mut response = CURRENT
-        .scope(id.clone(), next.run(req))
-        .instrument(span)
-        .await;
+    let mut response = crate::telemetry::scope(
+        trace.clone(),
+        CURRENT.scope(id.clone(), next.run(req)).instrument(span),
+    )
+    .instrument(trace.clone())
+    .await;
+    if !trace.is_none() {
+        trace.record("http.response.status_code", response.status().as_u16());
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, v);
     }

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
+use tracing::Instrument;
 
 mod key;
 pub use key::{Family, Key};
@@ -343,7 +344,16 @@ impl Fetched {
     /// one refresh interval.
     async fn fetch_now(&self, label: &str) -> Result<Entry, String> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        match self.fetcher.fetch().await {
+        let fetched = self
+            .fetcher
+            .fetch()
+            .instrument(tracing::info_span!(
+                target: crate::telemetry::SPAN_TARGET,
+                "key_fetch",
+                keys = %label
+            ))
+            .await;
+        match fetched {
             Ok(keys) => {
                 let keys = Arc::new(keys);
                 *self.last_good.write().expect("lock") = Some(keys.clone());

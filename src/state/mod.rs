@@ -2,6 +2,10 @@
 //! (rate limits). `memory` keeps it in this process; `redis` shares it
 //! between replicas. Both have the same semantics, checked by the same
 //! tests against each backend.
+//!
+//! Each operation runs in a `state_store` span (its `op` only, never a
+//! key: keys hold `jti`s and addresses), and a failure is counted in
+//! `zenbridge_state_store_errors_total`.
 
 pub mod memory;
 pub mod redis;
@@ -20,6 +24,14 @@ pub struct Hit {
     pub resets_in: Duration,
 }
 
+/// Counts a failed operation (`zenbridge_state_store_errors_total`).
+fn counted<T>(result: Result<T, StateError>) -> Result<T, StateError> {
+    if result.is_err() {
+        crate::metrics::state_store_error();
+    }
+    result
+}
+
 #[derive(Clone)]
 pub enum Store {
     Memory(memory::MemoryStore),
@@ -28,35 +40,59 @@ pub enum Store {
 
 impl Store {
     /// Records `key` for `ttl`; true the first time, false while it is held.
+    #[tracing::instrument(
+        target = "zenbridge::span",
+        name = "state_store",
+        skip_all,
+        fields(op = "first_use")
+    )]
     pub async fn first_use(&self, key: &str, ttl: Duration) -> Result<bool, StateError> {
         match self {
             Store::Memory(m) => Ok(m.first_use(key, ttl).await),
-            Store::Redis(r) => r.first_use(key, ttl).await,
+            Store::Redis(r) => counted(r.first_use(key, ttl).await),
         }
     }
 
     /// Counts a hit in the fixed window that started with the first hit;
     /// returns the count so far and the time left in the window.
+    #[tracing::instrument(
+        target = "zenbridge::span",
+        name = "state_store",
+        skip_all,
+        fields(op = "hit")
+    )]
     pub async fn hit(&self, key: &str, window: Duration) -> Result<Hit, StateError> {
         match self {
             Store::Memory(m) => Ok(m.hit(key, window).await),
-            Store::Redis(r) => r.hit(key, window).await,
+            Store::Redis(r) => counted(r.hit(key, window).await),
         }
     }
 
     /// The count of a window [`Store::hit`] keeps, without counting; 0
     /// when there is none.
+    #[tracing::instrument(
+        target = "zenbridge::span",
+        name = "state_store",
+        skip_all,
+        fields(op = "peek")
+    )]
     pub async fn peek(&self, key: &str) -> Result<u64, StateError> {
         match self {
             Store::Memory(m) => Ok(m.peek(key).await),
-            Store::Redis(r) => r.peek(key).await,
+            Store::Redis(r) => counted(r.peek(key).await),
         }
     }
 
+    #[tracing::instrument(
+        target = "zenbridge::span",
+        name = "state_store",
+        skip_all,
+        fields(op = "ping")
+    )]
     pub async fn ping(&self) -> Result<(), StateError> {
         match self {
             Store::Memory(_) => Ok(()),
-            Store::Redis(r) => r.ping().await,
+            Store::Redis(r) => counted(r.ping().await),
         }
     }
 }

@@ -10,9 +10,9 @@ use crate::support::{assert_zendesk_ok, free_port};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const LEGACY_SECRET: &str = "legacy-shared-secret-0123456789abcdef";
+pub(crate) const LEGACY_SECRET: &str = "legacy-shared-secret-0123456789abcdef";
 
-fn legacy_config(port: u16, extra: &str) -> String {
+pub(crate) fn legacy_config(port: u16, extra: &str) -> String {
     format!(
         r#"
 [server]
@@ -38,7 +38,7 @@ sources = ["legacy"]
     )
 }
 
-fn legacy_token(claims: &Value) -> String {
+pub(crate) fn legacy_token(claims: &Value) -> String {
     let t = now();
     let mut c = json!({"iss": "https://legacy.acme.test", "aud": "zendesk", "sub": "u1", "email": "u1@acme.com", "name": "U One", "iat": t, "exp": t + 300});
     for (k, v) in claims.as_object().unwrap() {

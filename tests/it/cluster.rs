@@ -175,13 +175,7 @@ async fn a_sign_in_started_on_one_replica_finishes_on_another_and_replays_fail_o
         .unwrap();
     assert_eq!(start.status(), StatusCode::OK);
     let started_on = served_by(&start);
-    let cookie: Vec<String> = start
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect();
-    let cookie = cookie.join("; ");
+    let cookie = crate::support::cookie_header(&start);
     let (action, mut fields) = parse_post_form(&start.text().await.unwrap()).expect("user list");
     fields.push(("user".into(), "ada".into()));
     let finish = c

@@ -474,10 +474,22 @@ pub async fn start_binary_logging(
     dir: &std::path::Path,
     log_filter: &str,
 ) -> Process {
+    start_binary_with_env(args, port, dir, &[("RUST_LOG", log_filter)]).await
+}
+
+/// [`start_binary`] with these environment variables set (`RUST_LOG` is
+/// `info` unless they set it).
+pub async fn start_binary_with_env(
+    args: &[&str],
+    port: u16,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Process {
     let log = dir.join(format!("zenbridge-{port}.log"));
     let child = tokio::process::Command::new(zenbridge_bin())
         .args(args)
-        .env("RUST_LOG", log_filter)
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stderr(std::fs::File::create(&log).unwrap())
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)

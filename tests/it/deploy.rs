@@ -254,3 +254,202 @@ fn the_dockerfile_passes_hadolint() {
         "the orchestrator probes"
     );
 }
+
+/// The metric names a file refers to (`zenbridge_…`).
+fn metric_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("zenbridge_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.insert(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    names
+}
+
+/// The sample names a scrape holds (`name{labels} value` or `name value`).
+fn sample_names(exposition: &str) -> BTreeSet<String> {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(str::to_owned)
+        .collect()
+}
+
+const DASHBOARD: &str = "deploy/grafana/zenbridge.json";
+const RULES: &str = "deploy/prometheus/zenbridge-rules.yaml";
+const RULE_TESTS: &str = "deploy/prometheus/zenbridge-rules.test.yaml";
+
+/// A running binary, after one exchange and one refusal, exports every
+/// metric the Grafana dashboard and the alert rules name.
+#[tokio::test]
+async fn every_metric_the_dashboard_and_the_alerts_use_is_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::support::free_port();
+    let file = dir.path().join("z.toml");
+    std::fs::write(&file, crate::cli::legacy_config(port, "")).unwrap();
+    let gw = crate::common::start_binary(
+        &["serve", "--config", file.to_str().unwrap()],
+        port,
+        dir.path(),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let expired = serde_json::json!({"exp": crate::common::now() - 3600});
+    for claims in [serde_json::json!({}), expired] {
+        client
+            .post(format!("{}/sdk/mobile/jwt", gw.url))
+            .form(&[("user_token", crate::cli::legacy_token(&claims))])
+            .send()
+            .await
+            .unwrap();
+    }
+    let scrape = client
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        scrape
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    let exposition = scrape.text().await.unwrap();
+    assert!(exposition.ends_with("# EOF\n"), "{exposition}");
+    let exported = sample_names(&exposition);
+    for file in [DASHBOARD, RULES] {
+        let text = std::fs::read_to_string(manifest_dir().join(file)).unwrap();
+        let used = metric_names(&text);
+        assert!(used.len() >= 5, "{file} names {used:?}");
+        let missing: Vec<_> = used.difference(&exported).collect();
+        assert!(
+            missing.is_empty(),
+            "{file} uses metrics zenbridge does not export: {missing:?}\nexported: {exported:?}"
+        );
+    }
+}
+
+/// The dashboard is Grafana JSON with the panels an operator looks at
+/// first, each querying the data source variable.
+#[test]
+fn the_grafana_dashboard_has_the_operators_panels() {
+    let text = std::fs::read_to_string(manifest_dir().join(DASHBOARD)).unwrap();
+    let dash: Value = serde_json::from_str(&text).expect("JSON");
+    let panels = dash["panels"].as_array().expect("panels");
+    let exprs: Vec<&str> = panels
+        .iter()
+        .flat_map(|p| p["targets"].as_array().into_iter().flatten())
+        .filter_map(|t| t["expr"].as_str())
+        .collect();
+    for wanted in [
+        "zenbridge_requests_total",
+        "zenbridge_verification_failures_total",
+        "histogram_quantile(0.5,",
+        "histogram_quantile(0.99,",
+        "zenbridge_key_fetch_failing",
+        "zenbridge_state_store_errors_total",
+        "zenbridge_ready",
+    ] {
+        assert!(
+            exprs.iter().any(|e| e.contains(wanted)),
+            "no panel queries {wanted}"
+        );
+    }
+    for p in panels {
+        assert_eq!(p["datasource"]["uid"], "${datasource}", "{}", p["title"]);
+    }
+}
+
+/// `promtool check rules FILE` or `promtool test rules FILE` passes.
+fn promtool(command: &str, file: &std::path::Path) {
+    let out = tool("promtool")
+        .args([command, "rules"])
+        .arg(file)
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "promtool {command} rules:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The alert rules: a PrometheusRule with the alerts the operations guide
+/// names, each with a severity and a summary; `promtool check rules`
+/// accepts its groups and `promtool test rules` runs their unit tests
+/// (promtool: Debian's `prometheus`, installed by `scripts/test`).
+#[test]
+fn the_alert_rules_are_a_valid_prometheus_rule() {
+    let path = manifest_dir().join(RULES);
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(&path)
+        .output()
+        .expect("python3 with PyYAML");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rule: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(rule["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(rule["kind"], "PrometheusRule");
+    let alerts: Vec<&Value> = rule["spec"]["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .flat_map(|g| g["rules"].as_array().into_iter().flatten())
+        .collect();
+    let names: BTreeSet<&str> = alerts.iter().filter_map(|a| a["alert"].as_str()).collect();
+    for wanted in [
+        "ZenbridgeKeyFetchFailing",
+        "ZenbridgeRefusalRateHigh",
+        "ZenbridgeLatencyP99High",
+        "ZenbridgeStateStoreDown",
+        "ZenbridgeAllReplicasUnready",
+    ] {
+        assert!(names.contains(wanted), "no alert {wanted}: {names:?}");
+    }
+    for a in &alerts {
+        assert!(
+            a["expr"].as_str().is_some_and(|e| !e.trim().is_empty()),
+            "{a}"
+        );
+        assert!(a["labels"]["severity"].is_string(), "{a}");
+        assert!(a["annotations"]["summary"].is_string(), "{a}");
+    }
+    // Beside the rules, as the unit tests' rule_files name them.
+    let dir = tempfile::tempdir().unwrap();
+    let groups = dir.path().join("rules.json");
+    // A Prometheus rule file is YAML; JSON is YAML.
+    std::fs::write(
+        &groups,
+        serde_json::to_string(&serde_json::json!({"groups": rule["spec"]["groups"]})).unwrap(),
+    )
+    .unwrap();
+    promtool("check", &groups);
+    // The alerts fire on the series they are meant for, and not before
+    // their `for` (deploy/prometheus/zenbridge-rules.test.yaml).
+    let unit = dir.path().join("zenbridge-rules.test.yaml");
+    std::fs::copy(manifest_dir().join(RULE_TESTS), &unit).unwrap();
+    promtool("test", &unit);
+    let tests = std::fs::read_to_string(&unit).unwrap();
+    for wanted in [
+        "ZenbridgeKeyFetchFailing",
+        "ZenbridgeRefusalRateHigh",
+        "ZenbridgeStateStoreDown",
+        "ZenbridgeAllReplicasUnready",
+    ] {
+        assert!(tests.contains(wanted), "no unit test for {wanted}");
+    }
+}

@@ -29,5 +29,6 @@ mod session;
 mod soak;
 mod sso;
 mod state;
+mod traces;
 mod trust;
 mod zendesk_jwt;

@@ -17,6 +17,19 @@ pub fn browser() -> reqwest::Client {
         .expect("build reqwest client")
 }
 
+/// The `Cookie` header a browser would send back after `response`: each
+/// `Set-Cookie`'s name=value, joined with `; ` (cookies by hand, for a
+/// test that replays them or sends them elsewhere).
+pub fn cookie_header(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// One request made by [`follow`].
 #[derive(Debug, Clone)]
 pub struct Hop {

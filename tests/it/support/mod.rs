@@ -42,7 +42,7 @@ mod provider;
 mod redis_server;
 mod zendesk;
 
-pub use browser::{browser, follow, links, parse_post_form};
+pub use browser::{browser, cookie_header, follow, links, parse_post_form};
 pub use entra::{Entra, start_entra};
 pub use firebase::{FirebaseEmulator, SHARED_FIREBASE_PROJECT, shared_firebase_emulator};
 pub use haproxy::{Haproxy, start_haproxy};
