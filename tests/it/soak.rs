@@ -193,7 +193,8 @@ async fn send(c: &reqwest::Client, url: &str, ask: &Ask) -> Result<(), String> {
             if page.status != StatusCode::OK {
                 return Err(format!("login page {}", page.status));
             }
-            let (action, mut fields) = crate::support::parse_post_form(&page.body).ok_or("no user form")?;
+            let (action, mut fields) =
+                crate::support::parse_post_form(&page.body).ok_or("no user form")?;
             fields.push(("user".into(), "ada".into()));
             let done = crate::sso::post(&c, &action, &fields).await;
             let jwt = crate::support::parse_post_form(&done.body)
@@ -227,7 +228,10 @@ fn redis_keys(port: u16) -> (u64, u64) {
         .output()
         .expect("redis-cli (installed with redis-server)");
     let text = String::from_utf8_lossy(&out.stdout);
-    let nums: Vec<u64> = text.split_whitespace().filter_map(|s| s.parse().ok()).collect();
+    let nums: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
     (
         nums.first().copied().unwrap_or(0),
         nums.get(1).copied().unwrap_or(0),
@@ -309,7 +313,9 @@ async fn soak_at_eighty_percent_keeps_answers_memory_descriptors_and_state_bound
                     *by_kind.entry(ask.name()).or_default() += 1;
                     sent.fetch_add(1, Ordering::Relaxed);
                     if let Err(e) = send(&c, &url, ask).await {
-                        *unexpected.entry(format!("{}: {e}", ask.name())).or_default() += 1;
+                        *unexpected
+                            .entry(format!("{}: {e}", ask.name()))
+                            .or_default() += 1;
                     }
                 }
                 (unexpected, by_kind)
