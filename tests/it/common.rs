@@ -401,6 +401,17 @@ pub fn raw_jwt(header: &Value, payload: &Value, signature: &[u8]) -> String {
     )
 }
 
+/// A `dev` source named "dev" with one user, ada, for the configs of
+/// tests that run a browser sign-in through the dev form.
+pub const DEV_SOURCE: &str = r#"[[source]]
+name = "dev"
+kind = "dev"
+[[source.users]]
+id = "ada"
+email = "ada@example.com"
+name = "Ada Lovelace"
+"#;
+
 /// The real `zenbridge` binary, running a command that serves HTTP.
 pub struct Process {
     pub url: String,

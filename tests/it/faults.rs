@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{Process, TestKey, now, rsa_key, start_binary};
+use crate::common::{DEV_SOURCE, Process, TestKey, now, rsa_key, start_binary};
 use crate::support::faulty::{Fault, FaultyKeyServer};
 use crate::support::free_port;
 
@@ -58,14 +58,7 @@ key_refresh_interval = "1s"
 [source.claims]
 external_id = "'p|' + claims.sub"
 
-[[source]]
-name = "dev"
-kind = "dev"
-[[source.users]]
-id = "ada"
-email = "ada@example.com"
-name = "Ada Lovelace"
-
+{DEV_SOURCE}
 [[target]]
 name = "mobile"
 kind = "sdk"

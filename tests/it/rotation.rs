@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{Process, hs256, now, start_binary};
+use crate::common::{DEV_SOURCE, Process, hs256, now, start_binary};
 use crate::sso::{client, field, get, post};
 use crate::support::{assert_zendesk_ok, free_port};
 
@@ -36,14 +36,7 @@ public_url = "http://127.0.0.1:{port}"
 rate_limit_per_minute = 0
 {server_extra}
 
-[[source]]
-name = "dev"
-kind = "dev"
-[[source.users]]
-id = "ada"
-email = "ada@example.com"
-name = "Ada Lovelace"
-
+{DEV_SOURCE}
 [[source]]
 name = "legacy"
 kind = "jwt"

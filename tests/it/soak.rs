@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{KeyServer, hs256, now, raw_jwt, rsa_key, start_binary_logging};
+use crate::common::{DEV_SOURCE, KeyServer, hs256, now, raw_jwt, rsa_key, start_binary_logging};
 use crate::support::{free_port, start_redis};
 
 const LEGACY_SECRET: &str = "legacy-shared-secret-0123456789abcdef";
@@ -62,14 +62,7 @@ audiences = ["zendesk"]
 [source.claims]
 external_id = "'keys|' + claims.sub"
 
-[[source]]
-name = "dev"
-kind = "dev"
-[[source.users]]
-id = "ada"
-email = "ada@example.com"
-name = "Ada Lovelace"
-
+{DEV_SOURCE}
 [[target]]
 name = "mobile"
 kind = "sdk"
