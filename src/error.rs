@@ -200,7 +200,7 @@ impl crate::sso::LoginError {
         match self {
             L::TargetUnknown(_) => ErrorCode::TargetUnknown,
             L::SourceUnknown(_) => ErrorCode::SourceUnknown,
-            L::NoneInProgress | L::Expired => ErrorCode::LoginExpired,
+            L::NoneInProgress | L::Expired | L::BeforeRecords(_) => ErrorCode::LoginExpired,
             L::StateMismatch | L::NonceMismatch(_) | L::IssuerMismatch(_) => {
                 ErrorCode::StateMismatch
             }

@@ -32,7 +32,7 @@ use crate::config::{DevUser, Refusal};
 use crate::explain::Report;
 use crate::gateway::{RequestInfo, Route, Runtime, Target};
 use crate::pipeline::Quiet;
-use crate::state::Store;
+use crate::state::{FirstUse, Store};
 use crate::target::{Endpoint, Minted};
 
 /// What every step needs from the request: its runtime, its client's
@@ -390,12 +390,19 @@ async fn once(
 ) -> Result<PendingLogin, Stopped> {
     let login = found.map_err(missing_error)?;
     let again = |e: LoginError, l: &PendingLogin| Stopped::new(e).at(&l.target, Some(&l.source));
+    let started = login
+        .expires_at
+        .saturating_sub(i64::try_from(pending::TTL.as_secs()).unwrap_or(600));
     match store
-        .first_use(&format!("login:{}", login.state), pending::TTL)
+        .first_use(&format!("login:{}", login.state), pending::TTL, started)
         .await
     {
-        Ok(true) => Ok(login),
-        Ok(false) => Err(again(LoginError::Replayed, &login)),
+        Ok(FirstUse::Yes) => Ok(login),
+        Ok(FirstUse::Again) => Err(again(LoginError::Replayed, &login)),
+        Ok(FirstUse::Forgotten) => Err(again(
+            LoginError::BeforeRecords("start again from the sign-in link"),
+            &login,
+        )),
         Err(e) => {
             tracing::warn!(error = %e, "state store unavailable: sign-in not finished");
             Err(again(LoginError::StateUnavailable, &login))

@@ -37,7 +37,7 @@ use crate::gateway::{GatewayError, RequestInfo, Route, Runtime, Target};
 use crate::pipeline::{self, Observer, Via};
 use crate::source::SignIn;
 use crate::source::VerifyError;
-use crate::state::Store;
+use crate::state::{FirstUse, Store};
 use crate::target::{Minted, TargetKind};
 pub use code_flow::FlowError;
 pub use pending::PendingLogin;
@@ -91,6 +91,13 @@ pub enum LoginError {
     /// The state store failed; the reason is logged where it happens.
     #[error("the state store is unavailable; try again in a moment")]
     StateUnavailable,
+    /// A sign-in started, or an unsolicited token issued, before the
+    /// state store's records begin (`state::FirstUse::Forgotten`): whether
+    /// it was already used cannot be told. What to do is the argument.
+    #[error(
+        "this sign-in began before the state store's records do (they were lost since: a restart), so whether it was already used cannot be told; {0}"
+    )]
+    BeforeRecords(&'static str),
     /// An unsolicited token whose `jti` was seen before.
     #[error(
         "this sign-in token was already used (its jti was seen before): each token signs in once; sign in again from the application"
@@ -226,7 +233,14 @@ pub async fn finish<O: Observer>(
                     claim: "jti".into(),
                     why: "a token that arrives unsolicited is used once, by its jti".into(),
                 })?;
-            once(store, route.source.name(), jti, *window).await?;
+            // Zendesk's tokens carry `iat` (the source checks it); one
+            // without is taken as old as the window allows.
+            let window_secs = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+            let issued_at = crate::source::time_claim(verified.claims(), "iat")
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| crate::source::now().saturating_sub(window_secs));
+            once(store, route.source.name(), jti, *window, issued_at).await?;
         }
     }
     if let Some(client_id) = route.source.sign_in.as_ref().and_then(SignIn::client_id) {
@@ -250,18 +264,27 @@ pub async fn finish<O: Observer>(
 /// (a fixed-length key whatever the token says), for `window`, on every
 /// replica that shares the store. Only a verified token gets here, so
 /// nobody without the source's secret can use up another's `jti`.
-async fn once(store: &Store, source: &str, jti: &str, window: Duration) -> Result<(), LoginError> {
+async fn once(
+    store: &Store,
+    source: &str,
+    jti: &str,
+    window: Duration,
+    issued_at: i64,
+) -> Result<(), LoginError> {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, jti.as_bytes());
     let hex: String = digest.as_ref()[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
     match store
-        .first_use(&format!("jti:{source}:{hex}"), window)
+        .first_use(&format!("jti:{source}:{hex}"), window, issued_at)
         .await
     {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(LoginError::TokenReused),
+        Ok(FirstUse::Yes) => Ok(()),
+        Ok(FirstUse::Again) => Err(LoginError::TokenReused),
+        Ok(FirstUse::Forgotten) => Err(LoginError::BeforeRecords(
+            "sign in again from the application",
+        )),
         Err(e) => {
             tracing::warn!(error = %e, "state store unavailable: sign-in not finished");
             Err(LoginError::StateUnavailable)

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::source::unverified_parts;
-use crate::state::Store;
+use crate::state::{FirstUse, Store};
 use crate::target::ClaimType;
 use crate::target::{IAT_WINDOW_SECS, TargetKind};
 
@@ -124,13 +124,18 @@ pub async fn inspect(
     let jti = match payload.get("jti") {
         Some(Value::String(j)) if !j.is_empty() => {
             if signed {
+                let issued_at = payload.get("iat").and_then(Value::as_i64).unwrap_or(now);
                 match store
-                    .first_use(&format!("sandbox_jti:{target}:{j}"), JTI_TTL)
+                    .first_use(&format!("sandbox_jti:{target}:{j}"), JTI_TTL, issued_at)
                     .await
                 {
-                    Ok(true) => Ok(format!("{j} not seen before")),
-                    Ok(false) => Err(format!(
+                    Ok(FirstUse::Yes) => Ok(format!("{j} not seen before")),
+                    Ok(FirstUse::Again) => Err(format!(
                         "{j} was already used; Zendesk accepts each token once"
+                    )),
+                    Ok(FirstUse::Forgotten) => Err(format!(
+                        "{j} cannot be checked: the token was issued before the state store's \
+                         records begin (they were lost since), so it is refused"
                     )),
                     Err(e) => {
                         tracing::warn!(error = %e, "sandbox: state store unavailable");
@@ -333,7 +338,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_good_token_passes_every_rule_once() {
-        let store = Store::Memory(MemoryStore::default());
+        let store = Store::Memory(MemoryStore::since(0));
         let t = sign(
             &json!({"alg": "HS256", "typ": "JWT"}),
             &json!({"iat": 1000, "jti": "j1", "email": "a@b.co", "name": "A", "role": "agent", "tags": ["x"]}),
@@ -347,7 +352,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_broken_rule_is_named() {
-        let store = Store::Memory(MemoryStore::default());
+        let store = Store::Memory(MemoryStore::since(0));
         let t = sign(
             &json!({"alg": "HS256"}),
             &json!({"iat": 1.5, "jti": "j2", "email": "nope", "role": "boss", "custom_role_id": 3}),
@@ -407,7 +412,7 @@ mod tests {
     /// its size limit: a huge token is refused before anything is decoded.
     #[tokio::test]
     async fn an_oversized_token_is_refused_before_it_is_decoded() {
-        let store = Store::Memory(MemoryStore::default());
+        let store = Store::Memory(MemoryStore::since(0));
         let claims = json!({"iat": 1000, "jti": "big", "email": "a@b.co", "name": "A", "pad": "x".repeat(9000)});
         let t = sign(
             &json!({"alg": "HS256", "typ": "JWT"}),
@@ -431,7 +436,7 @@ mod tests {
     /// reads as past.
     #[tokio::test]
     async fn the_sandbox_applies_the_minters_rules() {
-        let store = Store::Memory(MemoryStore::default());
+        let store = Store::Memory(MemoryStore::since(0));
         let t = sign(
             &json!({"alg": "HS256", "typ": "JWT"}),
             &json!({"iat": 1000, "jti": "j3", "email": "a@b.co", "name": "A", "tags": ["a\tb"]}),

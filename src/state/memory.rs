@@ -1,10 +1,14 @@
-//! In-process state: moka caches with a per-entry expiry.
+//! In-process state: moka caches with a per-entry expiry. One-time
+//! records and rate-limit counters are kept apart: counters are bounded
+//! (a flood of client addresses evicts counters, never a record), and the
+//! records begin when the process starts; anything issued before is
+//! [`FirstUse::Forgotten`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::Hit;
+use super::{FirstUse, Hit};
 
 #[derive(Clone)]
 struct Held {
@@ -24,24 +28,43 @@ impl moka::Expiry<String, Held> for HeldExpiry {
 
 #[derive(Clone)]
 pub struct MemoryStore {
-    cache: moka::future::Cache<String, Held>,
+    /// One-time records: unbounded, as only a verified token or a sealed
+    /// sign-in makes one, each for its TTL.
+    once: moka::future::Cache<String, Held>,
+    /// Rate-limit counters, bounded.
+    counters: moka::future::Cache<String, Held>,
+    /// When the records begin (Unix seconds).
+    began: i64,
 }
 
 impl Default for MemoryStore {
+    /// Records that begin now.
     fn default() -> Self {
-        Self {
-            cache: moka::future::Cache::builder()
-                .max_capacity(1_000_000)
-                .expire_after(HeldExpiry)
-                .build(),
-        }
+        Self::since(crate::source::now())
     }
 }
 
 impl MemoryStore {
-    pub async fn first_use(&self, key: &str, ttl: Duration) -> bool {
+    /// A store whose records begin at `began` (Unix seconds).
+    pub fn since(began: i64) -> Self {
+        Self {
+            once: moka::future::Cache::builder()
+                .expire_after(HeldExpiry)
+                .build(),
+            counters: moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .expire_after(HeldExpiry)
+                .build(),
+            began,
+        }
+    }
+
+    pub async fn first_use(&self, key: &str, ttl: Duration, issued_at: i64) -> FirstUse {
+        if issued_at < self.began {
+            return FirstUse::Forgotten;
+        }
         let entry = self
-            .cache
+            .once
             .entry(key.to_owned())
             .or_insert_with(async {
                 Held {
@@ -51,11 +74,15 @@ impl MemoryStore {
                 }
             })
             .await;
-        entry.is_fresh()
+        if entry.is_fresh() {
+            FirstUse::Yes
+        } else {
+            FirstUse::Again
+        }
     }
 
     pub async fn peek(&self, key: &str) -> u64 {
-        self.cache
+        self.counters
             .get(key)
             .await
             .map_or(0, |h| h.count.load(Ordering::Relaxed))
@@ -63,7 +90,7 @@ impl MemoryStore {
 
     pub async fn hit(&self, key: &str, window: Duration) -> Hit {
         let entry = self
-            .cache
+            .counters
             .entry(key.to_owned())
             .or_insert_with(async {
                 Held {

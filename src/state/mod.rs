@@ -16,6 +16,20 @@ use std::time::Duration;
 #[error("the state store is unavailable: {0}")]
 pub struct StateError(pub String);
 
+/// What [`Store::first_use`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstUse {
+    /// Not used before: recorded now.
+    Yes,
+    /// Recorded as used: a second use.
+    Again,
+    /// Issued before the store's records begin: they were lost since (a
+    /// restart of the `memory` store's process; a Redis restarted without
+    /// its append-only file, flushed, or evicting), so whether it was
+    /// used cannot be told. Refused like a second use.
+    Forgotten,
+}
+
 /// A hit counted in a window: the count so far, and how long until the
 /// window ends (a new one starts with the next hit after it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,17 +53,25 @@ pub enum Store {
 }
 
 impl Store {
-    /// Records `key` for `ttl`; true the first time, false while it is held.
+    /// Records `key`, issued at `issued_at` (Unix seconds), for `ttl`:
+    /// [`FirstUse::Yes`] the first time, [`FirstUse::Again`] while it is
+    /// held, [`FirstUse::Forgotten`] when it was issued before the store's
+    /// records begin (to the second).
     #[tracing::instrument(
         target = "zenbridge::span",
         name = "state_store",
         skip_all,
         fields(op = "first_use")
     )]
-    pub async fn first_use(&self, key: &str, ttl: Duration) -> Result<bool, StateError> {
+    pub async fn first_use(
+        &self,
+        key: &str,
+        ttl: Duration,
+        issued_at: i64,
+    ) -> Result<FirstUse, StateError> {
         match self {
-            Store::Memory(m) => Ok(m.first_use(key, ttl).await),
-            Store::Redis(r) => counted(r.first_use(key, ttl).await),
+            Store::Memory(m) => Ok(m.first_use(key, ttl, issued_at).await),
+            Store::Redis(r) => counted(r.first_use(key, ttl, issued_at).await),
         }
     }
 

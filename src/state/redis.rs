@@ -21,7 +21,7 @@ use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
-use super::{Hit, StateError};
+use super::{FirstUse, Hit, StateError};
 
 /// How long connecting, or one answer, may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -40,6 +40,27 @@ if t < 0 then
   t = tonumber(ARGV[1])
 end
 return {n, t}";
+
+/// The key (after the prefix) holding when the records begin, in Unix
+/// seconds: written at connect unless there, never expiring. Its absence
+/// later means Redis lost its records.
+const RECORDS_SINCE: &str = "records_since";
+
+/// Records a one-time use: `KEYS[1]` the record, `KEYS[2]` the
+/// records-since mark; `ARGV` the TTL in ms, when the item was issued and
+/// now (Unix seconds). Answers `{found, lost}`: found 1 (first use), 0
+/// (used before) or -1 (issued before the records begin); lost 1 when the
+/// mark was missing, so the records begin again now.
+const FIRST_USE: &str = r"local since = redis.call('GET', KEYS[2])
+local lost = 0
+if not since then
+  redis.call('SET', KEYS[2], ARGV[3])
+  since = ARGV[3]
+  lost = 1
+end
+if tonumber(ARGV[2]) < tonumber(since) then return {-1, lost} end
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return {1, lost} end
+return {0, lost}";
 
 /// TLS to Redis (`rediss://`): the CA that signed the server's certificate
 /// (PEM; without it, the system's roots) and an optional client
@@ -384,7 +405,52 @@ impl RedisStore {
                 store
             }
         };
+        store.mark_records_since().await?;
+        store.warn_without_append_only_file().await;
         Ok(store)
+    }
+
+    /// Warns when the server keeps no append-only file, or may evict
+    /// keys: a restart then forgets the one-time records, an eviction
+    /// drops some, and what was issued before is refused
+    /// ([`FirstUse::Forgotten`]) or, evicted one by one, not noticed
+    /// (operations.md, "Redis restarts"). A server that does not answer
+    /// `INFO` (an ACL, a managed service) is not judged.
+    async fn warn_without_append_only_file(&self) {
+        let Ok((_, mut c)) = self.handle().await else {
+            return;
+        };
+        // Plain INFO: its default sections hold both, on every version.
+        let info: Result<String, _> = redis::cmd("INFO").query_async(&mut c).await;
+        let text = match info {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::debug!(error = %e, at = %self.addr, "redis persistence not checked");
+                return;
+            }
+        };
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(':'))
+                .map(str::to_owned)
+        };
+        if field("aof_enabled").as_deref() == Some("0") {
+            tracing::warn!(
+                at = %self.addr,
+                "redis keeps no append-only file (appendonly no): when it restarts it forgets \
+                 the one-time records, and every sign-in in progress must start again; set \
+                 appendonly yes (docs/operations.md, Redis restarts)"
+            );
+        }
+        if let Some(policy) = field("maxmemory_policy").filter(|p| p != "noeviction") {
+            tracing::warn!(
+                at = %self.addr,
+                policy = %policy,
+                "redis may evict keys (maxmemory-policy is not noeviction): an evicted one-time \
+                 record lets its sign-in or token be used again; set maxmemory-policy noeviction \
+                 (docs/operations.md, Redis restarts)"
+            );
+        }
     }
 
     /// A connection to the master, asking the sentinels for it when there
@@ -459,19 +525,53 @@ impl RedisStore {
         format!("{}{key}", self.prefix)
     }
 
-    pub async fn first_use(&self, key: &str, ttl: Duration) -> Result<bool, StateError> {
+    pub async fn first_use(
+        &self,
+        key: &str,
+        ttl: Duration,
+        issued_at: i64,
+    ) -> Result<FirstUse, StateError> {
         let (generation, mut c) = self.handle().await?;
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let set: Result<Option<String>, _> = redis::cmd("SET")
-            .arg(self.key(key))
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
+        let answer: Result<(i64, i64), _> = redis::Script::new(FIRST_USE)
+            .key(self.key(key))
+            .key(self.key(RECORDS_SINCE))
             .arg(ms)
+            .arg(issued_at)
+            .arg(crate::source::now())
+            .invoke_async(&mut c)
+            .await;
+        match answer {
+            Ok((found, lost)) => {
+                if lost == 1 {
+                    tracing::error!(
+                        at = %self.addr,
+                        "redis lost its records (restarted without its append-only file, \
+                         flushed, or evicting): sign-ins and tokens issued before now are \
+                         refused, as whether they were used cannot be told"
+                    );
+                }
+                Ok(match found {
+                    1 => FirstUse::Yes,
+                    0 => FirstUse::Again,
+                    _ => FirstUse::Forgotten,
+                })
+            }
+            Err(e) => Err(self.failed(generation, &e).await),
+        }
+    }
+
+    /// Marks where the records begin, unless a mark is there already.
+    async fn mark_records_since(&self) -> Result<(), StateError> {
+        let (generation, mut c) = self.handle().await?;
+        let set: Result<Option<String>, _> = redis::cmd("SET")
+            .arg(self.key(RECORDS_SINCE))
+            .arg(crate::source::now())
+            .arg("NX")
             .query_async(&mut c)
             .await;
         match set {
-            Ok(set) => Ok(set.is_some()),
+            Ok(_) => Ok(()),
             Err(e) => Err(self.failed(generation, &e).await),
         }
     }

@@ -479,8 +479,19 @@ async fn reloads_and_a_broken_config_under_load_lose_no_request() {
 
 #[tokio::test]
 async fn process_killed_and_restarted_mid_sign_in_finishes_it() {
+    // Any replica finishes a sign-in: they share their records in Redis
+    // (with the `memory` store a restart forgets them, and a sign-in
+    // started before it is refused: `failover.rs`).
+    let redis = crate::support::start_redis().await;
     let k1 = rsa_key("k1");
-    let mut w = world(&[&k1], "").await;
+    let mut w = world(
+        &[&k1],
+        &format!(
+            "\n[state]\nbackend = \"redis\"\nredis_url = \"{}\"\n",
+            redis.url
+        ),
+    )
+    .await;
     let (c, _) = crate::sso::client();
     let page = crate::sso::get(&c, format!("{}/sso/sandboxed/login/dev", w.process.url)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);

@@ -12,24 +12,29 @@ use crate::common::{Gateway, gateway, hs256, now, run_binary, start_binary};
 use crate::support::{start_redis, start_redis_tls};
 use reqwest::StatusCode;
 use serde_json::json;
-use zenbridge::state::Store;
 use zenbridge::state::memory::MemoryStore;
 use zenbridge::state::redis::{RedisStore, Tls};
+use zenbridge::state::{FirstUse, Store};
 
 async fn semantics(store: &Store) {
     let key = format!("k{}", crate::support::random_token(6));
-    assert!(
-        store.first_use(&key, Duration::from_secs(1)).await.unwrap(),
-        "first use"
-    );
-    assert!(
-        !store.first_use(&key, Duration::from_secs(1)).await.unwrap(),
-        "second use refused"
-    );
+    let issued = now();
+    let second = Duration::from_secs(1);
+    let once = || async { store.first_use(&key, second, issued).await.unwrap() };
+    assert_eq!(once().await, FirstUse::Yes, "first use");
+    assert_eq!(once().await, FirstUse::Again, "second use refused");
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    assert!(
-        store.first_use(&key, Duration::from_secs(1)).await.unwrap(),
-        "usable again after its ttl"
+    assert_eq!(once().await, FirstUse::Yes, "usable again after its ttl");
+    // Issued before the store's records began (this store was made a
+    // moment ago): whether it was used cannot be told.
+    let old = format!("o{}", crate::support::random_token(6));
+    assert_eq!(
+        store
+            .first_use(&old, Duration::from_secs(60), now() - 5)
+            .await
+            .unwrap(),
+        FirstUse::Forgotten,
+        "issued before the records began"
     );
     let counter = format!("c{}", crate::support::random_token(6));
     for expected in 1..=3 {
@@ -61,13 +66,66 @@ async fn memory_store_keeps_one_time_use_and_windows() {
 #[tokio::test]
 async fn redis_store_keeps_one_time_use_and_windows() {
     let redis = start_redis().await;
-    let store = Store::Redis(
-        RedisStore::connect(&redis.url, "zbtest:", &Tls::default(), None)
-            .await
-            .unwrap(),
-    );
+    let store = redis_store(&redis.url).await;
     semantics(&store).await;
     store.ping().await.unwrap();
+}
+
+/// The attack: a Redis that loses its records (flushed, or restarted
+/// without its append-only file) would let a sign-in or token used before
+/// be used once more. The store notices the loss (its `records_since`
+/// marker is gone), starts a new record from then, and refuses whatever
+/// was issued before it.
+#[tokio::test]
+async fn a_flushed_redis_refuses_what_it_forgot() {
+    let redis = start_redis().await;
+    let store = redis_store(&redis.url).await;
+    assert!(
+        redis
+            .command(&["GET", "zbtest:records_since"])
+            .await
+            .starts_with('$'),
+        "the marker is written at connect"
+    );
+    let before = now();
+    assert_eq!(use_once(&store, "used", before).await, FirstUse::Yes);
+    assert_eq!(use_once(&store, "used", before).await, FirstUse::Again);
+
+    // Records are kept to the second: the loss comes a second later.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(redis.command(&["FLUSHALL"]).await.starts_with("+OK"));
+    // Its record is gone: a replay is refused all the same …
+    assert_eq!(
+        use_once(&store, "used", before).await,
+        FirstUse::Forgotten,
+        "a replay after the flush"
+    );
+    // … as is anything else issued before the loss was noticed, every
+    // time; what is issued from then on is recorded as usual.
+    assert_eq!(
+        use_once(&store, "unused", before).await,
+        FirstUse::Forgotten
+    );
+    let after = now();
+    assert_eq!(use_once(&store, "new", after).await, FirstUse::Yes);
+    assert_eq!(use_once(&store, "new", after).await, FirstUse::Again);
+}
+
+/// A store on the Redis at `url`, its keys prefixed `zbtest:`.
+async fn redis_store(url: &str) -> Store {
+    Store::Redis(
+        RedisStore::connect(url, "zbtest:", &Tls::default(), None)
+            .await
+            .unwrap(),
+    )
+}
+
+/// `first_use` of `key`, issued at `issued`, kept 10 minutes.
+async fn use_once(store: &Store, key: &str, issued: i64) -> FirstUse {
+    store
+        .first_use(key, Duration::from_secs(600), issued)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -358,8 +416,10 @@ async fn zenbridge_keeps_its_state_in_redis_over_tls_with_the_ca_file() {
     // And it is not a memory store in disguise: a one-time record is there.
     let store = &gw.state.shared().store;
     let k = format!("tls-{}", crate::support::random_token(6));
-    assert!(store.first_use(&k, Duration::from_secs(5)).await.unwrap());
-    assert!(!store.first_use(&k, Duration::from_secs(5)).await.unwrap());
+    let t = now();
+    let ttl = Duration::from_secs(5);
+    assert_eq!(store.first_use(&k, ttl, t).await.unwrap(), FirstUse::Yes);
+    assert_eq!(store.first_use(&k, ttl, t).await.unwrap(), FirstUse::Again);
 }
 
 #[tokio::test]

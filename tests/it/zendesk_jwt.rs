@@ -294,10 +294,44 @@ async fn replayed_legacy_jti_is_refused_with_token_reused() {
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(refused(&gw, "legacy", &jwt).await, "token_reused");
     // Another token with the same jti: the jti is what is used once.
+    // (Issued after this gateway started: what came before its records
+    // began is refused as `login_expired`.)
     let jti = claims_of(&jwt)["jti"].clone();
-    let again = app.jwt(&json!({ "jti": jti, "iat": now() - 7 })).await;
+    let again = app
+        .jwt(&json!({ "jti": jti, "name": "Someone Else" }))
+        .await;
     assert_ne!(again, jwt);
     assert_eq!(refused(&gw, "legacy", &again).await, "token_reused");
+}
+
+/// The attack: a Redis that lost its records (here `FLUSHALL`) would take
+/// a used legacy token as new. Its `iat` is before the loss, so it is
+/// refused; a token the app issues afterwards signs in.
+#[tokio::test]
+async fn a_legacy_jti_replayed_after_redis_lost_its_records_is_refused() {
+    let redis = start_redis().await;
+    let app = start_legacy_app(LegacyOptions::default()).await;
+    let state = format!(
+        "[state]\nbackend = \"redis\"\nredis_url = \"{}\"\n",
+        redis.url
+    );
+    let gw = gateway(&config(&app.url("/zendesk/sso"), &state)).await;
+    app.configure(&json!({ "zendesk_url": base(&gw.url, "legacy") }))
+        .await;
+    let jwt = app.jwt(&json!({})).await;
+    assert_eq!(arrive(&gw, "legacy", &jwt, None).await.0, StatusCode::OK);
+    // Records are kept to the second: the loss comes a second later.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(redis.command(&["FLUSHALL"]).await.starts_with("+OK"));
+    assert_eq!(refused(&gw, "legacy", &jwt).await, "login_expired");
+    let (_, page) = arrive(&gw, "legacy", &jwt, None).await;
+    assert!(
+        page.contains("before the state store")
+            && page.contains("sign in again from the application"),
+        "{page}"
+    );
+    let fresh = app.jwt(&json!({})).await;
+    assert_eq!(arrive(&gw, "legacy", &fresh, None).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -319,9 +353,34 @@ async fn legacy_iat_outside_zendesks_window_is_refused() {
     // An exp, when the app sends one, is honoured.
     let expired = app.jwt(&json!({ "exp": now() - 600 })).await;
     assert_eq!(refused(&gw, "legacy", &expired).await, "token_expired");
-    // Within the window (2 minutes old) it passes.
+    // Within the window (2 minutes old) it would pass, but this gateway's
+    // memory store began a moment ago: whether it was used before cannot
+    // be told.
     let recent = app.jwt(&json!({ "iat": now() - 120 })).await;
-    assert_eq!(arrive(&gw, "legacy", &recent, None).await.0, StatusCode::OK);
+    assert_eq!(refused(&gw, "legacy", &recent).await, "login_expired");
+    // With records that began earlier (a Redis that has kept them), it
+    // passes.
+    let redis = start_redis().await;
+    assert!(
+        redis
+            .command(&[
+                "SET",
+                "zenbridge:records_since",
+                &(now() - 3600).to_string()
+            ])
+            .await
+            .starts_with("+OK")
+    );
+    let state = format!(
+        "[state]\nbackend = \"redis\"\nredis_url = \"{}\"\n",
+        redis.url
+    );
+    let kept = gateway(&config(&app.url("/zendesk/sso"), &state)).await;
+    let recent = app.jwt(&json!({ "iat": now() - 120 })).await;
+    assert_eq!(
+        arrive(&kept, "legacy", &recent, None).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]

@@ -270,6 +270,7 @@ mod tests {
             LoginError::Expired,
             LoginError::Replayed,
             LoginError::TokenReused,
+            LoginError::BeforeRecords("start again from the sign-in link"),
             LoginError::StateUnavailable,
             LoginError::NonceMismatch("differs"),
             LoginError::Provider {

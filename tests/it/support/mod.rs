@@ -7,7 +7,8 @@
 //! - [`verify_zendesk`]: the independent Node checker of the JWTs we mint for
 //!   Zendesk (`tests/support/verify/verify-zendesk.mjs`).
 //! - [`start_redis`]: a throwaway `redis-server`; [`start_replica`],
-//!   [`start_sentinel`] and [`start_redis_tls`] for failover and TLS.
+//!   [`start_sentinel`] and [`start_redis_tls`] for failover and TLS;
+//!   [`start_redis_persistent`] to restart one on its append-only file.
 //! - [`start_postgres`]: a throwaway PostgreSQL server.
 //! - [`start_haproxy`]: HAProxy in front of several replicas.
 //! - [`start_firebase_emulator`] / [`shared_firebase_emulator`]: the real
@@ -54,7 +55,7 @@ pub use provider::{
     op_redeem_code, op_revoke, shared_op, start_op, start_op_with,
 };
 pub use redis_server::{
-    Redis, start_redis, start_redis_tls, start_replica, start_sentinel,
+    Redis, start_redis, start_redis_persistent, start_redis_tls, start_replica, start_sentinel,
     start_sentinel_with_password,
 };
 pub use zendesk::{ZendeskUsers, assert_zendesk_ok, verify_zendesk};

@@ -1,7 +1,9 @@
 //! Throwaway Redis processes on free loopback ports: a server
 //! ([`start_redis`]), a replica of one ([`start_replica`]), a
-//! `redis-sentinel` watching a master ([`start_sentinel`]) and a server
-//! that speaks only TLS ([`start_redis_tls`]).
+//! `redis-sentinel` watching a master ([`start_sentinel`]), a server
+//! that speaks only TLS ([`start_redis_tls`]) and one that keeps an
+//! append-only file and can be restarted on it ([`start_redis_persistent`],
+//! [`Redis::restart`]).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -20,6 +22,10 @@ pub struct Redis {
     /// `redis://127.0.0.1:<port>`
     pub url: String,
     child: Option<Child>,
+    /// What was run, to run it again ([`Redis::restart`]).
+    program: String,
+    probe: Probe,
+    args: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -44,6 +50,23 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// (run `scripts/test`, which installs it) or does not start.
 pub async fn start_redis() -> Redis {
     start("redis-server", Probe::Ping, |port, _| server_args(port)).await
+}
+
+/// [`start_redis`] keeping an append-only file fsynced at every write
+/// (`--appendonly yes --appendfsync always`) in its own directory, so that
+/// [`Redis::restart`] brings back every record.
+pub async fn start_redis_persistent() -> Redis {
+    start("redis-server", Probe::Ping, |port, _| {
+        let mut a = server_args(port);
+        let at = a
+            .iter()
+            .position(|x| x == "--appendonly")
+            .unwrap_or(a.len());
+        a.truncate(at);
+        a.extend(["--appendonly", "yes", "--appendfsync", "always"].map(str::to_owned));
+        a
+    })
+    .await
 }
 
 /// A replica of the server on `master_port` (`--replicaof`), once it has
@@ -194,12 +217,26 @@ async fn try_start(
     if program == "redis-server" && !args.iter().any(|a| a == "--dir") {
         args.extend(["--dir".into(), dir.path().display().to_string()]);
     }
+    let child = spawn(program, probe, port, &args).await?;
+    Ok(Redis {
+        port,
+        url: format!("redis://127.0.0.1:{port}"),
+        child: Some(child),
+        program: program.to_owned(),
+        probe,
+        args,
+        _dir: dir,
+    })
+}
+
+/// Runs `program` under the watchdog and waits until it serves on `port`.
+async fn spawn(program: &str, probe: Probe, port: u16, args: &[String]) -> Result<Child, String> {
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(WATCHDOG)
         .arg("redis-watchdog")
         .arg(program)
-        .args(&args)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -214,12 +251,7 @@ async fn try_start(
             Probe::Connect => TcpStream::connect(("127.0.0.1", port)).await.is_ok(),
         };
         if up {
-            return Ok(Redis {
-                port,
-                url: format!("redis://127.0.0.1:{port}"),
-                child: Some(child),
-                _dir: dir,
-            });
+            return Ok(child);
         }
         if let Ok(Some(status)) = child.try_wait() {
             let mut err = String::new();
@@ -301,6 +333,17 @@ impl Redis {
             .expect("run kill");
         assert!(status.success(), "kill -KILL {pid}");
         self.stop().await;
+    }
+
+    /// Starts the stopped (or killed) server again, on the same port and
+    /// in the same directory; with [`start_redis_persistent`] it reads its
+    /// append-only file back.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "restart: the server still runs");
+        let child = spawn(&self.program, self.probe, self.port, &self.args)
+            .await
+            .unwrap_or_else(|e| panic!("restart: {e}"));
+        self.child = Some(child);
     }
 
     /// Stops the server now and waits until it no longer answers (to test
