@@ -10,8 +10,11 @@ use axum_extra::extract::cookie::PrivateCookieJar;
 
 use crate::config::TargetConfig;
 
-/// The token endpoints' form scanner (`user_token`, `subject_token`, …).
-pub fn form_field<'b>(body: &'b [u8], name: &str) -> Option<Cow<'b, str>> {
+pub use crate::http::tokens::Repeated;
+
+/// The token endpoints' form scanner (`user_token`, `subject_token`, …):
+/// the field, or [`Repeated`] when it is sent more than once.
+pub fn form_field<'b>(body: &'b [u8], name: &str) -> Result<Option<Cow<'b, str>>, Repeated> {
     crate::http::tokens::form_field(body, name)
 }
 

@@ -70,26 +70,45 @@ pub fn router() -> Router<AppState> {
         .route("/token", post(token_exchange))
 }
 
-/// One form field. A body with nothing percent- or plus-encoded (a JWT
-/// never needs it) is split in place; anything else goes through the full
-/// decoder. Invalid UTF-8 reads as no field. The scans use `memchr` (SIMD):
-/// an SDK body is a kilobyte of token.
-pub(crate) fn form_field<'b>(body: &'b [u8], name: &str) -> Option<Cow<'b, str>> {
+/// A form field sent more than once, which RFC 6749 §3.1 forbids: a proxy
+/// in front and zenbridge could read different copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeated;
+
+/// One form field, `Err` when it is sent more than once. A body with
+/// nothing percent- or plus-encoded (a JWT never needs it) is split in
+/// place; anything else goes through the full decoder. Invalid UTF-8
+/// reads as no field. The scans use `memchr` (SIMD): an SDK body is a
+/// kilobyte of token.
+pub(crate) fn form_field<'b>(body: &'b [u8], name: &str) -> Result<Option<Cow<'b, str>>, Repeated> {
     if memchr::memchr2(b'%', b'+', body).is_some() {
-        return url::form_urlencoded::parse(body).find_map(|(k, v)| (k == name).then_some(v));
+        let mut found = None;
+        for (k, v) in url::form_urlencoded::parse(body) {
+            if k == name && found.replace(v).is_some() {
+                return Err(Repeated);
+            }
+        }
+        return Ok(found);
     }
+    let mut found: Option<&[u8]> = None;
     let mut rest = body;
     loop {
         let end = memchr::memchr(b'&', rest).unwrap_or(rest.len());
         let pair = &rest[..end];
         let eq = memchr::memchr(b'=', pair).unwrap_or(pair.len());
-        if &pair[..eq] == name.as_bytes() {
-            return std::str::from_utf8(pair.get(eq + 1..).unwrap_or_default())
-                .ok()
-                .map(Cow::Borrowed);
+        if &pair[..eq] == name.as_bytes()
+            && found
+                .replace(pair.get(eq + 1..).unwrap_or_default())
+                .is_some()
+        {
+            return Err(Repeated);
         }
-        rest = rest.get(end + 1..)?;
+        match rest.get(end + 1..) {
+            Some(next) => rest = next,
+            None => break,
+        }
     }
+    Ok(found.and_then(|v| std::str::from_utf8(v).ok().map(Cow::Borrowed)))
 }
 
 /// Form fields, borrowed from the body where no decoding was needed; `Err`
@@ -260,7 +279,13 @@ async fn sdk_mint(
     let d = Dialect::Bearer;
     let limit = rt.config.server.max_body_bytes;
     let body = read_body(request.into_body(), limit, d).await?;
-    let user_token = form_field(&body, "user_token");
+    let user_token = form_field(&body, "user_token").map_err(|Repeated| {
+        ApiError::new(
+            ErrorCode::RequestInvalid,
+            "the form field user_token is repeated; send it once",
+            d,
+        )
+    })?;
     let Some(token) = user_token.filter(|t| !t.is_empty()) else {
         return Err(ApiError::new(
             ErrorCode::RequestInvalid,
@@ -472,7 +497,9 @@ async fn token_exchange(
 
 #[cfg(test)]
 mod tests {
-    use super::form_field;
+    use std::borrow::Cow;
+
+    use super::{Repeated, form_field};
 
     #[test]
     fn form_field_agrees_with_the_full_decoder() {
@@ -490,11 +517,42 @@ mod tests {
             "a=1&",
             "&&user_token=z&",
             "user_token=1&user_token=2",
+            "user_token=1&user%5Ftoken=2",
+            "user_token=&user_token=",
             "user_token==x",
         ] {
-            let full = url::form_urlencoded::parse(body.as_bytes())
-                .find_map(|(k, v)| (k == "user_token").then_some(v));
-            assert_eq!(form_field(body.as_bytes(), "user_token"), full, "{body}");
+            assert_eq!(
+                form_field(body.as_bytes(), "user_token"),
+                full_decoder(body, "user_token"),
+                "{body}"
+            );
+        }
+    }
+
+    /// What the full decoder reads: the field, or `Repeated`.
+    fn full_decoder<'b>(body: &'b str, name: &str) -> Result<Option<Cow<'b, str>>, Repeated> {
+        let mut all = url::form_urlencoded::parse(body.as_bytes()).filter(|(k, _)| k == name);
+        let first = all.next().map(|(_, v)| v);
+        if all.next().is_some() {
+            return Err(Repeated);
+        }
+        Ok(first)
+    }
+
+    /// HTTP parameter pollution on `/sdk`: two `user_token`s, a proxy in
+    /// front judging one and zenbridge serving the other.
+    #[test]
+    fn repeated_user_token_is_refused_attack() {
+        for body in [
+            "user_token=good&user_token=bad",
+            "user_token=&user_token=t",
+            "user%5Ftoken=bad&user_token=good",
+        ] {
+            assert_eq!(
+                form_field(body.as_bytes(), "user_token"),
+                Err(Repeated),
+                "{body}"
+            );
         }
     }
 }
