@@ -13,6 +13,15 @@
 //! An operation that fails while the master changes is an error to its
 //! caller: one-time checks fail closed, the rate limit fails open (the
 //! callers decide; see `docs/operations.md`, "Redis failover").
+//!
+//! Why this file is over 600 lines: the one-time check only holds if
+//! Redis still has its records, so the script that checks them, the
+//! `records_since` mark that tells a Redis which lost them (restart without
+//! AOF, FLUSHALL, eviction) from one that did not, the start-up warnings
+//! about persistence and eviction, and the sentinel discovery of the
+//! master (a promoted replica that never received the mark is a Redis that
+//! lost its records) are kept together here, beside the connection they run
+//! on.
 
 use std::sync::Arc;
 use std::time::Duration;
