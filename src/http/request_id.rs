@@ -117,7 +117,19 @@ fn random_id() -> String {
     // A failing system random source leaves zeros: the id is for reading
     // logs, not a secret.
     let _ = aws_lc_rs::rand::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&bytes)
+}
+
+/// Lower-case hex, two digits a byte, into one allocation (not a
+/// `format!` a byte: this runs on every request).
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * bytes.len());
+    for &b in bytes {
+        for nibble in [b >> 4, b & 0x0f] {
+            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -154,6 +166,12 @@ mod tests {
             assert!(!acceptable(bad), "{bad:?}");
         }
         assert_eq!(random_id().len(), 32);
+        assert!(acceptable(&random_id()));
+        // Lower-case hex, high digit first, as a trace id is written.
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff, 0x10]), "000fa5ff10");
+        let all: Vec<u8> = (0..=255).collect();
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&all), expected);
         assert_ne!(random_id(), random_id());
     }
 }
