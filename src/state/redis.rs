@@ -23,7 +23,7 @@
 //! lost its records) are kept together here, beside the connection they run
 //! on.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
@@ -41,7 +41,7 @@ const SENTINEL_PORT: u16 = 26379;
 /// Counts a hit; starts the window on the first; answers `{count, ms
 /// left}`. A counter found without an expiry (which a failover could in
 /// principle leave) gets one, so no address is held back forever.
-const HIT: &str = r"local n = redis.call('INCR', KEYS[1])
+const HIT_LUA: &str = r"local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local t = redis.call('PTTL', KEYS[1])
 if t < 0 then
@@ -60,7 +60,7 @@ const RECORDS_SINCE: &str = "records_since";
 /// now (Unix seconds). Answers `{found, lost}`: found 1 (first use), 0
 /// (used before) or -1 (issued before the records begin); lost 1 when the
 /// mark was missing, so the records begin again now.
-const FIRST_USE: &str = r"local since = redis.call('GET', KEYS[2])
+const FIRST_USE_LUA: &str = r"local since = redis.call('GET', KEYS[2])
 local lost = 0
 if not since then
   redis.call('SET', KEYS[2], ARGV[3])
@@ -70,6 +70,11 @@ end
 if tonumber(ARGV[2]) < tonumber(since) then return {-1, lost} end
 if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return {1, lost} end
 return {0, lost}";
+
+/// The scripts, hashed once (`EVALSHA` needs the SHA-1 of the text; a
+/// `Script` computes it when built, so they are not built per call).
+static HIT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(HIT_LUA));
+static FIRST_USE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(FIRST_USE_LUA));
 
 /// TLS to Redis (`rediss://`): the CA that signed the server's certificate
 /// (PEM; without it, the system's roots) and an optional client
@@ -542,7 +547,7 @@ impl RedisStore {
     ) -> Result<FirstUse, StateError> {
         let (generation, mut c) = self.handle().await?;
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let answer: Result<(i64, i64), _> = redis::Script::new(FIRST_USE)
+        let answer: Result<(i64, i64), _> = FIRST_USE
             .key(self.key(key))
             .key(self.key(RECORDS_SINCE))
             .arg(ms)
@@ -588,11 +593,8 @@ impl RedisStore {
     pub async fn hit(&self, key: &str, window: Duration) -> Result<Hit, StateError> {
         let (generation, mut c) = self.handle().await?;
         let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
-        let answer: Result<(u64, i64), _> = redis::Script::new(HIT)
-            .key(self.key(key))
-            .arg(ms)
-            .invoke_async(&mut c)
-            .await;
+        let answer: Result<(u64, i64), _> =
+            HIT.key(self.key(key)).arg(ms).invoke_async(&mut c).await;
         match answer {
             Ok((count, left_ms)) => Ok(Hit {
                 count,
