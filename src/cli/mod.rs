@@ -11,6 +11,7 @@ use std::process::ExitCode;
 mod check;
 mod explain;
 mod links;
+mod logs;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -205,59 +206,12 @@ pub fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio starts");
-    let traces = init_tracing(executor.handle());
+    let traces = logs::init(executor.handle());
     let code = executor.block_on(run(cli));
     // After the server stopped, before the runtime goes: the exporter
     // sends the last spans through it.
     traces.shutdown();
     code
-}
-
-/// Whether log lines are JSON (`ZENBRIDGE_LOG_FORMAT=json`).
-pub(super) fn json_logs() -> bool {
-    std::env::var("ZENBRIDGE_LOG_FORMAT").is_ok_and(|f| f == "json")
-}
-
-/// Logs to standard error and, when the `OTEL_*` variables ask for it,
-/// spans over OTLP ([`crate::telemetry`]).
-fn init_tracing(runtime: &tokio::runtime::Handle) -> crate::telemetry::Guard {
-    use tracing_subscriber::Layer as _;
-    use tracing_subscriber::filter::FilterExt as _;
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    // The spans that exist for traces only never show in logs.
-    let no_trace_spans = tracing_subscriber::filter::Targets::new()
-        .with_default(tracing::Level::TRACE)
-        .with_target(
-            crate::telemetry::SPAN_TARGET,
-            tracing_subscriber::filter::LevelFilter::OFF,
-        );
-    // Colours only on a terminal: escape codes in a log file break grep.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let logs = tracing_subscriber::fmt::layer()
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    let logs = if json_logs() {
-        logs.json().boxed()
-    } else {
-        logs.boxed()
-    }
-    .with_filter(filter.and(no_trace_spans));
-    let (traces, guard, problem) = match crate::telemetry::layer(runtime) {
-        Ok(Some((layer, guard))) => (Some(layer), guard, None),
-        Ok(None) => (None, crate::telemetry::Guard::off(), None),
-        Err(e) => (None, crate::telemetry::Guard::off(), Some(e)),
-    };
-    tracing_subscriber::registry()
-        .with(logs)
-        .with(traces)
-        .init();
-    if let Some(e) = problem {
-        tracing::error!(error = %e, "traces are off");
-    }
-    guard
 }
 
 async fn run(cli: Cli) -> ExitCode {
@@ -363,7 +317,7 @@ async fn run(cli: Cli) -> ExitCode {
 /// with `ZENBRIDGE_LOG_FORMAT=json`, which a log collector reads).
 pub(super) fn load(path: &Path) -> Result<Config, ExitCode> {
     config::load_file(path).map_err(|problems| {
-        if json_logs() {
+        if logs::json() {
             for p in &problems.0 {
                 tracing::error!(config = %path.display(), key = %p.path, "{}", p.message);
             }
