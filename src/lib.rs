@@ -47,6 +47,7 @@ pub mod links;
 pub mod mapping;
 pub mod metrics;
 pub mod pipeline;
+pub mod random;
 pub mod source;
 pub mod sso;
 pub mod state;

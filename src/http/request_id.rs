@@ -113,15 +113,9 @@ fn trace_id(traceparent: &str) -> Option<&str> {
 }
 
 fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    // A failing system random source leaves zeros: the id is for reading
-    // logs, not a secret.
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    hex(&bytes)
+    hex(&crate::random::bits128())
 }
 
-/// Lower-case hex, two digits a byte, into one allocation (not a
-/// `format!` a byte: this runs on every request).
 fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(2 * bytes.len());
     for &b in bytes {

@@ -61,37 +61,16 @@ impl Signer {
     }
 }
 
-/// 128 random bits, base64url: unique without coordination between replicas.
-///
-/// The bits come from aws-lc's DRBG, drawn 64 identifiers at a time into a
-/// per-thread buffer (one generator call per 64 tokens instead of one per
-/// token); each identifier's bytes are wiped from the buffer when taken.
+/// 128 random bits ([`crate::random`]), base64url: unique without
+/// coordination between replicas.
 pub fn random_jti() -> String {
-    const ID: usize = 16;
-    const BATCH: usize = 64 * ID;
-    thread_local! {
-        static POOL: std::cell::RefCell<([u8; BATCH], usize)> =
-            const { std::cell::RefCell::new(([0; BATCH], BATCH)) };
-    }
-    POOL.with_borrow_mut(|(buf, used)| {
-        if *used == BATCH {
-            aws_lc_rs::rand::fill(buf).expect("the system RNG works");
-            *used = 0;
-        }
-        let id = &mut buf[*used..*used + ID];
-        let out = URL_SAFE_NO_PAD.encode(&*id);
-        id.fill(0);
-        *used += ID;
-        out
-    })
+    URL_SAFE_NO_PAD.encode(crate::random::bits128())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The signer's output is the JWT `jsonwebtoken` would make from the
-    /// same header and payload (HS256 over the raw secret bytes).
     #[test]
     fn jtis_are_128_bits_and_do_not_repeat() {
         let ids: std::collections::HashSet<String> = (0..1000).map(|_| random_jti()).collect();
@@ -101,6 +80,8 @@ mod tests {
         }
     }
 
+    /// The signer's output is the JWT `jsonwebtoken` would make from the
+    /// same header and payload (HS256 over the raw secret bytes).
     #[test]
     fn signs_like_jsonwebtoken() {
         let secret = b"zendesk-shared-secret";
