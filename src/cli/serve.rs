@@ -23,7 +23,7 @@ pub fn demo_config_at(
 ) -> Result<Config, config::Problems> {
     let mut key = [0u8; 32];
     aws_lc_rs::rand::fill(&mut key).expect("RNG");
-    let key: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let key = crate::gateway::hex(&key);
     let text = include_str!("../../config/demo.toml")
         .replace("@LISTEN@", &listen.to_string())
         .replace(

@@ -388,7 +388,7 @@ impl Validator {
         // A failing system random source leaves zeros: still a value
         // nothing reads (the purpose never uses it).
         let _ = aws_lc_rs::rand::fill(&mut bytes);
-        Secret::generated(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        Secret::generated(crate::gateway::hex(&bytes))
     }
 
     /// Refuses a literal secret that reads like a reference to one

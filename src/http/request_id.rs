@@ -113,17 +113,7 @@ fn trace_id(traceparent: &str) -> Option<&str> {
 }
 
 fn random_id() -> String {
-    hex(&crate::random::bits128())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(2 * bytes.len());
-    for &b in bytes {
-        for nibble in [b >> 4, b & 0x0f] {
-            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-        }
-    }
-    out
+    crate::gateway::hex(&crate::random::bits128())
 }
 
 #[cfg(test)]
@@ -161,11 +151,6 @@ mod tests {
         }
         assert_eq!(random_id().len(), 32);
         assert!(acceptable(&random_id()));
-        // Lower-case hex, high digit first, as a trace id is written.
-        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff, 0x10]), "000fa5ff10");
-        let all: Vec<u8> = (0..=255).collect();
-        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex(&all), expected);
         assert_ne!(random_id(), random_id());
     }
 }

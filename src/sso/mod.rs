@@ -272,10 +272,7 @@ async fn once(
     issued_at: i64,
 ) -> Result<(), LoginError> {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, jti.as_bytes());
-    let hex: String = digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = crate::gateway::hex(&digest.as_ref()[..16]);
     match store
         .first_use(&format!("jti:{source}:{hex}"), window, issued_at)
         .await
